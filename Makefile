@@ -1,0 +1,118 @@
+# pgferry: the logical decoding output plugin and extension (built with
+# PGXS) and the pgferry applier binary (plain C with libpq).
+#
+#   make            build pgferry.so and applier/pgferry
+#   make install    install the plugin, the extension and the binary
+#   make test       install what is missing, build, install, run every suite
+#   make demo       migrate a sample database between two throwaway servers
+#   make bench      benchmarks against the peers (pgoutput, wal2json, ...)
+#   make installcheck   pg_regress + isolation + TAP suites (as a non-root
+#                   user, after make install; what make test runs)
+
+EXTENSION = pgferry
+MODULE_big = pgferry
+PROTO_GEN = proto/pgferry.pb-c.c proto/pgferry.pb-c.h
+PLUGIN_SRCS = $(sort $(wildcard plugin/*.c))
+OBJS = $(PLUGIN_SRCS:.c=.o) proto/pgferry.pb-c.o
+DATA = $(wildcard sql/pgferry--*.sql)
+PGFILEDESC = "pgferry - logical decoding output plugin"
+
+SHLIB_LINK = -lprotobuf-c
+PG_CPPFLAGS = -Iproto
+WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+PG_CFLAGS = -std=gnu11 $(WARNINGS)
+
+# Suites: pg_regress files in regress/sql, isolation specs in regress/specs,
+# TAP tests (several real servers) in regress/t.
+REGRESS = $(sort $(basename $(notdir $(wildcard regress/sql/*.sql))))
+REGRESS_OUT = regress/out
+REGRESS_CONF = $(REGRESS_OUT)/logical.conf
+REGRESS_PREP = $(REGRESS_CONF)
+REGRESS_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUT) \
+	--temp-instance=$(REGRESS_OUT)/instance --temp-config=$(REGRESS_CONF)
+ISOLATION = $(sort $(basename $(notdir $(wildcard regress/specs/*.spec))))
+ISOLATION_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUT)/isolation \
+	--temp-instance=$(REGRESS_OUT)/isolation-instance \
+	--temp-config=$(REGRESS_CONF)
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard regress/t/*.pl))
+EXTRA_CLEAN = $(PROTO_GEN) $(REGRESS_OUT) applier/pgferry applier/*.o \
+	tmp_check
+
+PG_CONFIG ?= pg_config
+PGXS := $(wildcard $(shell $(PG_CONFIG) --pgxs 2>/dev/null))
+ifneq ($(PGXS),)
+include $(PGXS)
+
+# --- the wire format ---------------------------------------------------------
+$(PROTO_GEN) &: proto/pgferry.proto
+	protoc-c --c_out=proto -Iproto $<
+
+$(OBJS): $(PROTO_GEN) $(wildcard plugin/*.h)
+
+# --- the applier -------------------------------------------------------------
+APPLIER_SRCS = $(sort $(wildcard applier/*.c))
+APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o
+APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iproto \
+	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
+PGFERRY_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgferry.control)
+APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
+
+all: applier/pgferry
+
+applier/%.o: applier/%.c $(PROTO_GEN) $(wildcard applier/*.h)
+	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
+
+applier/pgferry.pb-c.o: proto/pgferry.pb-c.c $(PROTO_GEN)
+	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
+
+applier/pgferry: $(APPLIER_OBJS)
+	$(CC) $(APPLIER_EXTRA_CFLAGS) -o $@ $^ $(APPLIER_LIBS)
+
+install: install-applier
+install-applier: applier/pgferry
+	$(INSTALL_PROGRAM) applier/pgferry '$(DESTDIR)$(bindir)/pgferry'
+	$(MKDIR_P) '$(DESTDIR)/usr/local/bin'
+	ln -sf '$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
+
+uninstall: uninstall-applier
+uninstall-applier:
+	rm -f '$(DESTDIR)$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
+
+# The server must allow pgferry as an output plugin; servers before 15.19
+# have no output_plugin_libraries setting and would refuse the line.
+$(REGRESS_CONF): regress/logical.conf
+	$(MKDIR_P) $(REGRESS_OUT)
+	cp regress/logical.conf $@
+	if $(bindir)/postgres --describe-config 2>/dev/null | \
+		grep -q '^output_plugin_libraries'; then \
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, pgferry'" >> $@; \
+	fi
+
+else
+all install installcheck:
+	@echo "pgferry: PostgreSQL 15 server headers not found; run scripts/install-deps as root (make test does)" >&2
+	@exit 1
+endif
+
+# --- checks and entry points ---------------------------------------------------
+lint:
+	clang-format --dry-run --Werror plugin/*.[ch] applier/*.[ch]
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--inline-suppr --suppress=missingIncludeSystem \
+		-Iproto plugin applier
+
+format:
+	clang-format -i plugin/*.[ch] applier/*.[ch]
+
+test:
+	scripts/run-tests
+
+demo:
+	scripts/demo
+
+bench:
+	scripts/bench
+
+.PHONY: install-applier uninstall-applier lint format test demo bench

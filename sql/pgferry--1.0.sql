@@ -1,0 +1,2 @@
+-- pgferry extension, version 1.0
+\echo Use "CREATE EXTENSION pgferry" to load this file. \quit
