@@ -59,7 +59,11 @@ APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iproto \
 PGFERRY_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgferry.control)
 APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
 
+ifndef NO_APPLIER
 all: applier/pgferry
+install: install-applier
+uninstall: uninstall-applier
+endif
 
 applier/%.o: applier/%.c $(PROTO_GEN) $(wildcard applier/*.h)
 	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
@@ -70,13 +74,11 @@ applier/pgferry.pb-c.o: proto/pgferry.pb-c.c $(PROTO_GEN)
 applier/pgferry: $(APPLIER_OBJS)
 	$(CC) $(APPLIER_EXTRA_CFLAGS) -o $@ $^ $(APPLIER_LIBS)
 
-install: install-applier
 install-applier: applier/pgferry
 	$(INSTALL_PROGRAM) applier/pgferry '$(DESTDIR)$(bindir)/pgferry'
 	$(MKDIR_P) '$(DESTDIR)/usr/local/bin'
 	ln -sf '$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
 
-uninstall: uninstall-applier
 uninstall-applier:
 	rm -f '$(DESTDIR)$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
 
