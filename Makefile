@@ -10,6 +10,7 @@
 #                   user, after make install; what make test runs)
 
 EXTENSION = pgferry
+PGFERRY_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgferry.control)
 MODULE_big = pgferry
 PROTO_GEN = proto/pgferry.pb-c.c proto/pgferry.pb-c.h
 PLUGIN_SRCS = $(sort $(wildcard plugin/*.c))
@@ -18,7 +19,7 @@ DATA = $(wildcard sql/pgferry--*.sql)
 PGFILEDESC = "pgferry - logical decoding output plugin"
 
 SHLIB_LINK = -lprotobuf-c
-PG_CPPFLAGS = -Iproto
+PG_CPPFLAGS = -Iproto -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 PG_CFLAGS = -std=gnu11 $(WARNINGS)
@@ -30,11 +31,12 @@ REGRESS_OUT = regress/out
 REGRESS_CONF = $(REGRESS_OUT)/logical.conf
 REGRESS_PREP = $(REGRESS_CONF)
 REGRESS_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUT) \
-	--temp-instance=$(REGRESS_OUT)/instance --temp-config=$(REGRESS_CONF)
+	--temp-instance=$(REGRESS_OUT)/instance --temp-config=$(REGRESS_CONF) \
+	--encoding=UTF8
 ISOLATION = $(sort $(basename $(notdir $(wildcard regress/specs/*.spec))))
 ISOLATION_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUT)/isolation \
 	--temp-instance=$(REGRESS_OUT)/isolation-instance \
-	--temp-config=$(REGRESS_CONF)
+	--temp-config=$(REGRESS_CONF) --encoding=UTF8
 TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard regress/t/*.pl))
 EXTRA_CLEAN = $(PROTO_GEN) $(REGRESS_OUT) applier/pgferry applier/*.o \
@@ -56,7 +58,6 @@ APPLIER_SRCS = $(sort $(wildcard applier/*.c))
 APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o
 APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
-PGFERRY_VERSION := $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pgferry.control)
 APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
 
 ifndef NO_APPLIER
