@@ -1,0 +1,354 @@
+/*-------------------------------------------------------------------------
+ *
+ * cli.c
+ *	  The command line: one table of subcommands, argument parsing only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "follow.h"
+#include "log.h"
+#include "pgferry.h"
+
+static int cli_follow(int argc, char **argv);
+
+static const CliCommand commands[] = {
+	{"follow", cli_follow,
+	 "stream a replication slot into the target, keeping it equal"},
+	{"verify", cli_verify,
+	 "compare every table of the source and the target, row for row"},
+	{"cutover", cli_cutover,
+	 "make the source read-only and hand over to the target"},
+	{"migrate", cli_migrate,
+	 "move a database: schema, snapshot copy, then follow the slot"},
+	{"preflight", cli_preflight,
+	 "check what would stop or surprise a migration, changing nothing"},
+	{"status", cli_status,
+	 "show a migration's phase, copy progress and apply lag"},
+	{NULL, NULL, NULL}};
+
+static const char exit_codes_help[] =
+	"Exit codes:\n"
+	"  0  done: --endpos reached, or stopped by SIGINT/SIGTERM\n"
+	"  1  other error (spool directory, slot missing or of another plugin, "
+	"...)\n"
+	"  2  bad command line\n"
+	"  3  a server could not be reached\n"
+	"  4  apply or data error (bad frame, missing table or column, conflict,\n"
+	"     permission denied); the slot is not advanced past the failing\n"
+	"     transaction\n"
+	"  5  verify, cutover: a table differs between the source and the "
+	"target\n";
+
+static void
+cli_usage(FILE *out)
+{
+	fprintf(out,
+			"pgferry moves a live PostgreSQL database to another server.\n\n"
+			"Usage:\n  pgferry COMMAND [OPTION]...\n\nCommands:\n");
+	for (int i = 0; commands[i].name; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(out,
+			"\nOptions:\n"
+			"  -V, --version  print the version and exit\n"
+			"  -h, --help     print this help and exit\n\n"
+			"Run \"pgferry COMMAND --help\" for a command's options.\n\n%s",
+			exit_codes_help);
+}
+
+/* Reports a usage error; returns EXIT_USAGE. */
+int
+cli_usage_error(const char *command, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "pgferry%s%s: ", command ? " " : "",
+			command ? command : "");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry \"pgferry%s%s --help\".\n", command ? " " : "",
+			command ? command : "");
+	return EXIT_USAGE;
+}
+
+/*
+ * A connection string option: a copy for the job, and the argv string
+ * overwritten with the password removed.
+ */
+char *
+cli_conninfo(char *arg)
+{
+	char *copy = xstrdup(arg);
+
+	pg_conninfo_hide(arg);
+	return copy;
+}
+
+bool
+cli_int(const char *arg, int min, int *value)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || n < min || n > INT_MAX)
+		return false;
+	*value = (int) n;
+	return true;
+}
+
+/* A byte count with an optional unit: 16MB, 512kB, 1GB. */
+bool
+cli_bytes(const char *arg, int64_t *value)
+{
+	static const struct
+	{
+		const char *unit;
+		int64_t factor;
+	} units[] = {{"", 1},
+				 {"B", 1},
+				 {"kB", 1024},
+				 {"MB", 1024 * 1024},
+				 {"GB", 1024 * 1024 * 1024}};
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(arg, &end, 10);
+	if (errno || end == arg || n < 1)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcasecmp(end, units[i].unit) == 0)
+		{
+			*value = n * units[i].factor;
+			return true;
+		}
+	return false;
+}
+
+/* Appends pattern to a list of *count patterns. */
+const char **
+cli_append_pattern(const char **list, int *count, const char *pattern)
+{
+	list = xrealloc(list, (*count + 1) * sizeof(char *));
+	list[(*count)++] = pattern;
+	return list;
+}
+
+static void
+cli_follow_usage(void)
+{
+	printf("Stream a pgferry replication slot into the target and keep it "
+		   "equal to the\nsource: changes are applied in batches, each "
+		   "together with its position in\npgferry.progress on the "
+		   "target, so nothing is lost or applied twice.\n\n"
+		   "Usage:\n  pgferry follow --source CONNINFO --target CONNINFO "
+		   "--slot NAME [OPTION]...\n\n"
+		   "Options:\n"
+		   "  --source CONNINFO        source database (libpq connection "
+		   "string or URI)\n"
+		   "  --target CONNINFO        target database\n"
+		   "  --slot NAME              logical replication slot (plugin "
+		   "pgferry)\n"
+		   "  --create-slot            create the slot if it does not "
+		   "exist\n"
+		   "  --endpos LSN             apply every transaction committed at "
+		   "or before LSN,\n"
+		   "                           then exit (default: run until "
+		   "SIGINT/SIGTERM)\n"
+		   "  --include-tables PATTERN only tables matching PATTERN "
+		   "(schema.table, * and ?\n"
+		   "                           wildcards; repeatable)\n"
+		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
+		   "(repeatable)\n"
+		   "  --binary, --no-binary    values in binary form when the types "
+		   "allow (default)\n"
+		   "                           or always as text\n"
+		   "  --fire-triggers          fire the target's triggers and "
+		   "foreign key checks\n"
+		   "                           (default: session_replication_role "
+		   "= replica)\n"
+		   "  --batch-rows N           commit the target after about N "
+		   "rows (default %d)\n"
+		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
+		   "also bounds memory\n"
+		   "                           (default %dMB)\n"
+		   "  --batch-time-ms MS       ... or MS milliseconds (default %d)\n"
+		   "  --spool-dir DIR          where large in-progress transactions "
+		   "wait for their\n"
+		   "                           commit (default "
+		   "$TMPDIR/pgferry-SLOT)\n"
+		   "  -v, --verbose            a line per target transaction\n"
+		   "  -h, --help               print this help and exit\n\n%s",
+		   FOLLOW_DEFAULT_BATCH_ROWS, FOLLOW_DEFAULT_BATCH_BYTES >> 20,
+		   FOLLOW_DEFAULT_BATCH_TIME_MS, exit_codes_help);
+}
+
+static int
+cli_follow(int argc, char **argv)
+{
+	enum
+	{
+		OPT_SOURCE = 256,
+		OPT_TARGET,
+		OPT_SLOT,
+		OPT_CREATE_SLOT,
+		OPT_ENDPOS,
+		OPT_INCLUDE,
+		OPT_EXCLUDE,
+		OPT_BINARY,
+		OPT_NO_BINARY,
+		OPT_FIRE_TRIGGERS,
+		OPT_BATCH_ROWS,
+		OPT_BATCH_BYTES,
+		OPT_BATCH_TIME,
+		OPT_SPOOL_DIR
+	};
+	static const struct option long_options[] = {
+		{"source", required_argument, NULL, OPT_SOURCE},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"create-slot", no_argument, NULL, OPT_CREATE_SLOT},
+		{"endpos", required_argument, NULL, OPT_ENDPOS},
+		{"include-tables", required_argument, NULL, OPT_INCLUDE},
+		{"exclude-tables", required_argument, NULL, OPT_EXCLUDE},
+		{"binary", no_argument, NULL, OPT_BINARY},
+		{"no-binary", no_argument, NULL, OPT_NO_BINARY},
+		{"fire-triggers", no_argument, NULL, OPT_FIRE_TRIGGERS},
+		{"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
+		{"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
+		{"batch-time-ms", required_argument, NULL, OPT_BATCH_TIME},
+		{"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	FollowOptions options;
+	const char **include = NULL;
+	const char **exclude = NULL;
+	int c;
+	int status;
+
+	follow_options_init(&options);
+
+	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case OPT_SOURCE:
+				options.source = cli_conninfo(optarg);
+				break;
+			case OPT_TARGET:
+				options.target = cli_conninfo(optarg);
+				break;
+			case OPT_SLOT:
+				options.slot = optarg;
+				break;
+			case OPT_CREATE_SLOT:
+				options.create_slot = true;
+				break;
+			case OPT_ENDPOS:
+				if (!pg_lsn_parse(optarg, &options.endpos))
+					return cli_usage_error("follow",
+										   "--endpos: \"%s\" is not "
+										   "an LSN (like 0/16B3748)",
+										   optarg);
+				break;
+			case OPT_INCLUDE:
+				include =
+					cli_append_pattern(include, &options.ninclude, optarg);
+				break;
+			case OPT_EXCLUDE:
+				exclude =
+					cli_append_pattern(exclude, &options.nexclude, optarg);
+				break;
+			case OPT_BINARY:
+				options.binary = true;
+				break;
+			case OPT_NO_BINARY:
+				options.binary = false;
+				break;
+			case OPT_FIRE_TRIGGERS:
+				options.fire_triggers = true;
+				break;
+			case OPT_BATCH_ROWS:
+				if (!cli_int(optarg, 1, &options.limits.rows))
+					return cli_usage_error("follow",
+										   "--batch-rows: \"%s\" is "
+										   "not a positive integer",
+										   optarg);
+				break;
+			case OPT_BATCH_BYTES:
+				if (!cli_bytes(optarg, &options.limits.bytes))
+					return cli_usage_error("follow",
+										   "--batch-bytes: \"%s\" is "
+										   "not a size (like 16MB)",
+										   optarg);
+				break;
+			case OPT_BATCH_TIME:
+				if (!cli_int(optarg, 0, &options.limits.time_ms))
+					return cli_usage_error("follow",
+										   "--batch-time-ms: \"%s\" "
+										   "is not a number of milliseconds",
+										   optarg);
+				break;
+			case OPT_SPOOL_DIR:
+				options.spool_dir = optarg;
+				break;
+			case 'v':
+				log_set_verbose(true);
+				break;
+			case 'h':
+				cli_follow_usage();
+				return EXIT_DONE;
+			default:
+				return cli_usage_error("follow", "%s", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("follow", "unexpected argument \"%s\"",
+							   argv[optind]);
+	if (!options.source || !options.target || !options.slot)
+		return cli_usage_error("follow", "%s",
+							   "--source, --target and "
+							   "--slot are required");
+	options.include_tables = include;
+	options.exclude_tables = exclude;
+
+	status = follow_run(&options);
+	free((char *) options.source);
+	free((char *) options.target);
+	free(include);
+	free(exclude);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2)
+	{
+		cli_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+	{
+		cli_usage(stdout);
+		return EXIT_DONE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+	{
+		printf("pgferry %s\n", PGFERRY_VERSION);
+		return EXIT_DONE;
+	}
+	for (int i = 0; commands[i].name; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	return cli_usage_error(NULL, "unknown command \"%s\"", argv[1]);
+}

@@ -1,0 +1,696 @@
+/*-------------------------------------------------------------------------
+ *
+ * cutover.c
+ *	  `pgferry cutover`: the switch from the source to the target.
+ *
+ * The steps, each logged as it happens:
+ *
+ *	1. Checks, nothing changed yet: the source database has no prepared
+ *	   transactions (COMMIT PREPARED would still write after read-only);
+ *	   the slots to wait for (--slot, or every slot with a pgferry.progress
+ *	   row for this source on the target) exist and are active, i.e. a
+ *	   `pgferry follow` or `migrate` is applying them.
+ *	2. ALTER DATABASE ... SET default_transaction_read_only = on: sessions
+ *	   that start from now on are read-only.  The sessions of the database
+ *	   that started before are terminated, or with --wait-sessions waited
+ *	   for; their open transactions roll back.  (Client backends only: the
+ *	   appliers' walsenders stay, and so do pgferry's own sessions, by
+ *	   application_name, which write no data.)  Prepared transactions are
+ *	   checked again: one may have been prepared meanwhile.
+ *	3. The source's pg_current_wal_insert_lsn() is then past every write
+ *	   that committed, even asynchronously: the last LSN.  A transactional
+ *	   logical message follows it, so that even when the last write was
+ *	   long ago there is a commit after the last LSN for the applier to
+ *	   apply and record.
+ *	4. Wait until every slot's pgferry.progress row on the target has an
+ *	   end LSN at or past the last LSN.  Not in time: the source is made
+ *	   writable again and the cutover stops, the target untouched.  The
+ *	   cutover does not apply the slot itself: the running follow (or
+ *	   migrate) knows the task's table filters and options, and a second
+ *	   consumer could not take an active slot anyway.
+ *	5. Sequences: each sequence of the source (last_value, is_called, read
+ *	   from the sequence itself) is set on the target with setval(); an
+ *	   identity or serial sequence is found on the target through its
+ *	   table and column (pg_get_serial_sequence), others by name.
+ *	6. Materialized views populated on the source are refreshed on the
+ *	   target, in dependency order (through plain views too).
+ *	7. Row counts of every table are compared (verify, counts only: the
+ *	   source takes no writes, so any snapshot is exact).
+ *	8. Database-level settings of the target that would keep it from
+ *	   taking writes like the source (default_transaction_read_only,
+ *	   session_replication_role) are reset; role-level ones are reported.
+ *	The read-only window runs from step 2 to the end of step 8.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cutover.h"
+#include "cutover_target.h"
+#include "log.h"
+#include "meter.h"
+#include "pg.h"
+#include "pgferry.h"
+#include "verify.h"
+
+/* How long terminated sessions get to go away. */
+#define SESSION_EXIT_SECONDS 30
+
+/* The prefix of the logical message written after the last LSN. */
+#define MARKER_PREFIX "pgferry.cutover"
+
+/*
+ * Our sessions write (ALTER DATABASE, the marker) even once the source
+ * database is read-only: default_transaction_read_only is only a default.
+ */
+static const char session_settings[] =
+	"SET default_transaction_read_only = off; SET search_path = pg_catalog; "
+	"SET statement_timeout = 0; SET lock_timeout = 0; "
+	"SET idle_in_transaction_session_timeout = 0";
+
+typedef struct Cutover
+{
+	const CutoverOptions *opts;
+	PgConn *source;
+	PgConn *target;
+	char *database;		  /* the source database */
+	char *database_ident; /* quoted */
+	char *system_identifier;
+	Buf slots;			 /* "{a,b}": the slots to wait for */
+	double read_only_at; /* monotonic seconds */
+	int problems;		 /* steps after the wait that failed */
+} Cutover;
+
+void
+cutover_options_init(CutoverOptions *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->timeout = CUTOVER_DEFAULT_TIMEOUT;
+	opts->jobs = VERIFY_DEFAULT_JOBS;
+}
+
+/* Seconds since read-only went on, for the log lines of the window. */
+static double
+window(const Cutover *c)
+{
+	return meter_now() - c->read_only_at;
+}
+
+static PgConn *
+connect_session(const char *conninfo, const char *label)
+{
+	PgConn *conn = pg_connect(conninfo, label, PG_CONN_SQL, NULL);
+
+	if (conn && !pg_exec(conn, session_settings))
+	{
+		pg_report(conn, "set up the session");
+		pg_disconnect(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* Runs a statement with one text parameter; false on error (unlogged). */
+static bool
+run_with(PgConn *conn, const char *sql, const char *value)
+{
+	const char *params[1] = {value};
+	PgResult *res = pg_query(conn, sql, 1, params);
+
+	pg_result_free(res);
+	return res != NULL;
+}
+
+/* Sets the source database's name and system identifier. */
+static bool
+identify_source(Cutover *c)
+{
+	PgResult *res;
+
+	res = pg_query(c->source,
+				   "SELECT pg_catalog.current_database(), system_identifier "
+				   "FROM pg_catalog.pg_control_system()",
+				   0, NULL);
+	if (res == NULL)
+	{
+		pg_report(c->source, "identify the source database");
+		return false;
+	}
+	c->database = xstrdup(pg_result_value(res, 0, 0));
+	c->system_identifier = xstrdup(pg_result_value(res, 0, 1));
+	c->database_ident = pg_quote_ident(c->database);
+	pg_result_free(res);
+	return true;
+}
+
+static bool
+connect_both(Cutover *c)
+{
+	c->source = connect_session(c->opts->source, "source");
+	c->target = c->source ? connect_session(c->opts->target, "target") : NULL;
+	return c->target != NULL;
+}
+
+/* --- step 1: checks ------------------------------------------------------------ */
+
+static bool
+check_prepared_transactions(Cutover *c)
+{
+	PgResult *res = pg_query(c->source,
+							 "SELECT gid FROM pg_catalog.pg_prepared_xacts "
+							 "WHERE database = pg_catalog.current_database() "
+							 "ORDER BY prepared",
+							 0, NULL);
+	int n;
+
+	if (res == NULL)
+	{
+		pg_report(c->source, "list prepared transactions");
+		return false;
+	}
+	n = pg_result_rows(res);
+	for (int i = 0; i < n; i++)
+		log_error("source: database %s has prepared transaction '%s', "
+				  "which could still commit after the database is "
+				  "read-only",
+				  c->database_ident, pg_result_value(res, i, 0));
+	if (n > 0)
+		log_hint("finish it first: COMMIT PREPARED 'gid' or ROLLBACK "
+				 "PREPARED 'gid'");
+	pg_result_free(res);
+	return n == 0;
+}
+
+/*
+ * Sets c->slots to the slots to wait for, and checks that each exists on
+ * the source, in this database, and is active.
+ */
+static bool
+find_slots(Cutover *c)
+{
+	const char *params[2] = {c->system_identifier, c->database};
+	PgResult *res;
+	bool ok = true;
+
+	buf_append_str(&c->slots, "{");
+	if (c->opts->slots)
+		buf_append_str(&c->slots, c->opts->slots);
+	else
+	{
+		res = pg_query(c->target,
+					   "SELECT COALESCE(pg_catalog.string_agg(slot_name, ',' "
+					   "ORDER BY slot_name), '') FROM pgferry.progress "
+					   "WHERE system_identifier = $1 AND database = $2",
+					   2, params);
+		if (res == NULL)
+		{
+			pg_report(c->target, "read pgferry.progress");
+			log_hint("cutover follows a pgferry migration: run pgferry "
+					 "migrate (or follow) into this target first, or name "
+					 "the slot with --slot");
+			return false;
+		}
+		buf_append_str(&c->slots, pg_result_value(res, 0, 0));
+		pg_result_free(res);
+	}
+	buf_append_str(&c->slots, "}");
+	if (strcmp(c->slots.data, "{}") == 0)
+	{
+		log_error("target: no pgferry applier has recorded progress for "
+				  "source database %s (system %s) in pgferry.progress",
+				  c->database_ident, c->system_identifier);
+		log_hint("run pgferry migrate (or follow) from this source into "
+				 "this target first, or name the slot with --slot");
+		return false;
+	}
+
+	params[0] = c->slots.data;
+	res = pg_query(c->source,
+				   "SELECT s.name, r.slot_name IS NOT NULL, "
+				   "COALESCE(r.database = pg_catalog.current_database(), "
+				   "false), COALESCE(r.active, false) "
+				   "FROM pg_catalog.unnest($1::pg_catalog.text[]) s(name) "
+				   "LEFT JOIN pg_catalog.pg_replication_slots r "
+				   "ON r.slot_name = s.name ORDER BY 1",
+				   1, params);
+	if (res == NULL)
+	{
+		pg_report(c->source, "look up replication slots");
+		return false;
+	}
+	for (int i = 0; i < pg_result_rows(res); i++)
+	{
+		const char *slot = pg_result_value(res, i, 0);
+
+		if (pg_result_value(res, i, 1)[0] != 't')
+		{
+			log_error("source: replication slot \"%s\" does not exist", slot);
+			log_hint("if it belonged to a finished task, name the slots to "
+					 "wait for with --slot (or delete its row from "
+					 "pgferry.progress on the target)");
+		}
+		else if (pg_result_value(res, i, 2)[0] != 't')
+			log_error("source: replication slot \"%s\" does not belong to "
+					  "database %s",
+					  slot, c->database_ident);
+		else if (pg_result_value(res, i, 3)[0] != 't')
+		{
+			log_error("source: replication slot \"%s\" is not in use: no "
+					  "pgferry follow or migrate is applying it",
+					  slot);
+			log_hint("start pgferry follow --slot %s (or the migrate that "
+					 "owns it), wait until pgferry status shows little lag, "
+					 "then run the cutover",
+					 slot);
+		}
+		else
+		{
+			log_info("cutover: waiting for slot \"%s\" once the source is "
+					 "read-only",
+					 slot);
+			continue;
+		}
+		ok = false;
+	}
+	pg_result_free(res);
+	return ok;
+}
+
+/* --- step 2: read-only ----------------------------------------------------------- */
+
+static bool
+set_read_only(Cutover *c, bool on)
+{
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	buf_printf(&sql, "ALTER DATABASE %s %s", c->database_ident,
+			   on ? "SET default_transaction_read_only = on"
+				  : "RESET default_transaction_read_only");
+	ok = pg_exec(c->source, sql.data);
+	if (ok)
+		log_info("source: %s", sql.data);
+	else
+	{
+		pg_report(c->source, "%s", sql.data);
+		log_hint("run the cutover as the owner of database %s or as a "
+				 "superuser",
+				 c->database_ident);
+	}
+	buf_free(&sql);
+	return ok;
+}
+
+static bool
+pid_in(int pid, const int *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+/*
+ * Ends the client sessions of the database that started before `before`
+ * (a timestamptz): terminates them, or with wait_sessions waits for them.
+ * pgferry's own sessions (application_name pgferry: a migrate's, a
+ * verify's) write no data and stay, as do walsenders (the appliers').
+ */
+static bool
+end_sessions(Cutover *c, const char *before, bool wait_sessions, int timeout)
+{
+	const char *params[1] = {before};
+	double deadline = meter_now() + timeout;
+	int *seen = NULL;
+	int nseen = 0;
+	bool ok = true;
+
+	for (;;)
+	{
+		PgResult *res;
+		int n;
+
+		res = pg_query(c->source,
+					   "SELECT pid, usename, application_name, state "
+					   "FROM pg_catalog.pg_stat_activity "
+					   "WHERE datname = pg_catalog.current_database() "
+					   "AND pid <> pg_catalog.pg_backend_pid() "
+					   "AND backend_type = 'client backend' "
+					   "AND application_name <> 'pgferry' "
+					   "AND backend_start < $1::pg_catalog.timestamptz "
+					   "ORDER BY pid",
+					   1, params);
+		if (res == NULL)
+		{
+			pg_report(c->source, "list the sessions of database %s",
+					  c->database_ident);
+			ok = false;
+			break;
+		}
+		n = pg_result_rows(res);
+		seen = xrealloc(seen, (nseen + n + 1) * sizeof(int));
+		for (int i = 0; i < n && ok; i++)
+		{
+			const char *pid = pg_result_value(res, i, 0);
+			const char *state = pg_result_value(res, i, 3);
+
+			if (pid_in(atoi(pid), seen, nseen))
+				continue;
+			seen[nseen++] = atoi(pid);
+			log_info("source: %s session %s (user %s, application \"%s\", "
+					 "%s)",
+					 wait_sessions ? "waiting for" : "terminating", pid,
+					 pg_result_value(res, i, 1), pg_result_value(res, i, 2),
+					 state ? state : "unknown");
+			if (!wait_sessions && !run_with(c->source,
+											"SELECT pg_catalog."
+											"pg_terminate_backend("
+											"$1::pg_catalog.int4)",
+											pid))
+			{
+				pg_report(c->source, "terminate session %s", pid);
+				log_hint("run the cutover as a superuser or as a member of "
+						 "pg_signal_backend, or end the sessions yourself "
+						 "and use --wait-sessions");
+				ok = false;
+			}
+		}
+		pg_result_free(res);
+		if (!ok || n == 0)
+			break;
+		if (meter_now() > deadline)
+		{
+			log_error("source: %d session%s of database %s opened before "
+					  "read-only %s still open after %d s",
+					  n, n > 1 ? "s" : "", c->database_ident,
+					  n > 1 ? "are" : "is", timeout);
+			log_hint(wait_sessions
+						 ? "close them (or run the cutover without "
+						   "--wait-sessions, which terminates them)"
+						 : "look at pg_stat_activity for what keeps them");
+			ok = false;
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	free(seen);
+	return ok;
+}
+
+/* --- steps 3 and 4: the last LSN, applied ---------------------------------------- */
+
+/*
+ * The LSN past every write of the source; then a commit after it, so that
+ * an applier that records progress per transaction gets past it even when
+ * nothing else is written.
+ */
+static bool
+last_lsn(Cutover *c, Lsn *lsn)
+{
+	PgResult *res;
+	char text[LSN_TEXT_LEN];
+	bool ok;
+
+	/* the insert position: past even an asynchronous commit not yet written */
+	res = pg_query(c->source, "SELECT pg_catalog.pg_current_wal_insert_lsn()",
+				   0, NULL);
+	if (res == NULL)
+	{
+		pg_report(c->source, "read the current WAL position");
+		return false;
+	}
+	ok = pg_lsn_parse(pg_result_value(res, 0, 0), lsn);
+	pg_result_free(res);
+	if (!ok)
+		return false;
+	pg_lsn_format(*lsn, text);
+	log_info("source: last LSN %s (+%.1f s)", text, window(c));
+
+	if (!run_with(c->source,
+				  "SELECT pg_catalog.pg_logical_emit_message("
+				  "true, '" MARKER_PREFIX "', $1)",
+				  text))
+	{
+		pg_report(c->source, "write a logical message after LSN %s", text);
+		log_hint("the role needs REPLICATION (as pgferry follow's does)");
+		return false;
+	}
+	return true;
+}
+
+/* Warns about the slots to wait for that nothing consumes any more. */
+static void
+warn_inactive_slots(Cutover *c)
+{
+	const char *params[1] = {c->slots.data};
+	PgResult *res =
+		pg_query(c->source,
+				 "SELECT slot_name FROM "
+				 "pg_catalog.pg_replication_slots WHERE NOT active "
+				 "AND slot_name = ANY ($1::pg_catalog.text[])",
+				 1, params);
+
+	for (int i = 0; res && i < pg_result_rows(res); i++)
+		log_warning("source: replication slot \"%s\" is no longer in use: "
+					"has its pgferry follow stopped?",
+					pg_result_value(res, i, 0));
+	pg_result_free(res);
+}
+
+/* Waits until every slot's applier has applied the source up to lsn. */
+static bool
+wait_applied(Cutover *c, Lsn lsn)
+{
+	char lsn_text[LSN_TEXT_LEN];
+	const char *params[4] = {c->system_identifier, c->database, c->slots.data,
+							 pg_lsn_format(lsn, lsn_text)};
+	double started = meter_now();
+	double next_log = started + 5;
+
+	for (;;)
+	{
+		PgResult *res;
+		bool timed_out;
+
+		/* the slots behind; one without a row yet counts as behind */
+		res = pg_query(c->target,
+					   "SELECT s.name, p.end_lsn FROM "
+					   "pg_catalog.unnest($3::pg_catalog.text[]) s(name) "
+					   "LEFT JOIN pgferry.progress p ON p.slot_name = s.name "
+					   "AND p.system_identifier = $1 AND p.database = $2 "
+					   "WHERE p.end_lsn IS NULL "
+					   "OR p.end_lsn < $4::pg_catalog.pg_lsn ORDER BY 1",
+					   4, params);
+		if (res == NULL)
+		{
+			pg_report(c->target, "read pgferry.progress");
+			return false;
+		}
+		if (pg_result_rows(res) == 0)
+		{
+			pg_result_free(res);
+			break;
+		}
+		timed_out = meter_now() - started > c->opts->timeout;
+		for (int i = 0; i < pg_result_rows(res) && timed_out; i++)
+			log_error("target: slot \"%s\" has applied the source up to %s, "
+					  "not %s, after %d s (--timeout)",
+					  pg_result_value(res, i, 0),
+					  pg_result_value(res, i, 1) ? pg_result_value(res, i, 1)
+												 : "nothing",
+					  lsn_text, c->opts->timeout);
+		if (!timed_out && meter_now() > next_log)
+		{
+			for (int i = 0; i < pg_result_rows(res); i++)
+				log_info("target: waiting for slot \"%s\": applied up to %s "
+						 "of %s",
+						 pg_result_value(res, i, 0),
+						 pg_result_value(res, i, 1)
+							 ? pg_result_value(res, i, 1)
+							 : "nothing",
+						 lsn_text);
+			warn_inactive_slots(c);
+			next_log = meter_now() + 5;
+		}
+		pg_result_free(res);
+		if (timed_out)
+		{
+			log_hint("look at the log of pgferry follow (or migrate) for "
+					 "that slot; run the cutover again once pgferry status "
+					 "shows little lag, or with a longer --timeout");
+			return false;
+		}
+		usleep(100 * 1000);
+	}
+	log_info("target: has applied the source up to %s (+%.1f s)", lsn_text,
+			 window(c));
+	return true;
+}
+
+/* --- step 7: counts --------------------------------------------- */
+
+static int
+verify_counts(Cutover *c)
+{
+	VerifyOptions vopts;
+	int status;
+
+	verify_options_init(&vopts);
+	vopts.source = c->opts->source;
+	vopts.target = c->opts->target;
+	vopts.jobs = c->opts->jobs;
+	vopts.counts_only = true;
+	vopts.source_quiet = true;
+	status = verify_run(&vopts);
+	if (status == EXIT_DONE)
+		log_info("cutover: every table has as many rows on the target as on "
+				 "the source (+%.1f s)",
+				 window(c));
+	return status;
+}
+
+/* --- the commands ---------------------------------------------------------------- */
+
+static void
+cutover_free(Cutover *c)
+{
+	pg_disconnect(c->source);
+	pg_disconnect(c->target);
+	free(c->database);
+	free(c->database_ident);
+	free(c->system_identifier);
+	buf_free(&c->slots);
+}
+
+/* The time on the source now, as text: sessions older than it are old. */
+static bool
+source_now(Cutover *c, char *buf, size_t size)
+{
+	PgResult *res =
+		pg_query(c->source, "SELECT pg_catalog.clock_timestamp()", 0, NULL);
+
+	if (res == NULL)
+	{
+		pg_report(c->source, "read the time");
+		return false;
+	}
+	snprintf(buf, size, "%s", pg_result_value(res, 0, 0));
+	pg_result_free(res);
+	return true;
+}
+
+int
+cutover_run(const CutoverOptions *opts)
+{
+	Cutover c;
+	int status = EXIT_OTHER;
+	int verify_status;
+	char read_only_since[64] = "the start";
+	Lsn lsn;
+
+	memset(&c, 0, sizeof(c));
+	c.opts = opts;
+	if (!connect_both(&c))
+	{
+		status = EXIT_CONNECTION;
+		goto done;
+	}
+	if (!identify_source(&c))
+		goto done;
+	log_info("cutover: from database %s of the source (%s) to the target "
+			 "(%s)",
+			 c.database_ident, pg_conn_display(c.source),
+			 pg_conn_display(c.target));
+	if (!check_prepared_transactions(&c) || !find_slots(&c))
+		goto done;
+
+	if (!set_read_only(&c, true))
+		goto done;
+	c.read_only_at = meter_now();
+	if (!source_now(&c, read_only_since, sizeof(read_only_since)) ||
+		!end_sessions(&c, read_only_since, opts->wait_sessions,
+					  opts->wait_sessions ? opts->timeout
+										  : SESSION_EXIT_SECONDS) ||
+		!check_prepared_transactions(&c) || !last_lsn(&c, &lsn) ||
+		!wait_applied(&c, lsn))
+	{
+		/* nothing changed on the target: give the writes back */
+		if (set_read_only(&c, false))
+			log_info("cutover: stopped; the source takes writes again "
+					 "(sessions opened since %s stay read-only until they "
+					 "reconnect)",
+					 read_only_since);
+		goto done;
+	}
+
+	/* the target has every write: from here on, report and go on */
+	if (!cutover_copy_sequences(c.source, c.target))
+		c.problems++;
+	log_info("cutover: sequences done (+%.1f s)", window(&c));
+	if (!cutover_refresh_matviews(c.source, c.target))
+		c.problems++;
+	log_info("cutover: materialized views done (+%.1f s)", window(&c));
+	verify_status = verify_counts(&c);
+	if (!cutover_ready_target(c.target))
+		c.problems++;
+
+	if (c.problems > 0 || verify_status != EXIT_DONE)
+	{
+		log_error("cutover: %s; the source stays read-only",
+				  verify_status == EXIT_DIFFERENT
+					  ? "row counts differ (see the report)"
+					  : "a step failed (see above)");
+		log_hint("fix it and run the cutover again, or give the writes "
+				 "back to the source with pgferry cutover --abort");
+		status = verify_status == EXIT_DIFFERENT ? EXIT_DIFFERENT
+				 : verify_status != EXIT_DONE	 ? verify_status
+												 : EXIT_OTHER;
+		goto done;
+	}
+	printf("cutover: done; read-only window %.1f s (source read-only since "
+		   "%s); the target is ready for writes\n",
+		   window(&c), read_only_since);
+	/* "{a,b}" without its braces */
+	printf("cutover: next: point the applications at the target, stop "
+		   "pgferry follow, and drop slot %.*s on the source when you no "
+		   "longer need to fall back (pg_drop_replication_slot)\n",
+		   (int) c.slots.len - 2, c.slots.data + 1);
+	fflush(stdout);
+	status = EXIT_DONE;
+
+done:
+	cutover_free(&c);
+	return status;
+}
+
+int
+cutover_abort(const CutoverOptions *opts)
+{
+	Cutover c;
+	char reset_at[64];
+	int status = EXIT_OTHER;
+
+	memset(&c, 0, sizeof(c));
+	c.opts = opts;
+	c.source = connect_session(opts->source, "source");
+	if (c.source == NULL)
+		return EXIT_CONNECTION;
+	if (identify_source(&c) && set_read_only(&c, false) &&
+		source_now(&c, reset_at, sizeof(reset_at)))
+	{
+		/* sessions opened while read-only keep it until they reconnect */
+		if (opts->wait_sessions ||
+			end_sessions(&c, reset_at, false, SESSION_EXIT_SECONDS))
+			status = EXIT_DONE;
+	}
+	if (status == EXIT_DONE)
+		printf("cutover: aborted; database %s of the source takes writes "
+			   "again\n",
+			   c.database_ident);
+	cutover_free(&c);
+	return status;
+}

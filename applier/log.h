@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * log.h
+ *	  Timestamped log lines on stderr.
+ *
+ * Promises: one line per call, "2025-01-31 12:00:00.123 UTC [pid] LEVEL:
+ * message"; log_verbose() lines appear only with -v.  Callers never print
+ * a password (see pg_conninfo_redact).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_LOG_H
+#define PGFERRY_LOG_H
+
+#include <stdbool.h>
+
+extern void log_set_verbose(bool verbose);
+extern bool log_is_verbose(void);
+
+extern void log_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* DETAIL and HINT lines that follow an error or warning. */
+extern void log_detail(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern void log_hint(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern void log_warning(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern void log_info(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+extern void log_verbose(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif /* PGFERRY_LOG_H */

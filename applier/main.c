@@ -1,8 +1,0 @@
-#include <stdio.h>
-
-int
-main(void)
-{
-	printf("pgferry %s\n", PGFERRY_VERSION);
-	return 0;
-}

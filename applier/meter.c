@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * meter.c
+ *	  The copy's progress: live on a terminal, log lines elsewhere.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "meter.h"
+
+#define LOG_INTERVAL 10.0 /* seconds between log lines */
+#define LIVE_TABLES 8	  /* tables shown on the live display */
+
+double
+meter_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+meter_add(int64_t *counter, int64_t value)
+{
+	__atomic_add_fetch(counter, value, __ATOMIC_RELAXED);
+}
+
+int64_t
+meter_read(const int64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+static int
+state_of(const MeterTable *t)
+{
+	return __atomic_load_n(&t->state, __ATOMIC_RELAXED);
+}
+
+char *
+meter_format_bytes(double bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB"};
+	int u = 0;
+
+	while (bytes >= 1024 && u < 4)
+	{
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+	return buf;
+}
+
+static void
+format_duration(double seconds, char *buf, size_t size)
+{
+	long s = (long) (seconds + 0.5);
+
+	if (s >= 3600)
+		snprintf(buf, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(buf, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+void
+meter_init(Meter *meter, int ntables, bool live)
+{
+	memset(meter, 0, sizeof(Meter));
+	meter->tables = xcalloc(ntables ? ntables : 1, sizeof(MeterTable));
+	meter->count = ntables;
+	meter->live = live;
+	meter->started = meter->last_log = meter_now();
+}
+
+/* The share of a table copied: bytes against the on-disk estimate. */
+static double
+table_fraction(const MeterTable *t)
+{
+	double f;
+
+	if (state_of(t) == METER_DONE)
+		return 1.0;
+	if (t->estimated_bytes <= 0)
+		return 0.0;
+	f = (double) meter_read(&t->bytes) / t->estimated_bytes;
+	return f > 0.99 ? 0.99 : f;
+}
+
+typedef struct Totals
+{
+	int done;
+	int64_t bytes;
+	int64_t rows;
+	double fraction; /* of the estimated total */
+	double rate;	 /* bytes per second */
+	double eta;		 /* seconds, < 0 when unknown */
+} Totals;
+
+static Totals
+meter_totals(const Meter *meter, double now)
+{
+	Totals t = {0};
+	double estimated = 0, weighted = 0;
+	double elapsed = now - meter->started;
+
+	for (int i = 0; i < meter->count; i++)
+	{
+		const MeterTable *m = &meter->tables[i];
+		double weight = m->estimated_bytes > 0 ? m->estimated_bytes : 1;
+
+		t.done += state_of(m) == METER_DONE;
+		t.bytes += meter_read(&m->bytes);
+		t.rows += meter_read(&m->rows);
+		estimated += weight;
+		weighted += weight * table_fraction(m);
+	}
+	t.fraction = estimated > 0 ? weighted / estimated : 1.0;
+	t.rate = elapsed > 0 ? t.bytes / elapsed : 0;
+	t.eta = t.fraction > 0.01 ? elapsed * (1 - t.fraction) / t.fraction : -1;
+	return t;
+}
+
+static void
+summary_line(const Meter *meter, const Totals *t, char *line, size_t size)
+{
+	char bytes[16], rate[16], eta[32] = "?";
+
+	meter_format_bytes(t->bytes, bytes, sizeof(bytes));
+	meter_format_bytes(t->rate, rate, sizeof(rate));
+	if (t->eta >= 0)
+		format_duration(t->eta, eta, sizeof(eta));
+	snprintf(line, size,
+			 "copy: %d/%d tables, %lld rows, %s, %s/s, %.0f%%, ETA %s; "
+			 "post-data %d/%d",
+			 t->done, meter->count, (long long) t->rows, bytes, rate,
+			 100 * t->fraction, eta,
+			 __atomic_load_n(&meter->post_data_done, __ATOMIC_RELAXED),
+			 meter->post_data_total);
+}
+
+static void
+draw_live(Meter *meter, const Totals *totals, double now)
+{
+	Buf out = BUF_INIT;
+	char line[512];
+	int lines = 1;
+
+	if (meter->lines_drawn > 0)
+		buf_printf(&out, "\r\033[%dA", meter->lines_drawn);
+	summary_line(meter, totals, line, sizeof(line));
+	buf_printf(&out, "\r\033[K%s\n", line);
+	for (int i = 0; i < meter->count && lines <= LIVE_TABLES; i++)
+	{
+		const MeterTable *m = &meter->tables[i];
+		char bytes[16], rate[16];
+		double elapsed = now - m->started;
+		int64_t copied = meter_read(&m->bytes);
+
+		if (state_of(m) != METER_COPYING)
+			continue;
+		meter_format_bytes(copied, bytes, sizeof(bytes));
+		meter_format_bytes(elapsed > 0 ? copied / elapsed : 0, rate,
+						   sizeof(rate));
+		buf_printf(&out, "\033[K  %-40.40s %12lld rows %10s %10s/s %3.0f%%\n",
+				   m->label, (long long) meter_read(&m->rows), bytes, rate,
+				   100 * table_fraction(m));
+		lines++;
+	}
+	/* blank what the previous drawing had below */
+	for (int i = lines; i < meter->lines_drawn; i++)
+		buf_append_str(&out, "\033[K\n");
+	if (meter->lines_drawn > lines)
+		buf_printf(&out, "\033[%dA", meter->lines_drawn - lines);
+	fwrite(out.data, 1, out.len, stderr);
+	fflush(stderr);
+	meter->lines_drawn = lines;
+	buf_free(&out);
+}
+
+static void
+log_progress(const Meter *meter, const Totals *totals)
+{
+	char line[512];
+	Buf copying = BUF_INIT;
+	int shown = 0;
+
+	summary_line(meter, totals, line, sizeof(line));
+	for (int i = 0; i < meter->count && shown < 3; i++)
+	{
+		const MeterTable *m = &meter->tables[i];
+
+		if (state_of(m) != METER_COPYING)
+			continue;
+		buf_printf(&copying, "%s%s %.0f%%", shown ? ", " : "; copying ",
+				   m->label, 100 * table_fraction(m));
+		shown++;
+	}
+	log_info("%s%s", line, copying.len ? copying.data : "");
+	buf_free(&copying);
+}
+
+void
+meter_tick(Meter *meter)
+{
+	double now = meter_now();
+	Totals totals = meter_totals(meter, now);
+
+	if (meter->live)
+		draw_live(meter, &totals, now);
+	else if (now - meter->last_log >= LOG_INTERVAL)
+	{
+		log_progress(meter, &totals);
+		meter->last_log = now;
+	}
+}
+
+void
+meter_finish(Meter *meter)
+{
+	double now = meter_now();
+	Totals totals = meter_totals(meter, now);
+	char bytes[16], rate[16];
+
+	if (meter->live && meter->lines_drawn > 0)
+	{
+		fprintf(stderr, "\r\033[%dA\033[J", meter->lines_drawn);
+		meter->lines_drawn = 0;
+	}
+	log_info("copy done: %d tables, %lld rows, %s in %.1f s (%s/s)",
+			 meter->count, (long long) totals.rows,
+			 meter_format_bytes(totals.bytes, bytes, sizeof(bytes)),
+			 now - meter->started,
+			 meter_format_bytes(totals.rate, rate, sizeof(rate)));
+}
+
+void
+meter_free(Meter *meter)
+{
+	for (int i = 0; i < meter->count; i++)
+		free(meter->tables[i].label);
+	free(meter->tables);
+	meter->tables = NULL;
+	meter->count = 0;
+}

@@ -1,0 +1,218 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg.h
+ *	  The applier's only door to libpq.
+ *
+ * Promises:
+ *	- A PgConn is one server session with a label ("source", "target") that
+ *	  every message about it starts with.
+ *	- A password never reaches a log line, an error message or `ps`:
+ *	  messages name a server by label and by pg_conninfo_redact(), and
+ *	  pg_conninfo_hide() masks the password of an argv string in place.
+ *	- A failing call returns false (or NULL / a negative count) after
+ *	  recording the server's error (SQLSTATE, message, detail, hint) in the
+ *	  PgConn.  It logs nothing itself: the caller knows what it was doing
+ *	  and calls pg_report("apply 120 rows to table \"s\".\"t\"") to log
+ *	  "target: could not apply ...: <message>" with DETAIL and HINT lines,
+ *	  or reads the fields to build its own message.  pg_error_is_transient()
+ *	  says whether reconnecting and retrying may help (connection lost,
+ *	  server shutting down, serialization failure, deadlock, ...).
+ *	- Pipeline mode: statements are queued with pg_send_*(), then
+ *	  pg_pipeline_sync(); pg_pipeline_result() hands back their results in
+ *	  order.  The socket is drained while sending, so a long pipeline cannot
+ *	  deadlock on full socket buffers.
+ *	- Replication: pg_replication_receive() waits at most timeout_ms for one
+ *	  CopyData message and returns early when a signal arrives; while it
+ *	  waits it keeps another connection's pipeline flowing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_PG_H
+#define PGFERRY_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <postgres_ext.h> /* Oid */
+
+typedef struct PgConn PgConn;
+
+/* libpq's result; only pg.c looks inside. */
+typedef struct pg_result PgResult;
+
+/* A WAL position. */
+typedef uint64_t Lsn;
+
+#define LSN_INVALID ((Lsn) 0)
+#define LSN_TEXT_LEN 32 /* "XXXXXXXX/XXXXXXXX" and its NUL */
+
+typedef enum PgConnKind
+{
+	PG_CONN_SQL,		/* an ordinary session */
+	PG_CONN_REPLICATION /* replication=database: walsender commands
+								 * and simple SQL */
+} PgConnKind;
+
+/*
+ * Parameters of one statement.  types may be NULL (the server infers every
+ * type); lengths and formats may be NULL when every value is text.  A NULL
+ * entry of values is SQL NULL.
+ */
+typedef struct PgParams
+{
+	int count;
+	const Oid *types;
+	const char *const *values;
+	const int *lengths;
+	const int *formats; /* 0 text, 1 binary */
+} PgParams;
+
+/* --- connections --------------------------------------------------------- */
+
+/*
+ * Connects; on failure logs "could not connect to the <label> server
+ * (<redacted conninfo>): <reason>" and returns NULL.  application_name
+ * defaults to "pgferry" unless the conninfo sets one.  extra_options, when
+ * not NULL, is appended to the conninfo's `options` (e.g. "-c datestyle=ISO").
+ */
+extern PgConn *pg_connect(const char *conninfo, const char *label,
+						  PgConnKind kind, const char *extra_options);
+extern void pg_disconnect(PgConn *conn);
+extern const char *pg_label(const PgConn *conn);
+/* The conninfo as given, password removed (for messages). */
+extern const char *pg_conn_display(const PgConn *conn);
+/* PG_VERSION_NUM of the server, e.g. 150020. */
+extern int pg_server_version(const PgConn *conn);
+/* A parameter the server reported (server_encoding, ...), or NULL. */
+extern const char *pg_parameter(const PgConn *conn, const char *name);
+/* The role the session runs as. */
+extern const char *pg_user(const PgConn *conn);
+
+/* malloc'ed copy of conninfo with any password removed; never NULL. */
+extern char *pg_conninfo_redact(const char *conninfo);
+/* Overwrites the passwords of conninfo (an argv string) with '*'. */
+extern void pg_conninfo_hide(char *conninfo);
+
+/* --- simple statements --------------------------------------------------- */
+
+/*
+ * Runs a command, or several separated by semicolons when not in pipeline
+ * mode; any rows they return are dropped.
+ */
+extern bool pg_exec(PgConn *conn, const char *sql);
+
+/*
+ * Runs one statement with text parameters (nparams may be 0) and returns
+ * its result (rows or command status), or NULL on error.  In pipeline mode
+ * it is a segment of its own: every earlier result must have been read.
+ */
+extern PgResult *pg_query(PgConn *conn, const char *sql, int nparams,
+						  const char *const *values);
+
+extern int pg_result_rows(const PgResult *res);
+extern int pg_result_columns(const PgResult *res);
+/* The text of a field, or NULL for SQL NULL. */
+extern const char *pg_result_value(const PgResult *res, int row, int column);
+/* Rows the command affected (INSERT/UPDATE/DELETE/COPY), or -1. */
+extern long pg_result_affected(const PgResult *res);
+extern void pg_result_free(PgResult *res);
+
+/* --- errors --------------------------------------------------------------- */
+
+/* SQLSTATE of the last error ("" if none or unknown). */
+extern const char *pg_error_sqlstate(const PgConn *conn);
+/* Primary message of the last error (never NULL). */
+extern const char *pg_error_message(const PgConn *conn);
+extern const char *pg_error_detail(const PgConn *conn); /* or NULL */
+extern const char *pg_error_hint(const PgConn *conn);	/* or NULL */
+extern bool pg_conn_lost(const PgConn *conn);
+extern bool pg_error_is_transient(const PgConn *conn);
+
+/*
+ * Logs the last error: "<label>: could not <what>: <message>", then the
+ * server's DETAIL and HINT, if any.
+ */
+extern void pg_report(const PgConn *conn, const char *what_fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* --- quoting (results are malloc'ed) ------------------------------------ */
+
+extern char *pg_quote_ident(const char *name);
+extern char *pg_quote_literal(const char *value);
+
+/* --- pipeline mode ------------------------------------------------------ */
+
+extern bool pg_pipeline_begin(PgConn *conn);
+extern bool pg_pipeline_end(PgConn *conn);
+extern bool pg_send_query(PgConn *conn, const char *sql,
+						  const PgParams *params);
+extern bool pg_send_prepare(PgConn *conn, const char *name, const char *sql,
+							int nparams, const Oid *types);
+extern bool pg_send_prepared(PgConn *conn, const char *name,
+							 const PgParams *params);
+/*
+ * Sends what it can of the queued statements without waiting (libpq
+ * otherwise holds a statement's tail until more is queued).
+ */
+extern bool pg_pipeline_push(PgConn *conn);
+/* Ends the current pipeline segment and flushes it to the server. */
+extern bool pg_pipeline_sync(PgConn *conn);
+
+/*
+ * The result of the next statement queued (a prepare counts as one), or
+ * NULL if it failed or was skipped because an earlier one failed (the
+ * first error is kept).  pg_pipeline_wait_sync() skips what is left up to
+ * the next sync point; it fails if any statement of the segment failed.
+ */
+extern PgResult *pg_pipeline_result(PgConn *conn);
+extern bool pg_pipeline_wait_sync(PgConn *conn);
+
+/* --- COPY ----------------------------------------------------------------- */
+
+extern bool pg_copy_in_begin(PgConn *conn, const char *sql);
+extern bool pg_copy_in_put(PgConn *conn, const char *data, size_t len);
+/* Ends COPY FROM STDIN; *rows gets the rows copied (rows may be NULL). */
+extern bool pg_copy_in_end(PgConn *conn, long *rows);
+extern bool pg_copy_out_begin(PgConn *conn, const char *sql);
+
+/*
+ * One row of COPY TO STDOUT: returns its length and sets *data (release
+ * with pg_free), or -1 at the end, -2 on error.
+ */
+extern int pg_copy_out_get(PgConn *conn, char **data);
+extern void pg_free(void *data);
+
+/* --- streaming replication ----------------------------------------------- */
+
+/* Sends START_REPLICATION (or another command that enters COPY BOTH). */
+extern bool pg_replication_start(PgConn *conn, const char *command);
+
+/*
+ * Waits up to timeout_ms (-1: no limit) for one CopyData message.  Returns
+ * its length and sets *data (release with pg_free); 0 when nothing came in
+ * time or a signal interrupted the wait; -1 when the server ended the
+ * stream; -2 on error.  While it waits, it sends pump's buffered pipeline
+ * output (pump may be NULL), so that server never idles for want of a
+ * statement queued here.
+ */
+extern int pg_replication_receive(PgConn *conn, char **data, int timeout_ms,
+								  PgConn *pump);
+extern bool pg_replication_send(PgConn *conn, const char *data, int len);
+
+/* --- LSNs ---------------------------------------------------------------- */
+
+extern bool pg_lsn_parse(const char *text, Lsn *lsn);
+/* Formats lsn as "X/X" into buf (LSN_TEXT_LEN bytes); returns buf. */
+extern char *pg_lsn_format(Lsn lsn, char *buf);
+
+/* --- for child programs (pg_dump, pg_restore) -------------------------- */
+
+/*
+ * The password conninfo sets, malloc'ed, or NULL: a child program gets it
+ * in its environment (PGPASSWORD) and the conninfo without it on its
+ * command line, so that `ps` never shows it.
+ */
+extern char *pg_conninfo_password(const char *conninfo);
+
+#endif /* PGFERRY_PG_H */

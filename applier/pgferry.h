@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgferry.h
+ *	  Facts shared by every pgferry command: its exit codes.
+ *
+ * Every job returns one of these; `pgferry --help` documents them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_H
+#define PGFERRY_H
+
+#define EXIT_DONE 0		  /* finished (or stopped on request) */
+#define EXIT_OTHER 1	  /* anything else: out of memory, I/O, ... */
+#define EXIT_USAGE 2	  /* bad command line */
+#define EXIT_CONNECTION 3 /* a server could not be reached */
+#define EXIT_APPLY                                                            \
+	4 /* bad frame, missing object, conflict,
+								 * permission denied: data left unapplied */
+
+#endif /* PGFERRY_H */

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * spool.h
+ *	  Streamed in-progress transactions kept on disk until they end.
+ *
+ * A transaction larger than the source's logical_decoding_work_mem comes
+ * in blocks before it commits.  Its frames are appended, as received, to
+ * one file per top-level xid under the spool directory; an aborted
+ * subtransaction's frames are skipped at replay; the file is replayed in
+ * order at the stream commit and deleted then or at the stream abort.
+ * Memory use is one frame at a time, whatever the transaction's size.
+ *
+ * A spooled frame that names a relation must be read with the relation
+ * as it was described when the frame arrived: spool_write_relation() puts
+ * that description in the file first (once per version).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_SPOOL_H
+#define PGFERRY_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rel.h"
+
+typedef struct Spool Spool;
+
+/* Called for each frame at replay; returning false stops the replay. */
+typedef bool (*SpoolFrameFn)(void *arg, const uint8_t *frame, size_t len);
+
+/*
+ * Opens (creating it, mode 0700) the spool directory and deletes files a
+ * previous run left there: the source sends those transactions again.
+ */
+extern Spool *spool_open(const char *dir);
+/* Deletes every file and closes. */
+extern void spool_close(Spool *spool);
+
+/* A block of xid starts; the first one starts its file afresh. */
+extern bool spool_start(Spool *spool, uint32_t xid, bool first_segment);
+extern bool spool_write(Spool *spool, uint32_t xid, uint32_t subxid,
+						const uint8_t *frame, size_t len);
+extern bool spool_write_relation(Spool *spool, uint32_t xid, Rel *rel);
+
+/* subxid == xid: the whole transaction aborted; else one subtransaction. */
+extern void spool_abort(Spool *spool, uint32_t xid, uint32_t subxid);
+
+/* Hands every live frame of xid to fn in order, then deletes its file. */
+extern bool spool_replay(Spool *spool, uint32_t xid, SpoolFrameFn fn,
+						 void *arg);
+
+/* Drops every transaction (their frames will be sent again). */
+extern void spool_discard_all(Spool *spool);
+
+/* Bytes spooled for xid so far. */
+extern uint64_t spool_bytes(const Spool *spool, uint32_t xid);
+
+#endif /* PGFERRY_SPOOL_H */

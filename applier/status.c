@@ -1,0 +1,289 @@
+/*-------------------------------------------------------------------------
+ *
+ * status.c
+ *	  Print the state of the migrations recorded on a target.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "meter.h"
+#include "pg.h"
+#include "pgferry.h"
+#include "status.h"
+
+/* Tables still to copy listed at most. */
+#define STATUS_TABLES 10
+
+static PgResult *
+status_query(PgConn *conn, const char *sql, int nparams,
+			 const char *const *params, const char *what)
+{
+	PgResult *res = pg_query(conn, sql, nparams, params);
+
+	if (res == NULL)
+		pg_report(conn, "%s", what);
+	return res;
+}
+
+static const char *
+value_or(const PgResult *res, int row, int column, const char *otherwise)
+{
+	const char *value = pg_result_value(res, row, column);
+
+	return value ? value : otherwise;
+}
+
+static bool
+print_copy(PgConn *target, const char *slot)
+{
+	const char *params[1] = {slot};
+	PgResult *res;
+	char bytes[16], estimated[16], rate[16];
+	double seconds;
+
+	res = status_query(
+		target,
+		"SELECT (SELECT count(*) FROM pgferry.table_sync s\n"
+		"        WHERE s.slot = $1),\n"
+		"  count(DISTINCT (schema_name, table_name))\n"
+		"    FILTER (WHERE kind = 'rows'),\n"
+		"  count(snapshot_lsn), count(*),\n"
+		"  coalesce(sum(rows) FILTER (WHERE kind = 'rows'), 0),\n"
+		"  coalesce(sum(bytes), 0), sum(estimated_bytes),\n"
+		"  extract(epoch FROM CASE WHEN count(snapshot_lsn) = count(*)\n"
+		"    THEN max(finished_at) ELSE now() END - m.copy_started_at)\n"
+		"FROM pgferry.copy_ranges r\n"
+		"JOIN pgferry.migration m USING (slot)\n"
+		"WHERE slot = $1 GROUP BY m.copy_started_at",
+		1, params, "read the copy state");
+	if (res == NULL)
+		return false;
+	if (pg_result_rows(res) == 0)
+	{
+		printf("  copy:       not planned yet\n");
+		pg_result_free(res);
+		return true;
+	}
+	seconds = atof(value_or(res, 0, 7, "0"));
+	meter_format_bytes(atof(pg_result_value(res, 0, 5)), bytes, sizeof(bytes));
+	meter_format_bytes(atof(pg_result_value(res, 0, 6)), estimated,
+					   sizeof(estimated));
+	meter_format_bytes(seconds > 0 ? atof(pg_result_value(res, 0, 5)) / seconds
+								   : 0,
+					   rate, sizeof(rate));
+	printf("  copy:       %s/%s tables (%s/%s units), %s rows, %s "
+		   "(estimated %s on disk), %.1f s, %s/s\n",
+		   pg_result_value(res, 0, 0), pg_result_value(res, 0, 1),
+		   pg_result_value(res, 0, 2), pg_result_value(res, 0, 3),
+		   pg_result_value(res, 0, 4), bytes, estimated, seconds, rate);
+	pg_result_free(res);
+
+	res = status_query(target,
+					   "SELECT format('%I.%I', schema_name, table_name),\n"
+					   "  count(snapshot_lsn), count(*),\n"
+					   "  coalesce(sum(rows), 0), sum(estimated_bytes)\n"
+					   "FROM pgferry.copy_ranges WHERE slot = $1\n"
+					   "GROUP BY schema_name, table_name\n"
+					   "HAVING count(snapshot_lsn) < count(*)\n"
+					   "ORDER BY sum(estimated_bytes) DESC",
+					   1, params, "read the tables left to copy");
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < pg_result_rows(res) && i < STATUS_TABLES; i++)
+		printf("    to copy:  %-40s %s/%s ranges, %s rows committed, "
+			   "%s on disk\n",
+			   pg_result_value(res, i, 0), pg_result_value(res, i, 1),
+			   pg_result_value(res, i, 2), pg_result_value(res, i, 3),
+			   meter_format_bytes(atof(pg_result_value(res, i, 4)), bytes,
+								  sizeof(bytes)));
+	if (pg_result_rows(res) > STATUS_TABLES)
+		printf("    ... and %d more tables to copy\n",
+			   pg_result_rows(res) - STATUS_TABLES);
+	pg_result_free(res);
+
+	res =
+		status_query(target,
+					 "SELECT count(*), count(done_at) FROM pgferry.post_data "
+					 "WHERE slot = $1",
+					 1, params, "read the post-data state");
+	if (res == NULL)
+		return false;
+	printf("  post-data:  %s/%s statements done\n", pg_result_value(res, 0, 1),
+		   pg_result_value(res, 0, 0));
+	pg_result_free(res);
+	return true;
+}
+
+static bool
+print_apply(PgConn *target, PgConn *source, const char *slot)
+{
+	const char *params[2] = {slot};
+	PgResult *res;
+	PgResult *lag;
+
+	res = status_query(
+		target,
+		"SELECT commit_lsn, end_lsn, updated_at,\n"
+		"  round(extract(epoch FROM now() - updated_at)::numeric, 1)\n"
+		"FROM pgferry.progress WHERE slot_name = $1",
+		1, params, "read pgferry.progress");
+	if (res == NULL)
+		return false;
+	if (pg_result_rows(res) == 0)
+	{
+		printf("  apply:      nothing applied yet\n");
+		pg_result_free(res);
+		return true;
+	}
+	printf("  apply:      source transactions applied up to %s (last target "
+		   "commit %s s ago)\n",
+		   pg_result_value(res, 0, 0), pg_result_value(res, 0, 3));
+	if (source == NULL)
+	{
+		printf("              (give --source for the lag)\n");
+		pg_result_free(res);
+		return true;
+	}
+	params[1] = pg_result_value(res, 0, 1);
+	lag = status_query(
+		source,
+		"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $2::pg_lsn),\n"
+		"  round(coalesce(extract(epoch FROM r.flush_lag), 0)::numeric, 2),\n"
+		"  s.active, s.confirmed_flush_lsn\n"
+		"FROM pg_replication_slots s\n"
+		"LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid\n"
+		"WHERE s.slot_name = $1",
+		2, params, "read the slot on the source");
+	pg_result_free(res);
+	if (lag == NULL)
+		return false;
+	if (pg_result_rows(lag) == 0)
+		printf("              slot \"%s\" is gone from the source\n", slot);
+	else
+	{
+		char bytes[16];
+
+		printf("              lag %s behind the source's WAL, %s s; slot "
+			   "%s, confirmed %s\n",
+			   meter_format_bytes(atof(pg_result_value(lag, 0, 0)), bytes,
+								  sizeof(bytes)),
+			   pg_result_value(lag, 0, 1),
+			   pg_result_value(lag, 0, 2)[0] == 't' ? "active" : "inactive",
+			   value_or(lag, 0, 3, "-"));
+	}
+	pg_result_free(lag);
+	return true;
+}
+
+/* Rows written per second on the target, over one second. */
+static bool
+print_rate(PgConn *target)
+{
+	static const char sql[] =
+		"SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0), "
+		"clock_timestamp() FROM pg_stat_user_tables "
+		"WHERE schemaname <> 'pgferry'";
+	static const char interval_sql[] =
+		"SELECT $2::numeric - $1::numeric, "
+		"extract(epoch FROM $4::timestamptz - $3::timestamptz)";
+	PgResult *before;
+	PgResult *after;
+	PgResult *diff;
+	const char *params[4];
+
+	if ((before = status_query(target, sql, 0, NULL, "read table stats")) ==
+		NULL)
+		return false;
+	pg_exec(target, "SELECT pg_stat_clear_snapshot()");
+	sleep(1);
+	if ((after = status_query(target, sql, 0, NULL, "read table stats")) ==
+		NULL)
+	{
+		pg_result_free(before);
+		return false;
+	}
+	params[0] = pg_result_value(before, 0, 0);
+	params[1] = pg_result_value(after, 0, 0);
+	params[2] = pg_result_value(before, 0, 1);
+	params[3] = pg_result_value(after, 0, 1);
+	diff = status_query(target, interval_sql, 4, params, "compute the rate");
+	if (diff)
+	{
+		double rows = atof(pg_result_value(diff, 0, 0));
+		double seconds = atof(pg_result_value(diff, 0, 1));
+
+		printf("  writes:     %.0f rows/s on the target (last second)\n",
+			   seconds > 0 ? rows / seconds : 0);
+	}
+	pg_result_free(before);
+	pg_result_free(after);
+	pg_result_free(diff);
+	return diff != NULL;
+}
+
+int
+status_run(const StatusOptions *options)
+{
+	PgConn *target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
+	PgConn *source = NULL;
+	PgResult *res;
+	const char *params[1] = {options->slot};
+	bool ok = true;
+
+	if (target == NULL)
+		return EXIT_CONNECTION;
+	if (options->source && (source = pg_connect(options->source, "source",
+												PG_CONN_SQL, NULL)) == NULL)
+	{
+		pg_disconnect(target);
+		return EXIT_CONNECTION;
+	}
+	res =
+		pg_query(target,
+				 "SELECT slot, phase, consistent_lsn, source_database,\n"
+				 "  source_system_identifier, started_at, stream_started_at\n"
+				 "FROM pgferry.migration\n"
+				 "WHERE $1::text IS NULL OR slot = $1 ORDER BY slot",
+				 1, params);
+	if (res == NULL)
+	{
+		if (strcmp(pg_error_sqlstate(target), "42P01") == 0)
+			printf("no migration recorded in this database (it has no "
+				   "pgferry.migration table)\n");
+		else
+			pg_report(target, "read pgferry.migration");
+		pg_disconnect(target);
+		pg_disconnect(source);
+		return EXIT_OTHER;
+	}
+	if (pg_result_rows(res) == 0)
+	{
+		printf("no migration%s%s%s recorded in this database\n",
+			   options->slot ? " of slot \"" : "",
+			   options->slot ? options->slot : "", options->slot ? "\"" : "");
+		ok = options->slot == NULL;
+	}
+	for (int i = 0; ok && i < pg_result_rows(res); i++)
+	{
+		const char *slot = pg_result_value(res, i, 0);
+
+		printf("migration \"%s\": phase %s; source database %s (system %s); "
+			   "started %s; slot consistent at %s\n",
+			   slot, pg_result_value(res, i, 1), pg_result_value(res, i, 3),
+			   pg_result_value(res, i, 4), pg_result_value(res, i, 5),
+			   value_or(res, i, 2, "-"));
+		ok = print_copy(target, slot) && print_apply(target, source, slot);
+	}
+	pg_result_free(res);
+	if (ok)
+		ok = print_rate(target);
+	pg_disconnect(target);
+	pg_disconnect(source);
+	return ok ? EXIT_DONE : EXIT_OTHER;
+}
