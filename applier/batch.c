@@ -424,7 +424,8 @@ batch_add_message(Batch *batch, const Change *change)
 	bg->group.prefix =
 		strcpy(arena_alloc(batch, strlen(change->prefix) + 1), change->prefix);
 	content = arena_alloc(batch, change->content_len + 1);
-	memcpy(content, change->content, change->content_len);
+	if (change->content_len > 0)
+		memcpy(content, change->content, change->content_len);
 	content[change->content_len] = '\0';
 	bg->group.content = content;
 	bg->group.content_len = change->content_len;

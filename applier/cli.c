@@ -78,13 +78,50 @@ cli_usage_error(const char *command, const char *fmt, const char *arg)
 }
 
 /*
+ * What the parsers allocate (connection strings, pattern lists) lives until
+ * the command returns, and main frees it all in one place, whichever way a
+ * parser or its job left.
+ */
+static struct
+{
+	void **blocks;
+	int count;
+} parsed;
+
+/* Owns block, which replaces old (NULL: a new block). */
+static void *
+cli_own(void *old, void *block)
+{
+	for (int i = 0; old != NULL && i < parsed.count; i++)
+		if (parsed.blocks[i] == old)
+		{
+			parsed.blocks[i] = block;
+			return block;
+		}
+	parsed.blocks =
+		xrealloc(parsed.blocks, (parsed.count + 1) * sizeof(void *));
+	parsed.blocks[parsed.count++] = block;
+	return block;
+}
+
+static void
+cli_free_parsed(void)
+{
+	for (int i = 0; i < parsed.count; i++)
+		free(parsed.blocks[i]);
+	free(parsed.blocks);
+	parsed.blocks = NULL;
+	parsed.count = 0;
+}
+
+/*
  * A connection string option: a copy for the job, and the argv string
  * overwritten with the password removed.
  */
 char *
 cli_conninfo(char *arg)
 {
-	char *copy = xstrdup(arg);
+	char *copy = cli_own(NULL, xstrdup(arg));
 
 	pg_conninfo_hide(arg);
 	return copy;
@@ -137,9 +174,11 @@ cli_bytes(const char *arg, int64_t *value)
 const char **
 cli_append_pattern(const char **list, int *count, const char *pattern)
 {
-	list = xrealloc(list, (*count + 1) * sizeof(char *));
-	list[(*count)++] = pattern;
-	return list;
+	const char **grown = xrealloc(list, (*count + 1) * sizeof(char *));
+
+	cli_own(list, grown);
+	grown[(*count)++] = pattern;
+	return grown;
 }
 
 static void
@@ -233,7 +272,6 @@ cli_follow(int argc, char **argv)
 	const char **include = NULL;
 	const char **exclude = NULL;
 	int c;
-	int status;
 
 	follow_options_init(&options);
 
@@ -321,12 +359,7 @@ cli_follow(int argc, char **argv)
 	options.include_tables = include;
 	options.exclude_tables = exclude;
 
-	status = follow_run(&options);
-	free((char *) options.source);
-	free((char *) options.target);
-	free(include);
-	free(exclude);
-	return status;
+	return follow_run(&options);
 }
 
 int
@@ -349,6 +382,11 @@ main(int argc, char **argv)
 	}
 	for (int i = 0; commands[i].name; i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].run(argc - 1, argv + 1);
+		{
+			int status = commands[i].run(argc - 1, argv + 1);
+
+			cli_free_parsed();
+			return status;
+		}
 	return cli_usage_error(NULL, "unknown command \"%s\"", argv[1]);
 }

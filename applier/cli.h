@@ -30,8 +30,9 @@ extern int cli_usage_error(const char *command, const char *fmt,
 						   const char *arg);
 
 /*
- * A connection string option: a malloc'ed copy for the job, and the argv
- * string overwritten with the password removed.
+ * A connection string option: a copy for the job, and the argv string
+ * overwritten with the password removed.  The copy, like the lists of
+ * cli_append_pattern, is freed when the subcommand returns.
  */
 extern char *cli_conninfo(char *arg);
 

@@ -131,7 +131,6 @@ cli_migrate(int argc, char **argv)
 	const char **include = NULL;
 	const char **exclude = NULL;
 	int c;
-	int status;
 
 	options.slot = MIGRATE_DEFAULT_SLOT;
 	options.jobs = MIGRATE_DEFAULT_JOBS;
@@ -212,12 +211,7 @@ cli_migrate(int argc, char **argv)
 							   "--source and --target are required");
 	options.include_tables = include;
 	options.exclude_tables = exclude;
-	status = migrate_run(&options);
-	free((char *) options.source);
-	free((char *) options.target);
-	free(include);
-	free(exclude);
-	return status;
+	return migrate_run(&options);
 }
 
 static void
@@ -308,10 +302,6 @@ cli_preflight(int argc, char **argv)
 	options.filter = filter;
 	status = preflight_run(&options);
 	tablefilter_free(filter);
-	free((char *) options.source);
-	free((char *) options.target);
-	free(include);
-	free(exclude);
 	return status;
 }
 
@@ -344,7 +334,6 @@ cli_status(int argc, char **argv)
 		{NULL, 0, NULL, 0}};
 	StatusOptions options = {0};
 	int c;
-	int status;
 
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
 	{
@@ -371,8 +360,5 @@ cli_status(int argc, char **argv)
 							   argv[optind]);
 	if (!options.target)
 		return cli_usage_error("status", "%s", "--target is required");
-	status = status_run(&options);
-	free((char *) options.source);
-	free((char *) options.target);
-	return status;
+	return status_run(&options);
 }

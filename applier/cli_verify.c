@@ -107,15 +107,13 @@ cli_verify(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	VerifyOptions options;
-	const char **include = xcalloc(argc, sizeof(char *));
-	const char **exclude = xcalloc(argc, sizeof(char *));
+	const char **include = NULL;
+	const char **exclude = NULL;
 	int range_rows = VERIFY_DEFAULT_RANGE_ROWS;
 	int c;
 	int status = EXIT_USAGE;
 
 	verify_options_init(&options);
-	options.include_tables = include;
-	options.exclude_tables = exclude;
 	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
 	{
 		const char *bad = NULL;
@@ -129,10 +127,12 @@ cli_verify(int argc, char **argv)
 				options.target = cli_conninfo(optarg);
 				break;
 			case OPT_INCLUDE:
-				include[options.ninclude++] = optarg;
+				include =
+					cli_append_pattern(include, &options.ninclude, optarg);
 				break;
 			case OPT_EXCLUDE:
-				exclude[options.nexclude++] = optarg;
+				exclude =
+					cli_append_pattern(exclude, &options.nexclude, optarg);
 				break;
 			case OPT_JOBS:
 				if (!cli_int(optarg, 1, &options.jobs))
@@ -183,13 +183,13 @@ cli_verify(int argc, char **argv)
 		status = cli_usage_error("verify", "%s",
 								 "--source and --target are required");
 	else
+	{
+		options.include_tables = include;
+		options.exclude_tables = exclude;
 		status = verify_run(&options);
+	}
 
 done:
-	free((char *) options.source);
-	free((char *) options.target);
-	free(include);
-	free(exclude);
 	return status;
 }
 
@@ -344,8 +344,6 @@ cli_cutover(int argc, char **argv)
 	}
 
 done:
-	free((char *) options.source);
-	free((char *) options.target);
 	buf_free(&slots);
 	return status;
 }

@@ -1,0 +1,135 @@
+
+# FrameProxy: a TCP proxy in front of a server's unix socket that alters
+# pgferry frames on their way to the applier, to feed it input the real
+# plugin never writes:
+#   version  every Begin frame claims protocol version 99;
+#   corrupt  every Insert frame is cut in half (not valid protobuf).
+# Everything else passes through unchanged.  Clients must connect with
+# sslmode=disable and gssencmode=disable (the proxy reads the plain
+# protocol).
+#
+# Run in its own process (it forks one child per connection):
+#   perl -Iregress/t -MFrameProxy -e FrameProxy::main MODE PORT SOCKET
+# It prints "listening" once it accepts connections on 127.0.0.1:PORT.
+
+package FrameProxy;
+
+use strict;
+use warnings;
+
+use IO::Select;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use POSIX ();
+
+# Frame prefixes (proto/pgferry.proto; protobuf-c writes fields in number
+# order): proto_version = 1 (tag 0x08, varint 1) then begin (field 4,
+# length-delimited: tag 0x22); insert is field 7 (tag 0x3a).
+my $begin_v1 = "\x08\x01\x22";
+my $insert = "\x3a";
+
+# XLogData: 'w', WAL start, WAL end, send time (3 x 8 bytes), then the frame.
+my $xlogdata_header = 25;
+
+sub main
+{
+	my ($mode, $port, $socket) = @ARGV;
+	die "mode must be version or corrupt\n" unless $mode =~ /^(version|corrupt)$/;
+	my $listen = IO::Socket::INET->new(
+		LocalAddr => '127.0.0.1',
+		LocalPort => $port,
+		Listen => 16,
+		ReuseAddr => 1) or die "cannot listen on port $port: $!\n";
+	$SIG{CHLD} = 'IGNORE';
+	$| = 1;
+	print "listening\n";
+	while (1)
+	{
+		my $client = $listen->accept or next;
+		my $pid = fork;
+		die "fork: $!\n" unless defined $pid;
+		if ($pid == 0)
+		{
+			# Only the parent talks to whoever started it.
+			open STDOUT, '>', '/dev/null';
+			$listen->close;
+			relay($mode, $client, $socket);
+			POSIX::_exit(0);
+		}
+		$client->close;
+	}
+}
+
+# Copies bytes both ways until either side closes; server messages are
+# forwarded whole, altered where the mode says.
+sub relay
+{
+	my ($mode, $client, $socket) = @_;
+	my $server = IO::Socket::UNIX->new(Peer => $socket, Type => SOCK_STREAM)
+	  or return;
+	my $select = IO::Select->new($client, $server);
+	my $pending = '';
+	while (1)
+	{
+		foreach my $fh ($select->can_read)
+		{
+			my $n = sysread($fh, my $buf, 65536);
+			return if !$n;
+			if ($fh == $client)
+			{
+				write_all($server, $buf);
+			}
+			else
+			{
+				$pending .= $buf;
+				write_all($client, complete_messages(\$pending, $mode));
+			}
+		}
+	}
+}
+
+sub write_all
+{
+	my ($fh, $buf) = @_;
+	while (length $buf)
+	{
+		my $n = syswrite($fh, $buf) or POSIX::_exit(0);
+		substr($buf, 0, $n) = '';
+	}
+}
+
+# Removes the complete messages (type byte, length, body) from $$pending
+# and returns them, the XLogData ones altered.
+sub complete_messages
+{
+	my ($pending, $mode) = @_;
+	my $out = '';
+	while (length($$pending) >= 5)
+	{
+		my ($type, $len) = unpack('a N', $$pending);
+		last if length($$pending) < 1 + $len;
+		my $body = substr($$pending, 5, $len - 4);
+		substr($$pending, 0, 1 + $len) = '';
+		$body = alter($body, $mode)
+		  if $type eq 'd' && substr($body, 0, 1) eq 'w';
+		$out .= $type . pack('N', 4 + length $body) . $body;
+	}
+	return $out;
+}
+
+sub alter
+{
+	my ($body, $mode) = @_;
+	my $frame = substr($body, $xlogdata_header);
+	if ($mode eq 'version' && substr($frame, 0, 3) eq $begin_v1)
+	{
+		substr($frame, 1, 1) = "\x63";
+	}
+	elsif ($mode eq 'corrupt' && substr($frame, 0, 1) eq $insert)
+	{
+		$frame = substr($frame, 0, int(length($frame) / 2));
+	}
+	return substr($body, 0, $xlogdata_header) . $frame;
+}
+
+1;

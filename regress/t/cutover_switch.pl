@@ -1,0 +1,226 @@
+
+# pgferry cutover, with pgferry follow running and a write workload on the
+# source:
+#   * refused before anything changes when no applier runs (the source
+#     stays writable), and given up when a session does not end with
+#     --wait-sessions (the source takes writes again);
+#   * then the switch itself, under load: the source refuses writes, a
+#     transaction left open there is rolled back, the target holds the
+#     source's rows row for row, every sequence has the source's value
+#     (serial, identity, standalone, one never called), inserts on the
+#     target do not collide, materialized views are refreshed in dependency
+#     order (one through a plain view, one over another) and a view never
+#     populated on the source stays so, the read-only window is printed,
+#     and verify finds the pair equal;
+#   * cutover --abort makes the source writable again.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $source = source_node('source');
+my $target = target_node('target');
+
+my $schema = q{
+CREATE TABLE accounts (id serial PRIMARY KEY, owner text NOT NULL,
+	balance numeric NOT NULL DEFAULT 0);
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	account int NOT NULL, amount numeric NOT NULL);
+CREATE TABLE notes (body text);
+CREATE SEQUENCE invoice_no START 1000;
+CREATE SEQUENCE never_called START 42;
+CREATE SEQUENCE set_not_called;
+CREATE MATERIALIZED VIEW balances AS
+	SELECT count(*) AS accounts, sum(balance) AS total FROM accounts;
+CREATE MATERIALIZED VIEW balances_doubled AS SELECT total * 2 AS doubled FROM balances;
+CREATE VIEW rich AS SELECT * FROM accounts WHERE balance > 0;
+CREATE MATERIALIZED VIEW rich_count AS SELECT count(*) AS n FROM rich;
+CREATE MATERIALIZED VIEW never_filled AS SELECT 1 AS one WITH NO DATA;
+};
+psql_both($source, 'postgres', $target, 'postgres', $schema);
+create_slot($source, 'postgres', 'ferry');
+$source->safe_psql('postgres', q{
+INSERT INTO accounts (owner) SELECT 'owner ' || i FROM generate_series(1, 200) i;
+INSERT INTO events (account, amount) SELECT i % 200 + 1, i FROM generate_series(1, 1000) i;
+SELECT setval('set_not_called', 500, false);
+});
+
+my @conn = (
+	'--source' => $source->connstr('postgres'),
+	'--target' => $target->connstr('postgres'));
+
+sub source_writable
+{
+	my ($rc, $out, $err) = $source->psql('postgres',
+		"INSERT INTO notes VALUES ('writable?')");
+	return $rc == 0;
+}
+
+# --- refused: no applier runs ---------------------------------------------------------
+
+my $res = run_pgferry([ 'cutover', @conn, '--slot', 'ferry' ], 60);
+is($res->{rc}, 1, 'without a running applier: exit 1');
+like($res->{stderr}, qr/replication slot "ferry" is not in use/,
+	'without a running applier: the slot is named');
+like($res->{stderr}, qr/HINT:  start pgferry follow --slot ferry/,
+	'without a running applier: the fix is given');
+ok(source_writable(), 'without a running applier: the source was never made read-only');
+
+my $follow = start_follow($source, $target, slot => 'ferry', endpos => 'none',
+	args => [ '--spool-dir', PostgreSQL::Test::Utils::tempdir() ]);
+ok( wait_until(
+		sub {
+			my ($rc, $rows) =
+			  $target->psql('postgres', 'SELECT count(*) FROM pgferry.progress');
+			return $rc == 0 && $rows > 0;
+		},
+		30),
+	'pgferry follow runs and records its progress');
+
+# --- given up: a session that does not end -----------------------------------------------
+
+my $idle = $source->background_psql('postgres');
+$idle->query_safe('SELECT 1');
+$res = run_pgferry(
+	[ 'cutover', @conn, '--wait-sessions', '--timeout', '2' ], 60);
+is($res->{rc}, 1, '--wait-sessions with a session left open: exit 1');
+like($res->{stderr}, qr/source: waiting for session \d+ \(user \w+, application "[^"]*", idle\)/,
+	'--wait-sessions: the session waited for is named');
+like($res->{stderr}, qr/1 session of database "postgres" opened before read-only is still open after 2 s/,
+	'--wait-sessions: the reason to give up is given');
+like($res->{stderr}, qr/stopped; the source takes writes again/,
+	'--wait-sessions: the cutover says the source is writable again');
+ok(source_writable(), '--wait-sessions: the source is writable again');
+ok(scalar(() = $idle->query('SELECT 2') =~ /2/), 'the session waited for was left alone');
+$idle->quit;
+
+# --- the switch, under load ------------------------------------------------------------------
+
+my $script = PostgreSQL::Test::Utils::tempdir() . '/workload.sql';
+PostgreSQL::Test::Utils::append_to_file(
+	$script, q{
+\set aid random(1, 200)
+\set delta random(1, 100)
+BEGIN;
+UPDATE accounts SET balance = balance + :delta WHERE id = :aid;
+INSERT INTO events (account, amount) VALUES (:aid, :delta);
+INSERT INTO accounts (owner) VALUES ('new');
+INSERT INTO notes VALUES ('note ' || :aid);
+SELECT nextval('invoice_no');
+END;
+});
+my ($bench_out, $bench_err) = ('', '');
+my $bench = IPC::Run::start(
+	[
+		'pgbench', '-n', '-f', $script, '-c', '2', '-j', '2', '-T', '30',
+		$source->connstr('postgres')
+	],
+	'>', \$bench_out, '2>', \$bench_err);
+ok( wait_until(
+		sub { $source->safe_psql('postgres', 'SELECT count(*) FROM notes') > 500 },
+		30),
+	'the workload writes on the source');
+
+my $open = $source->background_psql('postgres', on_error_stop => 0);
+$open->query_safe("BEGIN");
+$open->query_safe("INSERT INTO accounts (owner) VALUES ('uncommitted')");
+
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60' ], 120);
+is($res->{rc}, 0, 'cutover under load: exit 0')
+  or diag($res->{stderr});
+like($res->{stdout}, qr/^cutover: done; read-only window \d+\.\d s /m,
+	'cutover: the read-only window is printed');
+my @terminated = $res->{stderr} =~ /source: terminating session \d+ \(user \w+/g;
+cmp_ok(scalar(@terminated), '>=', 3,
+	'cutover: the sessions open on the source (pgbench\'s two, the open '
+	  . 'transaction) are terminated');
+like($res->{stderr}, qr/target: has applied the source up to /,
+	'cutover: waits until the target has applied the last LSN');
+like($res->{stdout}, qr/^verify: 3 tables, 3 equal, 0 different/m,
+	'cutover: the final check of row counts passes');
+$bench->finish;
+
+my ($rc, $out, $err) = $source->psql('postgres',
+	"INSERT INTO accounts (owner) VALUES ('after cutover')");
+isnt($rc, 0, 'the source refuses an INSERT after cutover');
+like($err, qr/cannot execute INSERT in a read-only transaction/,
+	'the source refuses it as read-only');
+($rc, $out, $err) = $source->psql('postgres', 'SELECT nextval(\'invoice_no\')');
+like($err, qr/read-only transaction/, 'the source refuses nextval() too');
+
+$open->quit;
+is($target->safe_psql('postgres',
+		"SELECT count(*) FROM accounts WHERE owner = 'uncommitted'"),
+	'0', 'the transaction left open on the source did not reach the target');
+
+tables_match($source, 'postgres', $target, 'postgres', 'after cutover');
+
+# "name last_value is_called" for every sequence, read from the sequences
+sub sequences
+{
+	my ($node) = @_;
+	return join(', ',
+		map { "$_ " . $node->safe_psql('postgres',
+				"SELECT last_value || ' ' || is_called FROM $_") }
+		  qw(accounts_id_seq events_id_seq invoice_no never_called set_not_called));
+}
+my $source_sequences = sequences($source);
+is(sequences($target), $source_sequences,
+	"every sequence has the source's value and is_called ($source_sequences)");
+like($source_sequences, qr/never_called 42 false/, 'a sequence never called stays so');
+like($source_sequences, qr/set_not_called 500 false/, 'setval(.., false) is kept');
+
+my $next = $target->safe_psql('postgres', q{
+INSERT INTO accounts (owner) VALUES ('on the target') RETURNING id;
+INSERT INTO events (account, amount) VALUES (1, 1) RETURNING id;
+});
+my ($account_id, $event_id) = split /\n/, $next;
+# (rolled back inserts used sequence values too: next is last_value + 1)
+is($account_id,
+	$source->safe_psql('postgres', 'SELECT last_value + 1 FROM accounts_id_seq'),
+	'an insert on the target takes the serial id after the source\'s last');
+cmp_ok($account_id, '>',
+	$source->safe_psql('postgres', 'SELECT max(id) FROM accounts'),
+	'the serial id does not collide');
+is($event_id,
+	$source->safe_psql('postgres', 'SELECT last_value + 1 FROM events_id_seq'),
+	'an insert on the target takes the identity id after the source\'s last');
+cmp_ok($event_id, '>', $source->safe_psql('postgres', 'SELECT max(id) FROM events'),
+	'the identity id does not collide');
+
+is($target->safe_psql('postgres', 'SELECT accounts, total FROM balances'),
+	$source->safe_psql('postgres',
+		"SELECT count(*), sum(balance) FROM accounts"),
+	'materialized view refreshed on the target');
+is($target->safe_psql('postgres', 'SELECT doubled FROM balances_doubled'),
+	$source->safe_psql('postgres', "SELECT 2 * sum(balance) FROM accounts"),
+	'a materialized view over another one is refreshed after it');
+is($target->safe_psql('postgres', 'SELECT n FROM rich_count'),
+	$source->safe_psql('postgres', "SELECT count(*) FROM accounts WHERE balance > 0"),
+	'a materialized view over a plain view is refreshed');
+is($target->safe_psql('postgres',
+		"SELECT relispopulated FROM pg_class WHERE relname = 'never_filled'"),
+	'f', 'a materialized view not populated on the source is left alone');
+
+$res = run_pgferry([ 'verify', @conn, '--exclude-tables', 'public.accounts, public.events' ], 60);
+is($res->{rc}, 0, 'verify after cutover: exit 0');
+like($res->{stdout}, qr/^table public\.notes: equal, \d+ rows/m,
+	'verify after cutover: equal, in one exact pass');
+
+$res = finish_follow($follow, 'TERM');
+is($res->{rc}, 0, 'pgferry follow stops on SIGTERM');
+
+# --- abort ----------------------------------------------------------------------------------
+
+$res = run_pgferry([ 'cutover', '--abort', '--source', $source->connstr('postgres') ], 60);
+is($res->{rc}, 0, 'cutover --abort: exit 0');
+like($res->{stderr}, qr/ALTER DATABASE "postgres" RESET default_transaction_read_only/,
+	'cutover --abort: says what it does');
+ok(source_writable(), 'cutover --abort: the source takes writes again');
+
+done_testing();
