@@ -47,7 +47,9 @@ static const char exit_codes_help[] =
 	"     permission denied); the slot is not advanced past the failing\n"
 	"     transaction\n"
 	"  5  verify, cutover: a table differs between the source and the "
-	"target\n";
+	"target\n"
+	"  6  preflight, migrate: something blocks the migration (each problem\n"
+	"     is printed with its fix)\n";
 
 static void
 cli_usage(FILE *out)
@@ -223,7 +225,7 @@ cli_follow_usage(void)
 		   "  --spool-dir DIR          where large in-progress transactions "
 		   "wait for their\n"
 		   "                           commit (default "
-		   "$TMPDIR/pgferry-SLOT)\n"
+		   "$TMPDIR/pgferry-UID-SLOT)\n"
 		   "  -v, --verbose            a line per target transaction\n"
 		   "  -h, --help               print this help and exit\n\n%s",
 		   FOLLOW_DEFAULT_BATCH_ROWS, FOLLOW_DEFAULT_BATCH_BYTES >> 20,

@@ -99,7 +99,7 @@ cli_migrate_usage(void)
 		   "until SIGINT/SIGTERM)\n"
 		   "  --dir PATH               work directory for the schema dump "
 		   "(default\n"
-		   "                           $TMPDIR/pgferry-SLOT)\n"
+		   "                           $TMPDIR/pgferry-UID-SLOT)\n"
 		   "  --log-progress           progress as log lines even on a "
 		   "terminal\n"
 		   "  --fire-triggers          fire the target's triggers while "

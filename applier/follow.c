@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apply.h"
 #include "buf.h"
@@ -578,13 +579,18 @@ follow_sleep(int ms)
 		;
 }
 
-static char *
+/*
+ * $TMPDIR/pgferry-UID-SLOT: the user's id keeps one user's leftover
+ * directory from blocking another user's run of the same slot.
+ */
+char *
 follow_default_spool_dir(const char *slot)
 {
 	const char *tmp = getenv("TMPDIR");
 	Buf dir = BUF_INIT;
 
-	buf_printf(&dir, "%s/pgferry-%s", tmp && tmp[0] ? tmp : "/tmp", slot);
+	buf_printf(&dir, "%s/pgferry-%u-%s", tmp && tmp[0] ? tmp : "/tmp",
+			   (unsigned) getuid(), slot);
 	return dir.data;
 }
 

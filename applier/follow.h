@@ -61,4 +61,7 @@ typedef struct FollowOptions
 extern void follow_options_init(FollowOptions *options);
 extern int follow_run(const FollowOptions *options);
 
+/* The spool directory when none is given (malloc'ed). */
+extern char *follow_default_spool_dir(const char *slot);
+
 #endif /* PGFERRY_FOLLOW_H */

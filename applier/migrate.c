@@ -182,9 +182,12 @@ make_dir(Migrate *m)
 	if (m->options->dir)
 		buf_append_str(&dir, m->options->dir);
 	else
-		buf_printf(&dir, "%s/pgferry-%s",
-				   getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-				   m->options->slot);
+	{
+		char *spool_dir = follow_default_spool_dir(m->options->slot);
+
+		buf_append_str(&dir, spool_dir);
+		free(spool_dir);
+	}
 	if (mkdir(dir.data, 0700) != 0 && errno != EEXIST)
 	{
 		log_error("could not create directory \"%s\": %s", dir.data,

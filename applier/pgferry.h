@@ -14,8 +14,8 @@
 #define EXIT_OTHER 1	  /* anything else: out of memory, I/O, ... */
 #define EXIT_USAGE 2	  /* bad command line */
 #define EXIT_CONNECTION 3 /* a server could not be reached */
-#define EXIT_APPLY                                                            \
-	4 /* bad frame, missing object, conflict,
-								 * permission denied: data left unapplied */
+#define EXIT_APPLY 4	  /* bad frame, missing object, conflict, permission */
+#define EXIT_DIFFERENT 5  /* verify, cutover: source and target differ */
+#define EXIT_BLOCKED 6	  /* preflight, migrate: something blocks it */
 
 #endif /* PGFERRY_H */

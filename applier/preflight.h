@@ -24,11 +24,10 @@
 
 #include <stdbool.h>
 
+#include "pgferry.h"
+
 #include "pg.h"
 #include "tablefilter.h"
-
-/* Exit status of preflight (and migrate) when something blocks. */
-#define EXIT_BLOCKED 6
 
 typedef struct PreflightOptions
 {

@@ -32,8 +32,7 @@
 
 #include <stdbool.h>
 
-/* Exit status of verify (and cutover) when a table differs. */
-#define EXIT_DIFFERENT 5
+#include "pgferry.h"
 
 typedef struct VerifyOptions
 {
