@@ -233,7 +233,8 @@ apply_begin(Applier *applier)
  * the session does not have it yet.
  */
 static bool
-apply_prepare(Applier *applier, const Stmt *stmt, char *name)
+apply_prepare(Applier *applier, const Stmt *stmt, const ApplyGroup *group,
+			  char *name)
 {
 	Expect *expect;
 
@@ -247,8 +248,10 @@ apply_prepare(Applier *applier, const Stmt *stmt, char *name)
 	}
 	if (!prepared_lookup(applier->prepared, stmt, name))
 		return true;
-	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
-	snprintf(expect->what, sizeof(expect->what), "prepare a statement");
+	expect = apply_expect(applier, EXPECT_NOTHING, group, 0, 0);
+	snprintf(expect->what, sizeof(expect->what),
+			 "prepare a statement for table %s",
+			 ((const TargetRel *) group->rel->target)->display);
 	if (!pg_send_prepare(applier->conn, name, stmt->sql.data, stmt->nparams,
 						 stmt->types))
 		return apply_send_failed(applier, "prepare a statement");
@@ -272,7 +275,7 @@ apply_send(Applier *applier, ExpectKind kind, const ApplyGroup *group,
 	{
 		char name[PREPARED_NAME_LEN];
 
-		if (!apply_prepare(applier, stmt, name))
+		if (!apply_prepare(applier, stmt, group, name))
 			return false;
 		expect = apply_expect(applier, kind, group, first_row, nrows);
 		sent = pg_send_prepared(applier->conn, name, &params);
@@ -546,6 +549,13 @@ apply_report_failure(Applier *applier, const Expect *expect)
 	applier->transient = pg_error_is_transient(conn);
 	pg_report(conn, "%s", expect->what);
 	if (applier->transient)
+		return;
+	/* no cast for a binary value of another type, or no operator for it */
+	if ((strcmp(state, "42804") == 0 || strcmp(state, "42846") == 0 ||
+		 strcmp(state, "42883") == 0) &&
+		expect->group &&
+		target_report_conversions(expect->group->rel,
+								  expect->group->rel->target))
 		return;
 	if (strcmp(state, "42501") == 0)
 		log_hint("grant role \"%s\" SELECT, INSERT, UPDATE, DELETE and "

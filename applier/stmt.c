@@ -11,8 +11,12 @@
  *			 WITH ORDINALITY AS u(p1, p2, ord)
  *	VALUES:  VALUES ($1, $2::type, 1), ($3, $4::type, 2)
  *
- * Binary values are parameters of the column's own type; text values are
- * text, cast to the target column's type on the target.
+ * Binary values are parameters of their own type; text values are text,
+ * cast to the target column's type on the target.  Binary values of
+ * another type than the target column's (int4 for a bigint column) reach
+ * the column through its assignment cast where they are written, and an
+ * explicit cast to its type where they are compared, so that its indexes
+ * serve.
  *
  *-------------------------------------------------------------------------
  */
@@ -142,9 +146,10 @@ stmt_array(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		   const RowChange *rows, int nrows, const ValueColumn *vc)
 {
 	bool binary = rel->columns[vc->column].binary;
-	int n = stmt_add_param(
-		stmt, binary ? target->columns[vc->column].array_oid : TEXTARRAYOID,
-		1);
+	int n = stmt_add_param(stmt,
+						   binary ? target->columns[vc->column].value_array_oid
+								  : TEXTARRAYOID,
+						   1);
 	Buf *array = &stmt->storage[n - 1];
 	size_t has_null_at;
 
@@ -342,6 +347,17 @@ stmt_touch(Buf *sql, const Rel *rel, const TargetRel *target)
 		}
 }
 
+/*
+ * Appends the cast that makes a value of col comparable with the column:
+ * binary values of another type are converted to the column's.
+ */
+static void
+stmt_compare_cast(Buf *sql, const TargetColumn *col)
+{
+	if (col->converted)
+		buf_printf(sql, "::%s", col->type_sql);
+}
+
 /* "t.k1 = v.p1 AND ..." over the key columns */
 static void
 stmt_key_match(Buf *sql, const Rel *rel, const TargetRel *target,
@@ -355,6 +371,7 @@ stmt_key_match(Buf *sql, const Rel *rel, const TargetRel *target,
 			continue;
 		buf_printf(sql, "%st.%s = v.p%d", first ? "" : " AND ",
 				   target->columns[i].name_sql, key_pnum[i]);
+		stmt_compare_cast(sql, &target->columns[i]);
 		first = false;
 	}
 }
@@ -505,10 +522,12 @@ stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		{
 			buf_printf(sql, "%s = ", col->name_sql);
 			stmt_scalar(stmt, rel, target, i, value, sql);
+			stmt_compare_cast(sql, col);
 			continue;
 		}
 		buf_printf(sql, "%s::pg_catalog.text = (", col->name_sql);
 		stmt_scalar(stmt, rel, target, i, value, sql);
+		stmt_compare_cast(sql, col);
 		buf_append_str(sql, ")::pg_catalog.text");
 	}
 	if (first)

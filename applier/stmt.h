@@ -5,7 +5,7 @@
  *
  * Promises:
  *	- Many rows go in one statement through one parameter per column: a
- *	  binary array (binary values of a type the target shares, or text
+ *	  binary array (binary values as an array of their own type, or text
  *	  values as text[] cast on the target), unnested WITH ORDINALITY.  The
  *	  SQL then depends only on the relation and the columns present, so it
  *	  is prepared once and reused.  A relation with a binary column whose
@@ -14,6 +14,9 @@
  *	- Only columns that arrived are written; generated columns of the
  *	  target never are; GENERATED ALWAYS identity columns are inserted with
  *	  OVERRIDING SYSTEM VALUE and left out of SET lists.
+ *	- Binary values of a built-in type other than the target column's are
+ *	  converted by the target: assignment casts where written, an explicit
+ *	  cast to the column's type where compared (its indexes serve).
  *	- Every identifier is quoted; every value is a parameter.
  *
  *-------------------------------------------------------------------------

@@ -61,6 +61,11 @@ static const char columns_sql[] =
 	"  AND c.relkind IN ('r', 'p', 'f') "
 	"ORDER BY a.attnum";
 
+/* The array types of built-in types ($1: their OIDs, as an array). */
+static const char value_types_sql[] =
+	"SELECT t.oid, t.typarray FROM pg_catalog.pg_type t "
+	"WHERE t.oid = ANY ($1::pg_catalog.oid[])";
+
 /* Key columns of every unique index usable as an ON CONFLICT arbiter. */
 static const char indexes_sql[] =
 	"SELECT i.indexrelid, i.indisprimary, a.attname "
@@ -117,7 +122,6 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 	bool *seen = xcalloc(rel->ncolumns, sizeof(bool));
 	bool ok = true;
 
-	target->arrayable = true;
 	for (int row = 0; row < pg_result_rows(res); row++)
 	{
 		int i = target_find_column(rel, pg_result_value(res, row, 1));
@@ -132,7 +136,8 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 		col->name_sql = pg_quote_ident(src->name);
 		col->type_oid = (Oid) strtoul(pg_result_value(res, row, 2), NULL, 10);
 		col->type_sql = xstrdup(pg_result_value(res, row, 3));
-		col->array_oid = (Oid) strtoul(pg_result_value(res, row, 4), NULL, 10);
+		col->value_array_oid =
+			(Oid) strtoul(pg_result_value(res, row, 4), NULL, 10);
 		col->writable = strcmp(pg_result_value(res, row, 5), "f") == 0;
 		col->updatable =
 			col->writable && strcmp(pg_result_value(res, row, 6), "f") == 0;
@@ -140,9 +145,11 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 		if (col->writable && !col->updatable)
 			target->overriding = true;
 
-		if (src->binary && (src->type_oid != col->type_oid ||
-							src->type_oid >= FIRST_NORMAL_OBJECT_ID))
+		if (!src->binary || src->type_oid == col->type_oid)
+			continue;
+		if (src->type_oid >= FIRST_NORMAL_OBJECT_ID)
 		{
+			/* its OID means another type, or none, on the target */
 			log_error("column \"%s\" of table %s comes in binary form as type "
 					  "%s.%s, which the target column (type %s) cannot "
 					  "read",
@@ -151,9 +158,11 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 			log_hint("give the target column the source's type, or run "
 					 "pgferry with --no-binary (values then go as text)");
 			ok = false;
+			continue;
 		}
-		if (src->binary && col->array_oid == 0)
-			target->arrayable = false;
+		/* a built-in type: the target converts; its array type comes next */
+		col->converted = true;
+		col->value_array_oid = 0;
 	}
 	for (int i = 0; ok && i < rel->ncolumns; i++)
 	{
@@ -178,6 +187,75 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 		ok = false;
 	}
 	free(seen);
+	return ok;
+}
+
+/*
+ * Reads the array types of the built-in types whose binary values the
+ * target converts (the same on every server, but a type newer than the
+ * target server is not there at all), then whether every binary column
+ * can go in an array.
+ */
+static bool
+target_read_value_types(PgConn *conn, Rel *rel, TargetRel *target)
+{
+	Buf oids = BUF_INIT;
+	const char *param;
+	PgResult *res;
+	bool ok = true;
+
+	for (int i = 0; i < rel->ncolumns; i++)
+		if (target->columns[i].converted)
+			buf_printf(&oids, "%s%u", oids.len ? "," : "{",
+					   rel->columns[i].type_oid);
+	if (oids.len > 0)
+	{
+		buf_append_str(&oids, "}");
+		param = oids.data;
+		res = pg_query(conn, value_types_sql, 1, &param);
+		if (res == NULL)
+		{
+			buf_free(&oids);
+			pg_report(conn, "read the types of table %s's values",
+					  target->display);
+			return false;
+		}
+		for (int i = 0; i < rel->ncolumns; i++)
+		{
+			const RelColumn *src = &rel->columns[i];
+			TargetColumn *col = &target->columns[i];
+			bool known = false;
+
+			if (!col->converted)
+				continue;
+			for (int row = 0; row < pg_result_rows(res) && !known; row++)
+			{
+				if ((Oid) strtoul(pg_result_value(res, row, 0), NULL, 10) !=
+					src->type_oid)
+					continue;
+				known = true;
+				col->value_array_oid =
+					(Oid) strtoul(pg_result_value(res, row, 1), NULL, 10);
+			}
+			if (known)
+				continue;
+			log_error("column \"%s\" of table %s comes in binary form as type "
+					  "%s.%s, which the target server does not have",
+					  src->name, target->display, src->type_schema,
+					  src->type_name);
+			log_hint("run pgferry with --no-binary (values then go as text "
+					 "and are cast to the target column's type %s)",
+					 col->type_sql);
+			ok = false;
+		}
+		pg_result_free(res);
+	}
+	buf_free(&oids);
+
+	target->arrayable = true;
+	for (int i = 0; i < rel->ncolumns; i++)
+		if (rel->columns[i].binary && target->columns[i].value_array_oid == 0)
+			target->arrayable = false;
 	return ok;
 }
 
@@ -337,6 +415,7 @@ target_rel(PgConn *conn, Rel *rel)
 	table_oid = xstrdup(pg_result_value(res, 0, 0));
 	ok = target_read_columns(rel, target, res);
 	pg_result_free(res);
+	ok = ok && target_read_value_types(conn, rel, target);
 	ok = ok && target_read_arbiter(conn, rel, target, table_oid);
 	free(table_oid);
 	if (!ok)
@@ -347,4 +426,38 @@ target_rel(PgConn *conn, Rel *rel)
 	rel->target = target;
 	rel->target_free = target_rel_free;
 	return target;
+}
+
+bool
+target_report_conversions(const Rel *rel, const TargetRel *target)
+{
+	const RelColumn *last = NULL;
+	char *type_schema;
+	char *type_name;
+
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		const RelColumn *src = &rel->columns[i];
+
+		if (!target->columns[i].converted)
+			continue;
+		log_detail("column \"%s\" of table %s comes in binary form as type "
+				   "%s.%s, to be converted to the column's type %s",
+				   src->name, target->display, src->type_schema,
+				   src->type_name, target->columns[i].type_sql);
+		last = src;
+	}
+	if (last == NULL)
+		return false;
+	type_schema = pg_quote_ident(last->type_schema);
+	type_name = pg_quote_ident(last->type_name);
+	log_hint("on the target, give such a column a type the source's type "
+			 "casts to on assignment (for instance ALTER TABLE %s ALTER "
+			 "COLUMN %s TYPE %s.%s), or run pgferry with --no-binary (values "
+			 "then go as text, cast to the column's type)",
+			 target->display, target->columns[last - rel->columns].name_sql,
+			 type_schema, type_name);
+	free(type_schema);
+	free(type_name);
+	return true;
 }

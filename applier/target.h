@@ -4,11 +4,19 @@
  *	  How a source relation maps onto the target: table, columns by name,
  *	  types, keys.
  *
- * Promises: looked up once per relation version (one catalog query per
+ * Promises: looked up once per relation version (catalog queries per
  * Relation frame), attached to the Rel, freed with it.  A target that
  * cannot take the relation's rows -- table or column missing, a binary
- * value for a column of another type -- is refused with a message that
- * names the object and the fix.
+ * value of a user type for a column of another type, or of a type the
+ * target server does not know -- is refused with a message that names
+ * the object and the fix.
+ *
+ * Binary values of a built-in type (the same OID on every server) other
+ * than the target column's are sent as their own type and converted by
+ * the target: assignment casts where they are written, an explicit cast
+ * to the column's type where they are compared.  A target without such a
+ * cast refuses the statement when it is prepared;
+ * target_report_conversions() then says which columns and the fix.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,14 +31,15 @@
 /* The target's view of one source column (same index as rel->columns). */
 typedef struct TargetColumn
 {
-	char *name_sql;	   /* quoted name */
-	char *type_sql;	   /* its type as SQL, without modifier */
-	Oid type_oid;	   /* on the target */
-	Oid array_oid;	   /* its array type, 0 if none */
-	bool writable;	   /* not generated on the target */
-	bool updatable;	   /* writable, not GENERATED ALWAYS identity */
-	bool comparable;   /* has an equality operator */
-	bool conflict_key; /* part of the ON CONFLICT target */
+	char *name_sql;		 /* quoted name */
+	char *type_sql;		 /* its type as SQL, without modifier */
+	Oid type_oid;		 /* on the target */
+	Oid value_array_oid; /* array type of the binary values' type, or 0 */
+	bool converted;		 /* binary values of another type: cast on target */
+	bool writable;		 /* not generated on the target */
+	bool updatable;		 /* writable, not GENERATED ALWAYS identity */
+	bool comparable;	 /* has an equality operator */
+	bool conflict_key;	 /* part of the ON CONFLICT target */
 } TargetColumn;
 
 typedef struct TargetRel
@@ -54,5 +63,12 @@ typedef struct TargetRel
 
 /* The target mapping of rel, looked up on first use; NULL on error. */
 extern TargetRel *target_rel(PgConn *target, Rel *rel);
+
+/*
+ * After the target refused a statement of rel for a type mismatch: logs
+ * the columns whose binary values the target converts, with the fix.
+ * False (nothing logged) when there are none.
+ */
+extern bool target_report_conversions(const Rel *rel, const TargetRel *target);
 
 #endif /* PGFERRY_TARGET_H */
