@@ -116,19 +116,6 @@ cli_free_parsed(void)
 	parsed.count = 0;
 }
 
-/*
- * A connection string option: a copy for the job, and the argv string
- * overwritten with the password removed.
- */
-char *
-cli_conninfo(char *arg)
-{
-	char *copy = cli_own(NULL, xstrdup(arg));
-
-	pg_conninfo_hide(arg);
-	return copy;
-}
-
 bool
 cli_int(const char *arg, int min, int *value)
 {
@@ -172,8 +159,21 @@ cli_bytes(const char *arg, int64_t *value)
 	return false;
 }
 
-/* Appends pattern to a list of *count patterns. */
-const char **
+/*
+ * A connection string option: a copy for the job, and the argv string
+ * overwritten with the password removed, so `ps` never shows it.
+ */
+static const char *
+cli_conninfo(char *arg)
+{
+	char *copy = cli_own(NULL, xstrdup(arg));
+
+	pg_conninfo_hide(arg);
+	return copy;
+}
+
+/* Appends pattern to a list of *count patterns (repeatable options). */
+static const char **
 cli_append_pattern(const char **list, int *count, const char *pattern)
 {
 	const char **grown = xrealloc(list, (*count + 1) * sizeof(char *));
@@ -181,6 +181,59 @@ cli_append_pattern(const char **list, int *count, const char *pattern)
 	cli_own(list, grown);
 	grown[(*count)++] = pattern;
 	return grown;
+}
+
+bool
+cli_common_option(CliCommon *common, int option, char *arg)
+{
+	switch (option)
+	{
+		case CLI_OPT_SOURCE:
+			common->source = cli_conninfo(arg);
+			return true;
+		case CLI_OPT_TARGET:
+			common->target = cli_conninfo(arg);
+			return true;
+		case CLI_OPT_INCLUDE:
+			common->include_tables = cli_append_pattern(
+				common->include_tables, &common->ninclude, arg);
+			return true;
+		case CLI_OPT_EXCLUDE:
+			common->exclude_tables = cli_append_pattern(
+				common->exclude_tables, &common->nexclude, arg);
+			return true;
+		case CLI_OPT_JOBS:
+			if (cli_int(arg, 1, &common->jobs))
+				return true;
+			cli_usage_error(common->command,
+							"--jobs: \"%s\" is not a positive integer", arg);
+			return false;
+		case 'v':
+			log_set_verbose(true);
+			return true;
+		default:
+			cli_usage_error(common->command, "%s", "invalid option");
+			return false;
+	}
+}
+
+bool
+cli_common_check(const CliCommon *common, int argc, char **argv, CliNeed need)
+{
+	if (optind < argc)
+	{
+		cli_usage_error(common->command, "unexpected argument \"%s\"",
+						argv[optind]);
+		return false;
+	}
+	if ((need >= CLI_NEED_SOURCE && !common->source) ||
+		(need == CLI_NEED_BOTH && !common->target))
+	{
+		cli_usage_error(common->command, "%s",
+						"--source and --target are required");
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -192,10 +245,7 @@ cli_follow_usage(void)
 		   "target, so nothing is lost or applied twice.\n\n"
 		   "Usage:\n  pgferry follow --source CONNINFO --target CONNINFO "
 		   "--slot NAME [OPTION]...\n\n"
-		   "Options:\n"
-		   "  --source CONNINFO        source database (libpq connection "
-		   "string or URI)\n"
-		   "  --target CONNINFO        target database\n"
+		   "Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET
 		   "  --slot NAME              logical replication slot (plugin "
 		   "pgferry)\n"
 		   "  --create-slot            create the slot if it does not "
@@ -203,12 +253,7 @@ cli_follow_usage(void)
 		   "  --endpos LSN             apply every transaction committed at "
 		   "or before LSN,\n"
 		   "                           then exit (default: run until "
-		   "SIGINT/SIGTERM)\n"
-		   "  --include-tables PATTERN only tables matching PATTERN "
-		   "(schema.table, * and ?\n"
-		   "                           wildcards; repeatable)\n"
-		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n"
+		   "SIGINT/SIGTERM)\n" CLI_HELP_TABLES
 		   "  --binary, --no-binary    values in binary form when the types "
 		   "allow (default)\n"
 		   "                           or always as text\n"
@@ -226,8 +271,8 @@ cli_follow_usage(void)
 		   "wait for their\n"
 		   "                           commit (default "
 		   "$TMPDIR/pgferry-UID-SLOT)\n"
-		   "  -v, --verbose            a line per target transaction\n"
-		   "  -h, --help               print this help and exit\n\n%s",
+		   "  -v, --verbose            a line per target "
+		   "transaction\n" CLI_HELP_HELP "\n%s",
 		   FOLLOW_DEFAULT_BATCH_ROWS, FOLLOW_DEFAULT_BATCH_BYTES >> 20,
 		   FOLLOW_DEFAULT_BATCH_TIME_MS, exit_codes_help);
 }
@@ -237,13 +282,9 @@ cli_follow(int argc, char **argv)
 {
 	enum
 	{
-		OPT_SOURCE = 256,
-		OPT_TARGET,
-		OPT_SLOT,
+		OPT_SLOT = CLI_OPT_OWN,
 		OPT_CREATE_SLOT,
 		OPT_ENDPOS,
-		OPT_INCLUDE,
-		OPT_EXCLUDE,
 		OPT_BINARY,
 		OPT_NO_BINARY,
 		OPT_FIRE_TRIGGERS,
@@ -253,13 +294,13 @@ cli_follow(int argc, char **argv)
 		OPT_SPOOL_DIR
 	};
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
 		{"slot", required_argument, NULL, OPT_SLOT},
 		{"create-slot", no_argument, NULL, OPT_CREATE_SLOT},
 		{"endpos", required_argument, NULL, OPT_ENDPOS},
-		{"include-tables", required_argument, NULL, OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, OPT_EXCLUDE},
+		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
+		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
 		{"binary", no_argument, NULL, OPT_BINARY},
 		{"no-binary", no_argument, NULL, OPT_NO_BINARY},
 		{"fire-triggers", no_argument, NULL, OPT_FIRE_TRIGGERS},
@@ -271,8 +312,7 @@ cli_follow(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	FollowOptions options;
-	const char **include = NULL;
-	const char **exclude = NULL;
+	CliCommon common = {.command = "follow"};
 	int c;
 
 	follow_options_init(&options);
@@ -281,12 +321,6 @@ cli_follow(int argc, char **argv)
 	{
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
 			case OPT_SLOT:
 				options.slot = optarg;
 				break;
@@ -299,14 +333,6 @@ cli_follow(int argc, char **argv)
 										   "--endpos: \"%s\" is not "
 										   "an LSN (like 0/16B3748)",
 										   optarg);
-				break;
-			case OPT_INCLUDE:
-				include =
-					cli_append_pattern(include, &options.ninclude, optarg);
-				break;
-			case OPT_EXCLUDE:
-				exclude =
-					cli_append_pattern(exclude, &options.nexclude, optarg);
 				break;
 			case OPT_BINARY:
 				options.binary = true;
@@ -341,25 +367,26 @@ cli_follow(int argc, char **argv)
 			case OPT_SPOOL_DIR:
 				options.spool_dir = optarg;
 				break;
-			case 'v':
-				log_set_verbose(true);
-				break;
 			case 'h':
 				cli_follow_usage();
 				return EXIT_DONE;
 			default:
-				return cli_usage_error("follow", "%s", "invalid option");
+				if (!cli_common_option(&common, c, optarg))
+					return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error("follow", "unexpected argument \"%s\"",
-							   argv[optind]);
-	if (!options.source || !options.target || !options.slot)
+	if (!cli_common_check(&common, argc, argv, CLI_NEED_NOTHING))
+		return EXIT_USAGE;
+	if (!common.source || !common.target || !options.slot)
 		return cli_usage_error("follow", "%s",
 							   "--source, --target and "
 							   "--slot are required");
-	options.include_tables = include;
-	options.exclude_tables = exclude;
+	options.source = common.source;
+	options.target = common.target;
+	options.include_tables = common.include_tables;
+	options.ninclude = common.ninclude;
+	options.exclude_tables = common.exclude_tables;
+	options.nexclude = common.nexclude;
 
 	return follow_run(&options);
 }

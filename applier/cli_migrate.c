@@ -11,10 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "cli.h"
 #include "copy.h"
-#include "log.h"
 #include "migrate.h"
 #include "pgferry.h"
 #include "preflight.h"
@@ -22,13 +20,8 @@
 
 enum
 {
-	OPT_SOURCE = 256,
-	OPT_TARGET,
-	OPT_SLOT,
+	OPT_SLOT = CLI_OPT_OWN,
 	OPT_DIR,
-	OPT_JOBS,
-	OPT_INCLUDE,
-	OPT_EXCLUDE,
 	OPT_ENDPOS,
 	OPT_SPLIT,
 	OPT_LOG_PROGRESS,
@@ -75,20 +68,13 @@ cli_migrate_usage(void)
 		   "same arguments:\nit resumes from its state in the pgferry "
 		   "schema of the target.  Tables (or\nsets of tables) may be moved "
 		   "by separate tasks, each with its own --slot and\nfilters.\n\n"
-		   "Options:\n"
-		   "  --source CONNINFO        source database (libpq connection "
-		   "string or URI)\n"
+		   "Options:\n" CLI_HELP_SOURCE
 		   "  --target CONNINFO        target database (empty, or holding "
 		   "this migration)\n"
 		   "  --slot NAME              replication slot, also the task's "
 		   "name (default %s)\n"
 		   "  --jobs N                 tables copied and indexed at once "
-		   "(default %d)\n"
-		   "  --include-tables PATTERN only tables matching PATTERN "
-		   "(schema.table, * and ?\n"
-		   "                           wildcards; repeatable)\n"
-		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n"
+		   "(default %d)\n" CLI_HELP_TABLES
 		   "  --split-tables-larger-than SIZE\n"
 		   "                           copy bigger tables in ranges of about "
 		   "SIZE in parallel\n"
@@ -104,8 +90,7 @@ cli_migrate_usage(void)
 		   "terminal\n"
 		   "  --fire-triggers          fire the target's triggers while "
 		   "following\n"
-		   "  -v, --verbose            more messages\n"
-		   "  -h, --help               print this help and exit\n\n%s",
+		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n%s",
 		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS, migrate_exit_codes);
 }
 
@@ -113,13 +98,13 @@ int
 cli_migrate(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
 		{"slot", required_argument, NULL, OPT_SLOT},
 		{"dir", required_argument, NULL, OPT_DIR},
-		{"jobs", required_argument, NULL, OPT_JOBS},
-		{"include-tables", required_argument, NULL, OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, OPT_EXCLUDE},
+		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
+		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
+		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
 		{"endpos", required_argument, NULL, OPT_ENDPOS},
 		{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
 		{"log-progress", no_argument, NULL, OPT_LOG_PROGRESS},
@@ -128,23 +113,15 @@ cli_migrate(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	MigrateOptions options = {0};
-	const char **include = NULL;
-	const char **exclude = NULL;
+	CliCommon common = {.command = "migrate", .jobs = MIGRATE_DEFAULT_JOBS};
 	int c;
 
 	options.slot = MIGRATE_DEFAULT_SLOT;
-	options.jobs = MIGRATE_DEFAULT_JOBS;
 	options.split_bytes = COPY_DEFAULT_SPLIT_BYTES;
 	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
 			case OPT_SLOT:
 				if (!valid_slot_name(optarg))
 					return cli_usage_error("migrate",
@@ -156,21 +133,6 @@ cli_migrate(int argc, char **argv)
 				break;
 			case OPT_DIR:
 				options.dir = optarg;
-				break;
-			case OPT_JOBS:
-				if (!cli_int(optarg, 1, &options.jobs))
-					return cli_usage_error("migrate",
-										   "--jobs: \"%s\" is not "
-										   "a positive integer",
-										   optarg);
-				break;
-			case OPT_INCLUDE:
-				include =
-					cli_append_pattern(include, &options.ninclude, optarg);
-				break;
-			case OPT_EXCLUDE:
-				exclude =
-					cli_append_pattern(exclude, &options.nexclude, optarg);
 				break;
 			case OPT_ENDPOS:
 				if (!pg_lsn_parse(optarg, &options.endpos))
@@ -193,24 +155,23 @@ cli_migrate(int argc, char **argv)
 			case OPT_FIRE_TRIGGERS:
 				options.fire_triggers = true;
 				break;
-			case 'v':
-				log_set_verbose(true);
-				break;
 			case 'h':
 				cli_migrate_usage();
 				return EXIT_DONE;
 			default:
-				return cli_usage_error("migrate", "%s", "invalid option");
+				if (!cli_common_option(&common, c, optarg))
+					return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error("migrate", "unexpected argument \"%s\"",
-							   argv[optind]);
-	if (!options.source || !options.target)
-		return cli_usage_error("migrate", "%s",
-							   "--source and --target are required");
-	options.include_tables = include;
-	options.exclude_tables = exclude;
+	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+		return EXIT_USAGE;
+	options.source = common.source;
+	options.target = common.target;
+	options.jobs = common.jobs;
+	options.include_tables = common.include_tables;
+	options.ninclude = common.ninclude;
+	options.exclude_tables = common.exclude_tables;
+	options.nexclude = common.nexclude;
 	return migrate_run(&options);
 }
 
@@ -226,15 +187,13 @@ cli_preflight_usage(void)
 		   "Usage:\n  pgferry preflight --source CONNINFO --target CONNINFO "
 		   "[OPTION]...\n\n"
 		   "Options:\n"
-		   "  --source CONNINFO        source database\n"
-		   "  --target CONNINFO        target database\n"
+		   "  --source CONNINFO        source database\n" CLI_HELP_TARGET
 		   "  --slot NAME              the slot migrate would use (default "
 		   "%s)\n"
 		   "  --include-tables PATTERN only tables matching PATTERN "
 		   "(repeatable)\n"
 		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n"
-		   "  -h, --help               print this help and exit\n\n"
+		   "(repeatable)\n" CLI_HELP_HELP "\n"
 		   "Exit codes:\n"
 		   "  0  nothing blocks the migration (warnings may be printed)\n"
 		   "  1  a check could not run\n"
@@ -248,17 +207,15 @@ int
 cli_preflight(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
 		{"slot", required_argument, NULL, OPT_SLOT},
-		{"include-tables", required_argument, NULL, OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, OPT_EXCLUDE},
+		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
+		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	PreflightOptions options = {0};
-	const char **include = NULL;
-	const char **exclude = NULL;
-	int ninclude = 0, nexclude = 0;
+	CliCommon common = {.command = "preflight"};
 	int c;
 	int status;
 	TableFilter *filter;
@@ -268,37 +225,25 @@ cli_preflight(int argc, char **argv)
 	{
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
 			case OPT_SLOT:
 				options.slot = optarg;
-				break;
-			case OPT_INCLUDE:
-				include = cli_append_pattern(include, &ninclude, optarg);
-				break;
-			case OPT_EXCLUDE:
-				exclude = cli_append_pattern(exclude, &nexclude, optarg);
 				break;
 			case 'h':
 				cli_preflight_usage();
 				return EXIT_DONE;
 			default:
-				return cli_usage_error("preflight", "%s", "invalid option");
+				if (!cli_common_option(&common, c, optarg))
+					return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error("preflight", "unexpected argument \"%s\"",
-							   argv[optind]);
-	if (!options.source || !options.target)
-		return cli_usage_error("preflight", "%s",
-							   "--source and --target are required");
-	filter = tablefilter_compile(include, ninclude, exclude, nexclude);
+	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+		return EXIT_USAGE;
+	filter = tablefilter_compile(common.include_tables, common.ninclude,
+								 common.exclude_tables, common.nexclude);
 	if (filter == NULL)
 		return EXIT_USAGE;
+	options.source = common.source;
+	options.target = common.target;
 	options.filter = filter;
 	status = preflight_run(&options);
 	tablefilter_free(filter);
@@ -319,32 +264,26 @@ cli_status_usage(void)
 		   "  --source CONNINFO        source database, for the lag in "
 		   "bytes and seconds\n"
 		   "  --slot NAME              one migration (default: every one "
-		   "in the target)\n"
-		   "  -h, --help               print this help and exit\n");
+		   "in the target)\n" CLI_HELP_HELP);
 }
 
 int
 cli_status(int argc, char **argv)
 {
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
 		{"slot", required_argument, NULL, OPT_SLOT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	StatusOptions options = {0};
+	CliCommon common = {.command = "status"};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
 			case OPT_SLOT:
 				options.slot = optarg;
 				break;
@@ -352,13 +291,15 @@ cli_status(int argc, char **argv)
 				cli_status_usage();
 				return EXIT_DONE;
 			default:
-				return cli_usage_error("status", "%s", "invalid option");
+				if (!cli_common_option(&common, c, optarg))
+					return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error("status", "unexpected argument \"%s\"",
-							   argv[optind]);
-	if (!options.target)
+	if (!cli_common_check(&common, argc, argv, CLI_NEED_NOTHING))
+		return EXIT_USAGE;
+	if (!common.target)
 		return cli_usage_error("status", "%s", "--target is required");
+	options.source = common.source;
+	options.target = common.target;
 	return status_run(&options);
 }

@@ -13,67 +13,59 @@
 #include "buf.h"
 #include "cli.h"
 #include "cutover.h"
-#include "log.h"
 #include "pgferry.h"
 #include "verify.h"
 
 static void
 cli_verify_usage(void)
 {
-	printf("Compare every table of the source with the target, row for row, "
-		   "at one\nconsistent point, and name the rows that differ.\n\n"
-		   "Usage:\n  pgferry verify --source CONNINFO --target CONNINFO "
-		   "[OPTION]...\n\n"
-		   "Each server hashes its own rows (hashtextextended of the row's "
-		   "text, columns\nmatched by name, output settings fixed), so rows "
-		   "never cross the network: a\ntable with a primary key (or a "
-		   "unique index on NOT NULL columns) is compared\nin key ranges, "
-		   "and a range that differs is split until its differing keys are\n"
-		   "named (changed, missing on target, extra on target); a table "
-		   "without one is\ncompared as a multiset of whole rows, and its "
-		   "differing rows are printed.\n\n"
-		   "One consistent point: the source is read in a snapshot whose WAL "
-		   "position is\nknown; when a pgferry applier is running into the "
-		   "target, verify waits until\nit has applied past that position, "
-		   "then reads the target, then the source\nagain.  A difference "
-		   "counts only if the source held those rows alike in both\nof its "
-		   "snapshots; rows it was changing meanwhile are compared again in "
-		   "a\nlater pass (--passes), and reported as not settled if they "
-		   "never settle.  So\nrows the applier had not applied yet are "
-		   "not differences, and on a read-only\nor idle source the "
-		   "comparison is exact.\n\n"
-		   "Tables that never settled do not make the exit code non-zero.\n\n"
-		   "Options:\n"
-		   "  --source CONNINFO        source database (libpq connection "
-		   "string or URI)\n"
-		   "  --target CONNINFO        target database\n"
-		   "  --include-tables PATTERN only tables matching PATTERN "
-		   "(schema.table, * and ?\n"
-		   "                           wildcards; repeatable)\n"
-		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n"
-		   "  --jobs N                 tables compared at once (default %d)\n"
-		   "  --range-rows N           rows per key range (default %d)\n"
-		   "  --max-keys N             differing rows named per table "
-		   "(default %d)\n"
-		   "  --passes N               passes at most: the first and the "
-		   "re-checks of what\n"
-		   "                           differed (default %d)\n"
-		   "  --lag-timeout SECONDS    how long to wait for the applier to "
-		   "reach the source's\n"
-		   "                           point (default %d)\n"
-		   "  --counts-only            compare row counts only\n"
-		   "  -v, --verbose            a line per table compared\n"
-		   "  -h, --help               print this help and exit\n\n"
-		   "Exit codes:\n"
-		   "  0  every table is equal\n"
-		   "  1  other error (a table could not be compared, ...)\n"
-		   "  2  bad command line\n"
-		   "  3  a server could not be reached\n"
-		   "  5  a table differs (see the report on stdout)\n",
-		   VERIFY_DEFAULT_JOBS, VERIFY_DEFAULT_RANGE_ROWS,
-		   VERIFY_DEFAULT_MAX_KEYS, VERIFY_DEFAULT_PASSES,
-		   VERIFY_DEFAULT_LAG_TIMEOUT);
+	printf(
+		"Compare every table of the source with the target, row for row, "
+		"at one\nconsistent point, and name the rows that differ.\n\n"
+		"Usage:\n  pgferry verify --source CONNINFO --target CONNINFO "
+		"[OPTION]...\n\n"
+		"Each server hashes its own rows (hashtextextended of the row's "
+		"text, columns\nmatched by name, output settings fixed), so rows "
+		"never cross the network: a\ntable with a primary key (or a "
+		"unique index on NOT NULL columns) is compared\nin key ranges, "
+		"and a range that differs is split until its differing keys are\n"
+		"named (changed, missing on target, extra on target); a table "
+		"without one is\ncompared as a multiset of whole rows, and its "
+		"differing rows are printed.\n\n"
+		"One consistent point: the source is read in a snapshot whose WAL "
+		"position is\nknown; when a pgferry applier is running into the "
+		"target, verify waits until\nit has applied past that position, "
+		"then reads the target, then the source\nagain.  A difference "
+		"counts only if the source held those rows alike in both\nof its "
+		"snapshots; rows it was changing meanwhile are compared again in "
+		"a\nlater pass (--passes), and reported as not settled if they "
+		"never settle.  So\nrows the applier had not applied yet are "
+		"not differences, and on a read-only\nor idle source the "
+		"comparison is exact.\n\n"
+		"Tables that never settled do not make the exit code non-zero.\n\n"
+		"Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET CLI_HELP_TABLES
+		"  --jobs N                 tables compared at once (default %d)\n"
+		"  --range-rows N           rows per key range (default %d)\n"
+		"  --max-keys N             differing rows named per table "
+		"(default %d)\n"
+		"  --passes N               passes at most: the first and the "
+		"re-checks of what\n"
+		"                           differed (default %d)\n"
+		"  --lag-timeout SECONDS    how long to wait for the applier to "
+		"reach the source's\n"
+		"                           point (default %d)\n"
+		"  --counts-only            compare row counts only\n"
+		"  -v, --verbose            a line per table compared\n" CLI_HELP_HELP
+		"\n"
+		"Exit codes:\n"
+		"  0  every table is equal\n"
+		"  1  other error (a table could not be compared, ...)\n"
+		"  2  bad command line\n"
+		"  3  a server could not be reached\n"
+		"  5  a table differs (see the report on stdout)\n",
+		VERIFY_DEFAULT_JOBS, VERIFY_DEFAULT_RANGE_ROWS,
+		VERIFY_DEFAULT_MAX_KEYS, VERIFY_DEFAULT_PASSES,
+		VERIFY_DEFAULT_LAG_TIMEOUT);
 }
 
 int
@@ -81,23 +73,18 @@ cli_verify(int argc, char **argv)
 {
 	enum
 	{
-		OPT_SOURCE = 256,
-		OPT_TARGET,
-		OPT_INCLUDE,
-		OPT_EXCLUDE,
-		OPT_JOBS,
-		OPT_RANGE_ROWS,
+		OPT_RANGE_ROWS = CLI_OPT_OWN,
 		OPT_MAX_KEYS,
 		OPT_PASSES,
 		OPT_LAG_TIMEOUT,
 		OPT_COUNTS_ONLY
 	};
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
-		{"include-tables", required_argument, NULL, OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, OPT_EXCLUDE},
-		{"jobs", required_argument, NULL, OPT_JOBS},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
+		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
+		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
+		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
 		{"range-rows", required_argument, NULL, OPT_RANGE_ROWS},
 		{"max-keys", required_argument, NULL, OPT_MAX_KEYS},
 		{"passes", required_argument, NULL, OPT_PASSES},
@@ -107,37 +94,18 @@ cli_verify(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	VerifyOptions options;
-	const char **include = NULL;
-	const char **exclude = NULL;
+	CliCommon common = {.command = "verify"};
 	int range_rows = VERIFY_DEFAULT_RANGE_ROWS;
 	int c;
-	int status = EXIT_USAGE;
 
 	verify_options_init(&options);
+	common.jobs = options.jobs;
 	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
 	{
 		const char *bad = NULL;
 
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
-			case OPT_INCLUDE:
-				include =
-					cli_append_pattern(include, &options.ninclude, optarg);
-				break;
-			case OPT_EXCLUDE:
-				exclude =
-					cli_append_pattern(exclude, &options.nexclude, optarg);
-				break;
-			case OPT_JOBS:
-				if (!cli_int(optarg, 1, &options.jobs))
-					bad = "--jobs: \"%s\" is not a positive integer";
-				break;
 			case OPT_RANGE_ROWS:
 				if (!cli_int(optarg, 2, &range_rows))
 					bad =
@@ -159,38 +127,26 @@ cli_verify(int argc, char **argv)
 			case OPT_COUNTS_ONLY:
 				options.counts_only = true;
 				break;
-			case 'v':
-				log_set_verbose(true);
-				break;
 			case 'h':
 				cli_verify_usage();
-				status = EXIT_DONE;
-				goto done;
+				return EXIT_DONE;
 			default:
-				status = cli_usage_error("verify", "%s", "invalid option");
-				goto done;
+				if (!cli_common_option(&common, c, optarg))
+					return EXIT_USAGE;
 		}
 		if (bad)
-		{
-			status = cli_usage_error("verify", bad, optarg);
-			goto done;
-		}
+			return cli_usage_error("verify", bad, optarg);
 	}
-	if (optind < argc)
-		status = cli_usage_error("verify", "unexpected argument \"%s\"",
-								 argv[optind]);
-	else if (!options.source || !options.target)
-		status = cli_usage_error("verify", "%s",
-								 "--source and --target are required");
-	else
-	{
-		options.include_tables = include;
-		options.exclude_tables = exclude;
-		status = verify_run(&options);
-	}
-
-done:
-	return status;
+	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+		return EXIT_USAGE;
+	options.source = common.source;
+	options.target = common.target;
+	options.jobs = common.jobs;
+	options.include_tables = common.include_tables;
+	options.ninclude = common.ninclude;
+	options.exclude_tables = common.exclude_tables;
+	options.nexclude = common.nexclude;
+	return verify_run(&options);
 }
 
 static void
@@ -252,44 +208,37 @@ cli_cutover(int argc, char **argv)
 {
 	enum
 	{
-		OPT_SOURCE = 256,
-		OPT_TARGET,
-		OPT_SLOT,
+		OPT_SLOT = CLI_OPT_OWN,
 		OPT_TIMEOUT,
 		OPT_WAIT_SESSIONS,
-		OPT_JOBS,
 		OPT_ABORT
 	};
 	static const struct option long_options[] = {
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"target", required_argument, NULL, OPT_TARGET},
+		{"source", required_argument, NULL, CLI_OPT_SOURCE},
+		{"target", required_argument, NULL, CLI_OPT_TARGET},
 		{"slot", required_argument, NULL, OPT_SLOT},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"wait-sessions", no_argument, NULL, OPT_WAIT_SESSIONS},
-		{"jobs", required_argument, NULL, OPT_JOBS},
+		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
 		{"abort", no_argument, NULL, OPT_ABORT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	CutoverOptions options;
+	CliCommon common = {.command = "cutover"};
 	Buf slots = BUF_INIT;
 	bool abort_cutover = false;
 	int c;
 	int status = EXIT_USAGE;
 
 	cutover_options_init(&options);
+	common.jobs = options.jobs;
 	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
 	{
 		const char *bad = NULL;
 
 		switch (c)
 		{
-			case OPT_SOURCE:
-				options.source = cli_conninfo(optarg);
-				break;
-			case OPT_TARGET:
-				options.target = cli_conninfo(optarg);
-				break;
 			case OPT_SLOT:
 				if (strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
 						strlen(optarg) ||
@@ -305,23 +254,16 @@ cli_cutover(int argc, char **argv)
 			case OPT_WAIT_SESSIONS:
 				options.wait_sessions = true;
 				break;
-			case OPT_JOBS:
-				if (!cli_int(optarg, 1, &options.jobs))
-					bad = "--jobs: \"%s\" is not a positive integer";
-				break;
 			case OPT_ABORT:
 				abort_cutover = true;
-				break;
-			case 'v':
-				log_set_verbose(true);
 				break;
 			case 'h':
 				cli_cutover_usage();
 				status = EXIT_DONE;
 				goto done;
 			default:
-				status = cli_usage_error("cutover", "%s", "invalid option");
-				goto done;
+				if (!cli_common_option(&common, c, optarg))
+					goto done;
 		}
 		if (bad)
 		{
@@ -329,13 +271,13 @@ cli_cutover(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (optind < argc)
-		status = cli_usage_error("cutover", "unexpected argument \"%s\"",
-								 argv[optind]);
-	else if (!options.source || (!options.target && !abort_cutover))
-		status = cli_usage_error("cutover", "%s",
-								 "--source and --target are required");
-	else if (abort_cutover)
+	if (!cli_common_check(&common, argc, argv,
+						  abort_cutover ? CLI_NEED_SOURCE : CLI_NEED_BOTH))
+		goto done;
+	options.source = common.source;
+	options.target = common.target;
+	options.jobs = common.jobs;
+	if (abort_cutover)
 		status = cutover_abort(&options);
 	else
 	{
