@@ -85,8 +85,12 @@ $res = run_pgferry(\@verify, 120);
 is($res->{rc}, 5, 'a real difference under load: exit 5');
 like($res->{stdout}, qr/^  changed: \(id\)=\(1500\)$/m,
 	'under load: the changed row is named');
-like($res->{stdout}, qr/^  missing on target: \(7,-1\)$/m,
-	'under load: the row missing from the keyless table is printed');
+# A keyless table that the workload appends to is compared by hash buckets,
+# and under load its buckets may keep changing through every pass: then it
+# must be reported as not settled, never as equal.
+like($res->{stdout},
+	qr/^  missing on target: \(7,-1\)$|^table public\.journal: NOT SETTLED/m,
+	'under load: the row missing from the keyless table is printed, or the table is not settled');
 unlike($res->{stdout}, qr/^  (?:missing on target|extra on target): \(id\)/m,
 	'under load: no row of the appended tables is taken for a difference');
 
@@ -97,6 +101,8 @@ $res = run_pgferry([ @verify, '--passes', '1' ], 120);
 is($res->{rc}, 5, 'idle source: exit 5');
 like($res->{stdout}, qr/^table public\.accounts: DIFFERENT, source 2000 rows, target 2000 rows\n  changed: \(id\)=\(1500\)$/m,
 	'idle source: the difference is named');
+like($res->{stdout}, qr/^  missing on target: \(7,-1\)$/m,
+	'idle source: the row missing from the keyless table is printed');
 unlike($res->{stdout}, qr/NOT SETTLED/, 'idle source: everything settles in one pass');
 unlike($res->{stderr}, qr/not yet/, 'idle source: the applier reached the point without a write');
 
