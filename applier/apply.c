@@ -335,11 +335,17 @@ apply_target(Applier *applier, Rel *rel)
 	return target;
 }
 
-/* Updates and deletes need a way to find the row. */
+/*
+ * Updates and deletes need a way to find the row: a key, or the whole old
+ * row (identity FULL, whose key is every column: none in a table without
+ * columns).
+ */
 static bool
 apply_check_identity(const Rel *rel, const RowChange *row)
 {
 	if (row->kind == CHANGE_INSERT)
+		return true;
+	if (rel->identity == REL_IDENTITY_FULL && row->old_kind == OLD_ROW)
 		return true;
 	if (rel->nkeys > 0 && rel->identity != REL_IDENTITY_NOTHING &&
 		(row->kind == CHANGE_UPDATE || row->old_kind != OLD_NONE))

@@ -11,6 +11,11 @@
  *			 WITH ORDINALITY AS u(p1, p2, ord)
  *	VALUES:  VALUES ($1, $2::type, 1), ($3, $4::type, 2)
  *
+ * Rows without value columns (a table without columns) have nothing to
+ * unnest: their count is the parameter,
+ *
+ *	count:	 SELECT u.ord FROM pg_catalog.generate_series(1, $1) AS u(ord)
+ *
  * Binary values are parameters of their own type; text values are text,
  * cast to the target column's type on the target.  Binary values of
  * another type than the target column's (int4 for a bigint column) reach
@@ -25,6 +30,7 @@
 
 #include "stmt.h"
 
+#define INT8OID 20
 #define TEXTOID 25
 #define TEXTARRAYOID 1009
 
@@ -187,6 +193,18 @@ stmt_row_source(Stmt *stmt, const Rel *rel, const TargetRel *target,
 {
 	Buf *sql = &stmt->sql;
 
+	if (nvcs == 0)
+	{
+		int n = stmt_add_param(stmt, INT8OID, 0);
+
+		buf_printf(&stmt->storage[n - 1], "%d", nrows);
+		buf_printf(sql,
+				   "SELECT u.ord FROM pg_catalog.generate_series(1, $%d) "
+				   "AS u(ord)",
+				   n);
+		stmt->reusable = true;
+		return;
+	}
 	if (target->arrayable)
 	{
 		int first = stmt->nparams + 1;
@@ -258,7 +276,11 @@ stmt_present(const RowChange *row, int i)
 	return row->new_values && row->new_values[i].kind != VALUE_UNCHANGED;
 }
 
-/* "INSERT INTO T (cols) [OVERRIDING SYSTEM VALUE] SELECT v.p.. FROM " */
+/*
+ * "INSERT INTO T (cols) [OVERRIDING SYSTEM VALUE] SELECT v.p.. FROM ";
+ * with no column to write, "INSERT INTO T SELECT FROM ": one row of
+ * defaults per row of the source.
+ */
 static void
 stmt_insert_head(Stmt *stmt, const Rel *rel, const TargetRel *target,
 				 const int *pnum)
@@ -266,16 +288,16 @@ stmt_insert_head(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	Buf *sql = &stmt->sql;
 	bool first = true;
 
-	buf_printf(sql, "INSERT INTO %s (", target->name_sql);
+	buf_printf(sql, "INSERT INTO %s", target->name_sql);
 	for (int i = 0; i < rel->ncolumns; i++)
 	{
 		if (pnum[i] == 0)
 			continue;
-		buf_printf(sql, "%s%s", first ? "" : ", ",
+		buf_printf(sql, "%s%s", first ? " (" : ", ",
 				   target->columns[i].name_sql);
 		first = false;
 	}
-	buf_printf(sql, ")%s SELECT ",
+	buf_printf(sql, "%s%s SELECT ", first ? "" : ")",
 			   target->overriding ? " OVERRIDING SYSTEM VALUE" : "");
 	first = true;
 	for (int i = 0; i < rel->ncolumns; i++)

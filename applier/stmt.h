@@ -10,7 +10,8 @@
  *	  SQL then depends only on the relation and the columns present, so it
  *	  is prepared once and reused.  A relation with a binary column whose
  *	  type has no array type (arrays themselves) uses VALUES rows of
- *	  scalar parameters instead.
+ *	  scalar parameters instead.  Rows with no column to write (a table
+ *	  without columns) go as their count: one row of defaults each.
  *	- Only columns that arrived are written; generated columns of the
  *	  target never are; GENERATED ALWAYS identity columns are inserted with
  *	  OVERRIDING SYSTEM VALUE and left out of SET lists.

@@ -31,6 +31,9 @@
  * a polymorphic class, or through a binary-coercible cast (varchar uses
  * text's); the others (json, point, xml, ...) are compared by their text
  * forms.
+ *
+ * A table without columns (CREATE TABLE t ()) is one row whose attname is
+ * NULL: it exists, unlike a table of no rows at all.
  */
 static const char columns_sql[] =
 	"SELECT c.oid, a.attname, a.atttypid, "
@@ -50,13 +53,13 @@ static const char columns_sql[] =
 	"          WHERE k.castsource = e.oid AND k.castmethod = 'b'))) "
 	"FROM pg_catalog.pg_class c "
 	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
-	"  AND a.attnum > 0 AND NOT a.attisdropped "
-	"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-	"JOIN pg_catalog.pg_type b ON b.oid = "
-	"  CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "
-	"JOIN pg_catalog.pg_type e ON e.oid = CASE WHEN b.typcategory = 'A' "
-	"  AND b.typelem <> 0 THEN b.typelem ELSE b.oid END "
+	"LEFT JOIN (pg_catalog.pg_attribute a "
+	"  JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+	"  JOIN pg_catalog.pg_type b ON b.oid = "
+	"    CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "
+	"  JOIN pg_catalog.pg_type e ON e.oid = CASE WHEN b.typcategory = 'A' "
+	"    AND b.typelem <> 0 THEN b.typelem ELSE b.oid END) "
+	"  ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
 	"WHERE n.nspname = $1 AND c.relname = $2 "
 	"  AND c.relkind IN ('r', 'p', 'f') "
 	"ORDER BY a.attnum";
@@ -124,10 +127,14 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 
 	for (int row = 0; row < pg_result_rows(res); row++)
 	{
-		int i = target_find_column(rel, pg_result_value(res, row, 1));
+		const char *name = pg_result_value(res, row, 1);
+		int i;
 		TargetColumn *col;
 		const RelColumn *src;
 
+		if (name == NULL)
+			continue; /* the table has no columns */
+		i = target_find_column(rel, name);
 		if (i < 0)
 			continue; /* a column only the target has */
 		col = &target->columns[i];
