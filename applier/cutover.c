@@ -67,10 +67,10 @@
  * Our sessions write (ALTER DATABASE, the marker) even once the source
  * database is read-only: default_transaction_read_only is only a default.
  */
-static const char session_settings[] =
-	"SET default_transaction_read_only = off; SET search_path = pg_catalog; "
-	"SET statement_timeout = 0; SET lock_timeout = 0; "
-	"SET idle_in_transaction_session_timeout = 0";
+static const char session_options[] =
+	"-c default_transaction_read_only=off -c search_path=pg_catalog "
+	"-c statement_timeout=0 -c lock_timeout=0 "
+	"-c idle_in_transaction_session_timeout=0";
 
 typedef struct Cutover
 {
@@ -98,20 +98,6 @@ static double
 window(const Cutover *c)
 {
 	return meter_now() - c->read_only_at;
-}
-
-static PgConn *
-connect_session(const char *conninfo, const char *label)
-{
-	PgConn *conn = pg_connect(conninfo, label, PG_CONN_SQL, NULL);
-
-	if (conn && !pg_exec(conn, session_settings))
-	{
-		pg_report(conn, "set up the session");
-		pg_disconnect(conn);
-		return NULL;
-	}
-	return conn;
 }
 
 /* Runs a statement with one text parameter; false on error (unlogged). */
@@ -150,8 +136,11 @@ identify_source(Cutover *c)
 static bool
 connect_both(Cutover *c)
 {
-	c->source = connect_session(c->opts->source, "source");
-	c->target = c->source ? connect_session(c->opts->target, "target") : NULL;
+	c->source =
+		pg_connect(c->opts->source, "source", PG_CONN_SQL, session_options);
+	c->target = c->source ? pg_connect(c->opts->target, "target", PG_CONN_SQL,
+									   session_options)
+						  : NULL;
 	return c->target != NULL;
 }
 
@@ -676,7 +665,8 @@ cutover_abort(const CutoverOptions *opts)
 
 	memset(&c, 0, sizeof(c));
 	c.opts = opts;
-	c.source = connect_session(opts->source, "source");
+	c.source =
+		pg_connect(opts->source, "source", PG_CONN_SQL, session_options);
 	if (c.source == NULL)
 		return EXIT_CONNECTION;
 	if (identify_source(&c) && set_read_only(&c, false) &&

@@ -55,12 +55,11 @@
 #include "verify_table.h"
 
 /* Every verify session, on both servers, prints values alike. */
-static const char session_settings[] =
-	"SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; "
-	"SET extra_float_digits = 3; SET TimeZone = 'UTC'; "
-	"SET bytea_output = 'hex'; SET lc_monetary = 'C'; "
-	"SET search_path = pg_catalog; SET statement_timeout = 0; "
-	"SET idle_in_transaction_session_timeout = 0";
+static const char session_options[] =
+	"-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3 "
+	"-c TimeZone=UTC -c bytea_output=hex -c lc_monetary=C "
+	"-c search_path=pg_catalog -c statement_timeout=0 "
+	"-c idle_in_transaction_session_timeout=0";
 
 /* The prefix of the logical message that gives an idle source a commit. */
 #define MARKER_PREFIX "pgferry.verify"
@@ -99,20 +98,6 @@ verify_options_init(VerifyOptions *opts)
 	opts->max_keys = VERIFY_DEFAULT_MAX_KEYS;
 	opts->passes = VERIFY_DEFAULT_PASSES;
 	opts->lag_timeout = VERIFY_DEFAULT_LAG_TIMEOUT;
-}
-
-static PgConn *
-connect_session(const char *conninfo, const char *label)
-{
-	PgConn *conn = pg_connect(conninfo, label, PG_CONN_SQL, NULL);
-
-	if (conn && !pg_exec(conn, session_settings))
-	{
-		pg_report(conn, "set the session's output settings");
-		pg_disconnect(conn);
-		return NULL;
-	}
-	return conn;
 }
 
 /* --- the appliers ------------------------------------------------------------ */
@@ -356,7 +341,8 @@ leave_snapshots(Verify *v)
 static PgConn *
 worker_session(const char *conninfo, const char *label, bool *ok)
 {
-	PgConn *conn = *ok ? connect_session(conninfo, label) : NULL;
+	PgConn *conn =
+		*ok ? pg_connect(conninfo, label, PG_CONN_SQL, session_options) : NULL;
 
 	*ok = conn != NULL && pg_pipeline_begin(conn);
 	return conn;
@@ -613,8 +599,11 @@ verify_run(const VerifyOptions *opts)
 	memset(&v, 0, sizeof(v));
 	v.opts = opts;
 	pthread_mutex_init(&v.lock, NULL);
-	v.source = connect_session(opts->source, "source");
-	v.target = v.source ? connect_session(opts->target, "target") : NULL;
+	v.source =
+		pg_connect(opts->source, "source", PG_CONN_SQL, session_options);
+	v.target = v.source ? pg_connect(opts->target, "target", PG_CONN_SQL,
+									 session_options)
+						: NULL;
 	if (v.target == NULL)
 		goto done;
 	status = EXIT_OTHER;
