@@ -1,7 +1,12 @@
--- types_text: every built-in type family decoded with binary off: each value
--- is its type's output function result, shown as an SQL literal.  Output
--- functions follow the session's settings: pg_regress's DateStyle (Postgres,
--- MDY) and IntervalStyle (postgres_verbose), and the time zone set below.
+-- types: every built-in type family, set up once and decoded twice, in
+-- binary mode and in text mode.
+-- With binary on, values of built-in types (arrays and ranges of them too)
+-- are their send function's bytes, shown in hex; enums, composites, domains
+-- and arrays of them are user types and go as text, as do the reg* types.
+-- With binary off, each value is its type's output function result, shown as
+-- an SQL literal.  Output functions follow the session's settings:
+-- pg_regress's DateStyle (Postgres, MDY) and IntervalStyle
+-- (postgres_verbose), and the time zone set below.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgferry;
 RESET client_min_messages;
@@ -115,14 +120,28 @@ INSERT INTO ty_user VALUES
 		ARRAY[ROW('x', 1), ROW(NULL, NULL)]::ty_pair[]),
 	(2, NULL, ROW(NULL, NULL), NULL, NULL, NULL);
 
-CREATE TEMP TABLE frames AS
+-- Decode the same changes in both modes: peek with binary on leaves them in
+-- the slot for the get with binary off.  Both are captured before anything
+-- else is written, so the two decodings cover the same transactions.
+CREATE TEMP TABLE binary_frames AS
+	SELECT n, pgferry.frame_text(data, true) AS frame
+	FROM pg_logical_slot_peek_binary_changes('regression_slot', NULL, NULL, 'binary', 'on')
+		WITH ORDINALITY AS c(lsn, xid, data, n);
+CREATE TEMP TABLE text_frames AS
 	SELECT n, pgferry.frame_text(data, true) AS frame
 	FROM pg_logical_slot_get_binary_changes('regression_slot', NULL, NULL, 'binary', 'off')
 		WITH ORDINALITY AS c(lsn, xid, data, n);
-SELECT frame FROM frames WHERE frame !~ '^(begin|commit)' ORDER BY n;
 
--- The same check, made by the machine: each insert frame is exactly the row
--- rendered column by column with the type's output function.
+-- binary mode
+SELECT frame FROM binary_frames WHERE frame !~ '^(begin|commit)' ORDER BY n;
+
+-- text mode
+SELECT frame FROM text_frames WHERE frame !~ '^(begin|commit)' ORDER BY n;
+
+-- The same checks, made by the machine: each insert frame is exactly the row
+-- rendered column by column with the type's send function (binary mode,
+-- built-in types) or output function (text mode, and user types in binary
+-- mode).
 CREATE FUNCTION expected_inserts(rel regclass, send_format boolean) RETURNS SETOF text
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -144,6 +163,21 @@ BEGIN
 								rel_name, values_sql, rel);
 END
 $fn$;
+
+-- binary mode: send functions (built-in types), output functions (user types)
+CREATE TEMP TABLE expected AS
+	SELECT expected_inserts(rel, true) AS frame
+	FROM unnest(ARRAY['ty_int', 'ty_numeric', 'ty_float', 'ty_money', 'ty_text',
+		'ty_bytea', 'ty_bool', 'ty_time', 'ty_uuid', 'ty_json', 'ty_xml', 'ty_net',
+		'ty_bit', 'ty_tsvector', 'ty_array', 'ty_range', 'ty_reg',
+		'ty_user']::regclass[]) AS rel;
+SELECT count(*) AS expected_inserts FROM expected;
+(SELECT frame FROM binary_frames WHERE frame LIKE 'insert %' EXCEPT ALL SELECT frame FROM expected)
+UNION ALL
+(SELECT frame FROM expected EXCEPT ALL SELECT frame FROM binary_frames WHERE frame LIKE 'insert %');
+DROP TABLE expected;
+
+-- text mode: output functions
 CREATE TEMP TABLE expected AS
 	SELECT expected_inserts(rel, false) AS frame
 	FROM unnest(ARRAY['ty_int', 'ty_numeric', 'ty_float', 'ty_money', 'ty_text',
@@ -151,11 +185,13 @@ CREATE TEMP TABLE expected AS
 		'ty_bit', 'ty_tsvector', 'ty_array', 'ty_range', 'ty_reg',
 		'ty_user']::regclass[]) AS rel;
 SELECT count(*) AS expected_inserts FROM expected;
-(SELECT frame FROM frames WHERE frame LIKE 'insert %' EXCEPT ALL SELECT frame FROM expected)
+(SELECT frame FROM text_frames WHERE frame LIKE 'insert %' EXCEPT ALL SELECT frame FROM expected)
 UNION ALL
-(SELECT frame FROM expected EXCEPT ALL SELECT frame FROM frames WHERE frame LIKE 'insert %');
+(SELECT frame FROM expected EXCEPT ALL SELECT frame FROM text_frames WHERE frame LIKE 'insert %');
+DROP TABLE expected;
+
 DROP FUNCTION expected_inserts(regclass, boolean);
-DROP TABLE frames, expected;
+DROP TABLE binary_frames, text_frames;
 
 SELECT pg_drop_replication_slot('regression_slot');
 DROP TABLE ty_int, ty_numeric, ty_float, ty_money, ty_text, ty_bytea, ty_bool,
