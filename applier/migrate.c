@@ -37,6 +37,7 @@
 #include "preflight.h"
 #include "progress.h"
 #include "schema.h"
+#include "spool.h"
 #include "state.h"
 
 /* How long a slot left by a killed run may stay in use by its walsender. */
@@ -52,6 +53,7 @@ typedef struct Migrate
 	char *snapshot;
 	Lsn snapshot_lsn;
 	char *dir;
+	int dir_lock; /* see spool_lock_dir() */
 	Migration state;
 	/* the relations whose post-data is this task's (find_covered) */
 	PgResult *covered;
@@ -192,6 +194,12 @@ make_dir(Migrate *m)
 	{
 		log_error("could not create directory \"%s\": %s", dir.data,
 				  strerror(errno));
+		buf_free(&dir);
+		return false;
+	}
+	m->dir_lock = spool_lock_dir(dir.data, "--dir");
+	if (m->dir_lock < 0)
+	{
 		buf_free(&dir);
 		return false;
 	}
@@ -608,5 +616,6 @@ migrate_run(const MigrateOptions *options)
 	free(m.covered_schemas);
 	free(m.covered_names);
 	free(m.dir);
+	close(m.dir_lock);
 	return exit_code;
 }

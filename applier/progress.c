@@ -28,6 +28,30 @@ static const char progress_ddl[] =
 	"COMMENT ON TABLE pgferry.progress IS 'pgferry: last source transaction "
 	"applied per slot; written in the same transaction as the data';";
 
+/*
+ * Serialises the pgferry processes that create their tables on one target
+ * (the tasks of a migration start together): concurrent CREATE TABLE IF
+ * NOT EXISTS of one name fails on pg_type's unique index.
+ */
+#define PGFERRY_DDL_LOCK                                                      \
+	"SELECT pg_advisory_xact_lock(hashtext('pgferry ddl'))"
+
+bool
+progress_run_ddl(PgConn *target, const char *ddl, const char *what)
+{
+	if (pg_exec(target, "BEGIN") && pg_exec(target, PGFERRY_DDL_LOCK) &&
+		pg_exec(target, ddl) && pg_exec(target, "COMMIT"))
+		return true;
+	pg_report(target, "%s", what);
+	if (strcmp(pg_error_sqlstate(target), "42501") == 0)
+		log_hint("let role \"%s\" create schemas (GRANT CREATE ON "
+				 "DATABASE ... TO \"%s\"), or have an administrator "
+				 "create schema pgferry owned by it",
+				 pg_user(target), pg_user(target));
+	pg_exec(target, "ROLLBACK");
+	return false;
+}
+
 bool
 progress_prepare(PgConn *target)
 {
@@ -44,19 +68,8 @@ progress_prepare(PgConn *target)
 	}
 	exists = strcmp(pg_result_value(res, 0, 0), "t") == 0;
 	pg_result_free(res);
-	if (exists)
-		return true;
-	if (!pg_exec(target, progress_ddl))
-	{
-		pg_report(target, "create table pgferry.progress");
-		if (strcmp(pg_error_sqlstate(target), "42501") == 0)
-			log_hint("let role \"%s\" create schemas (GRANT CREATE ON "
-					 "DATABASE ... TO \"%s\"), or have an administrator "
-					 "create schema pgferry owned by it",
-					 pg_user(target), pg_user(target));
-		return false;
-	}
-	return true;
+	return exists || progress_run_ddl(target, progress_ddl,
+									  "create table pgferry.progress");
 }
 
 bool

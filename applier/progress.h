@@ -26,6 +26,13 @@ typedef struct ProgressKey
 	const char *database;
 } ProgressKey;
 
+/*
+ * Runs ddl creating pgferry's own objects in a transaction that holds the
+ * lock every pgferry process takes for it; what names it in the error.
+ */
+extern bool progress_run_ddl(PgConn *target, const char *ddl,
+							 const char *what);
+
 /* Creates schema pgferry and the table if missing (not in pipeline mode). */
 extern bool progress_prepare(PgConn *target);
 

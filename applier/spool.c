@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ typedef struct SpoolTxn
 struct Spool
 {
 	char *dir;
+	int lock_fd;
 	SpoolTxn *txns;
 };
 
@@ -67,10 +69,45 @@ spool_remove_stale(const char *dir)
 	closedir(d);
 }
 
+int
+spool_lock_dir(const char *dir, const char *option)
+{
+	Buf path = BUF_INIT;
+	struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	int fd;
+
+	buf_printf(&path, "%s/lock", dir);
+	fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+	{
+		log_error("could not open \"%s\": %s", path.data, strerror(errno));
+		log_hint("choose a writable directory with %s", option);
+		buf_free(&path);
+		return -1;
+	}
+	if (fcntl(fd, F_SETLK, &lock) != 0)
+	{
+		int err = errno;
+
+		if (fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK)
+			log_error("directory \"%s\" is in use by another pgferry "
+					  "process (pid %d)",
+					  dir, (int) lock.l_pid);
+		else
+			log_error("could not lock \"%s\": %s", path.data, strerror(err));
+		log_hint("give each run its own directory with %s", option);
+		close(fd);
+		fd = -1;
+	}
+	buf_free(&path);
+	return fd;
+}
+
 Spool *
 spool_open(const char *dir)
 {
 	Spool *spool;
+	int lock_fd;
 
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 	{
@@ -79,9 +116,13 @@ spool_open(const char *dir)
 		log_hint("choose a writable directory with --spool-dir");
 		return NULL;
 	}
+	lock_fd = spool_lock_dir(dir, "--spool-dir");
+	if (lock_fd < 0)
+		return NULL;
 	spool_remove_stale(dir);
 	spool = xcalloc(1, sizeof(Spool));
 	spool->dir = xstrdup(dir);
+	spool->lock_fd = lock_fd;
 	return spool;
 }
 
@@ -129,6 +170,7 @@ spool_close(Spool *spool)
 	if (spool == NULL)
 		return;
 	spool_discard_all(spool);
+	close(spool->lock_fd);
 	free(spool->dir);
 	free(spool);
 }

@@ -31,6 +31,16 @@ typedef struct Spool Spool;
 typedef bool (*SpoolFrameFn)(void *arg, const uint8_t *frame, size_t len);
 
 /*
+ * Locks dir for this process, or says which process holds it and that
+ * option gives another directory; returns the descriptor that holds the
+ * lock, or -1.  Two runs sharing a directory would delete each other's
+ * files.  The lock is a POSIX record lock, so the same process may take it
+ * again (migrate holds its directory, then its follow phase opens the
+ * spool there), and closing any descriptor of the file releases it.
+ */
+extern int spool_lock_dir(const char *dir, const char *option);
+
+/*
  * Opens (creating it, mode 0700) the spool directory and deletes files a
  * previous run left there: the source sends those transactions again.
  */

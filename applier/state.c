@@ -13,9 +13,10 @@
 
 #include "buf.h"
 #include "log.h"
+#include "progress.h"
 #include "state.h"
 
-/* Serialises the tasks that create the schema or restore pre-data. */
+/* Serialises the tasks that restore pre-data. */
 #define STATE_LOCK_KEY "hashtext('pgferry migrate schema')"
 
 static const char *const state_ddl =
@@ -96,13 +97,8 @@ state_exec(PgConn *target, const char *sql, int nparams,
 bool
 state_create(PgConn *target)
 {
-	return state_exec(target, "BEGIN", 0, NULL, "begin a transaction") &&
-		   state_exec(target,
-					  "SELECT pg_advisory_xact_lock(" STATE_LOCK_KEY ")", 0,
-					  NULL, "lock the pgferry schema") &&
-		   state_exec(target, state_ddl, 0, NULL,
-					  "create the pgferry schema and its state tables") &&
-		   state_exec(target, "COMMIT", 0, NULL, "commit the state tables");
+	return progress_run_ddl(target, state_ddl,
+							"create the pgferry schema and its state tables");
 }
 
 static char *

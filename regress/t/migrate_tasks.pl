@@ -23,6 +23,15 @@ my $lobs = start_migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs'
 	'--include-tables', 'content.*', '--jobs', '1');
 my $rest = start_migrate($source, 'shop', $target, 'shop', '--slot', 'task_rest',
 	'--exclude-tables', 'content.*', '--jobs', '2');
+
+# A second run of a task while the first goes on would share its directory
+# (and delete its files): it is refused, naming the directory.
+my $again = migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs',
+	'--include-tables', 'content.*');
+isnt($again->{rc}, 0, 'a second run of the same task is refused');
+like($again->{stderr}, qr/directory ".*pgferry-\d+-task_lobs" is in use by another pgferry process \(pid \d+\).*\n.*HINT:.*--dir/,
+	'the refusal names the directory, the process and --dir');
+
 ok(wait_phase($target, 'shop', 'task_lobs', 'stream', $lobs), 'the LOB task copies its tables');
 ok(wait_phase($target, 'shop', 'task_rest', 'stream', $rest), 'the other task copies its tables');
 is($target->safe_psql('shop', 'SELECT count(*) FROM pgferry.schema_restore'), '1',
