@@ -55,7 +55,8 @@ $(OBJS): $(PROTO_GEN) $(wildcard plugin/*.h)
 
 # --- the applier -------------------------------------------------------------
 APPLIER_SRCS = $(sort $(wildcard applier/*.c))
-APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o
+APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o \
+	applier/pattern_syntax.o
 APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
 APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
@@ -66,7 +67,13 @@ install: install-applier
 uninstall: uninstall-applier
 endif
 
-applier/%.o: applier/%.c $(PROTO_GEN) $(wildcard applier/*.h)
+applier/%.o: applier/%.c $(PROTO_GEN) $(wildcard applier/*.h) \
+		plugin/pattern_syntax.h
+	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
+
+# The pattern parser is plain C, built into the plugin (as one of plugin/*.c)
+# and into the applier.
+applier/pattern_syntax.o: plugin/pattern_syntax.c plugin/pattern_syntax.h
 	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
 
 applier/pgferry.pb-c.o: proto/pgferry.pb-c.c $(PROTO_GEN)

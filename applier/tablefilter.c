@@ -3,10 +3,11 @@
  * tablefilter.c
  *	  Parse table patterns and turn them into SQL conditions.
  *
- * Each pattern becomes a pair of anchored regular expressions, one for the
- * schema and one for the table: `*` becomes `.*`, `?` becomes `.`, every
- * other character is matched literally.  The parser mirrors the plugin's
- * (plugin/pattern.c) rule for rule, so both sides agree on every name.
+ * The patterns are parsed by the plugin's parser (plugin/pattern_syntax.c),
+ * so both sides agree on every name.  Each pattern becomes a pair of
+ * anchored regular expressions, one for the schema and one for the table:
+ * `*` becomes `.*`, `?` becomes `.`, every other character is matched
+ * literally.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "pg.h"
 #include "tablefilter.h"
+#include "../plugin/pattern_syntax.h"
 
 typedef struct TablePattern
 {
@@ -38,13 +40,6 @@ struct TableFilter
 	char *description;
 };
 
-static bool
-is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-		   c == '\v';
-}
-
 /* Appends one literal character to a regular expression. */
 static void
 regex_append_literal(Buf *regex, char c)
@@ -54,6 +49,26 @@ regex_append_literal(Buf *regex, char c)
 	buf_append(regex, &c, 1);
 }
 
+/* The anchored regular expression of one side of a pattern.  malloc'ed. */
+static char *
+side_regex(const int *tokens)
+{
+	Buf regex = BUF_INIT;
+
+	buf_append_str(&regex, "^");
+	for (; *tokens != PATTERN_TOKEN_END; tokens++)
+	{
+		if (*tokens == PATTERN_TOKEN_ANY_RUN)
+			buf_append_str(&regex, ".*");
+		else if (*tokens == PATTERN_TOKEN_ANY_CHAR)
+			buf_append_str(&regex, ".");
+		else
+			regex_append_literal(&regex, (char) *tokens);
+	}
+	buf_append_str(&regex, "$");
+	return regex.data;
+}
+
 /*
  * Compiles the item at *cursor into pattern and leaves *cursor at the comma
  * or the end that ends it.  Returns false (after logging) on a bad item.
@@ -61,90 +76,26 @@ regex_append_literal(Buf *regex, char c)
 static bool
 parse_item(const char *option, const char **cursor, TablePattern *pattern)
 {
-	const char *start = *cursor;
-	const char *p = start;
-	const char *problem = NULL;
-	Buf side[2] = {BUF_INIT, BUF_INIT};
-	int current = 0;
-	bool quoted = false;
+	int *tokens = xmalloc(pattern_syntax_tokens_size(*cursor));
+	PatternItem item;
+	const char *item_start;
+	const char *problem;
 
-	buf_append_str(&side[0], "^");
-	buf_append_str(&side[1], "^");
-	while (*p != '\0' && (quoted || *p != ','))
-	{
-		char c = *p;
-
-		if (c == '"')
-		{
-			if (quoted && p[1] == '"')
-			{
-				regex_append_literal(&side[current], '"');
-				p++;
-			}
-			else
-				quoted = !quoted;
-			p++;
-			continue;
-		}
-		if (quoted)
-			regex_append_literal(&side[current], c);
-		else if (is_space(c))
-		{
-			while (is_space(*p))
-				p++;
-			if (*p != '\0' && *p != ',')
-				problem = "Spaces inside a name must be double-quoted.";
-			break;
-		}
-		else if (c == '.')
-		{
-			if (current == 1)
-			{
-				problem = "A pattern has exactly one dot, between the schema "
-						  "and the table.";
-				break;
-			}
-			current = 1;
-		}
-		else if (c == '*')
-			buf_append_str(&side[current], ".*");
-		else if (c == '?')
-			buf_append_str(&side[current], ".");
-		else if (c >= 'A' && c <= 'Z')
-			regex_append_literal(&side[current], c + ('a' - 'A'));
-		else
-			regex_append_literal(&side[current], c);
-		p++;
-	}
-
-	if (problem == NULL)
-	{
-		if (quoted)
-			problem = "A double quote is not closed.";
-		else if (p == start)
-			problem = "The pattern is empty.";
-		else if (current == 0)
-			problem = "The pattern has no schema: write schema.table.";
-		else if (side[0].len == 1 || side[1].len == 1)
-			problem = "The schema or the table part is empty.";
-	}
+	problem = pattern_syntax_parse_item(cursor, tokens, &item, &item_start);
 	if (problem)
 	{
 		log_error("invalid table pattern \"%.*s\" in %s",
-				  (int) strcspn(start, ","), start, option);
+				  (int) strcspn(item_start, ","), item_start, option);
 		log_detail("%s", problem);
 		log_hint("Give schema-qualified names, with * and ? as wildcards, "
 				 "e.g. 'public.*' or 'sales.order_?'; double-quote names "
 				 "that have upper-case letters or special characters.");
-		buf_free(&side[0]);
-		buf_free(&side[1]);
+		free(tokens);
 		return false;
 	}
-	buf_append_str(&side[0], "$");
-	buf_append_str(&side[1], "$");
-	pattern->schema_regex = side[0].data;
-	pattern->table_regex = side[1].data;
-	*cursor = p;
+	pattern->schema_regex = side_regex(item.schema);
+	pattern->table_regex = side_regex(item.table);
+	free(tokens);
 	return true;
 }
 
@@ -159,8 +110,6 @@ parse_lists(const char *option, const char *const *values, int count,
 
 		for (;;)
 		{
-			while (is_space(*p))
-				p++;
 			list->items = xrealloc(list->items,
 								   (list->count + 1) * sizeof(TablePattern));
 			if (!parse_item(option, &p, &list->items[list->count]))

@@ -5,13 +5,14 @@
  *	  choose tables on the client side (copy, preflight, status).
  *
  * Promises: the same syntax and meaning as the plugin's include_tables and
- * exclude_tables options (plugin/pattern.h), so a table is copied exactly
- * when its changes are streamed: schema-qualified names with `*` and `?`
- * as wildcards, unquoted parts folded to lower case, double-quoted parts
- * literal; a partition matches through its own name or its root's; an
- * exclusion wins over an inclusion.  Matching itself runs on the source
- * server, as a SQL condition (regular expressions), so that `?` steps over
- * whole characters in any server encoding.
+ * exclude_tables options, read by the plugin's own parser
+ * (plugin/pattern_syntax.h), so a table is copied exactly when its changes
+ * are streamed: schema-qualified names with `*` and `?` as wildcards,
+ * unquoted parts folded to lower case, double-quoted parts literal; a
+ * partition matches through its own name or its root's; an exclusion wins
+ * over an inclusion.  Matching itself runs on the source server, as a SQL
+ * condition (regular expressions), so that `?` steps over whole characters
+ * in any server encoding.
  *
  *-------------------------------------------------------------------------
  */

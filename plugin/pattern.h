@@ -3,13 +3,8 @@
  * pattern.h
  *	  Table name patterns of the include_tables / exclude_tables options.
  *
- * A pattern list is a comma-separated list of schema-qualified names in
- * which `*` matches any run of characters and `?` exactly one character,
- * e.g. `public.*, sales.order_?`.  As in SQL, unquoted parts are folded to
- * lower case and double-quoted parts are taken literally (wildcards
- * included), so `"Sales".*` matches the schema Sales and `app."a*b"` the
- * table a*b.  The schema and the table side are matched separately: a `*`
- * never crosses the dot.
+ * The syntax is in pattern_syntax.h; names are matched here, in C, with
+ * `?` standing for one character of the server encoding.
  *
  *-------------------------------------------------------------------------
  */
