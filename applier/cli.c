@@ -116,7 +116,8 @@ cli_free_parsed(void)
 	parsed.count = 0;
 }
 
-bool
+/* An integer of at least min. */
+static bool
 cli_int(const char *arg, int min, int *value)
 {
 	char *end;
@@ -131,7 +132,7 @@ cli_int(const char *arg, int min, int *value)
 }
 
 /* A byte count with an optional unit: 16MB, 512kB, 1GB. */
-bool
+static bool
 cli_bytes(const char *arg, int64_t *value)
 {
 	static const struct
@@ -172,68 +173,152 @@ cli_conninfo(char *arg)
 	return copy;
 }
 
-/* Appends pattern to a list of *count patterns (repeatable options). */
-static const char **
-cli_append_pattern(const char **list, int *count, const char *pattern)
+/* Appends arg to a list of *count strings (repeatable options). */
+static const char *const *
+cli_append(const char *const *list, int *count, const char *arg)
 {
-	const char **grown = xrealloc(list, (*count + 1) * sizeof(char *));
+	const char **grown =
+		xrealloc((void *) list, (*count + 1) * sizeof(char *));
 
-	cli_own(list, grown);
-	grown[(*count)++] = pattern;
+	cli_own((void *) list, grown);
+	grown[(*count)++] = arg;
 	return grown;
 }
 
 bool
-cli_common_option(CliCommon *common, int option, char *arg)
+cli_slot_name(const char *arg)
 {
-	switch (option)
+	return arg[0] != '\0' &&
+		   strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(arg);
+}
+
+/* Stores the argument of an option; false if it is not valid. */
+static bool
+cli_store(const CliOption *option, char *arg)
+{
+	if (option->valid && !option->valid(arg))
+		return false;
+	switch (option->kind)
 	{
-		case CLI_OPT_SOURCE:
-			common->source = cli_conninfo(arg);
-			return true;
-		case CLI_OPT_TARGET:
-			common->target = cli_conninfo(arg);
-			return true;
-		case CLI_OPT_INCLUDE:
-			common->include_tables = cli_append_pattern(
-				common->include_tables, &common->ninclude, arg);
-			return true;
-		case CLI_OPT_EXCLUDE:
-			common->exclude_tables = cli_append_pattern(
-				common->exclude_tables, &common->nexclude, arg);
-			return true;
-		case CLI_OPT_JOBS:
-			if (cli_int(arg, 1, &common->jobs))
-				return true;
-			cli_usage_error(common->command,
-							"--jobs: \"%s\" is not a positive integer", arg);
-			return false;
-		case 'v':
+		case CLI_HELP:
+			break; /* cli_parse prints the help and stops */
+		case CLI_VERBOSE:
 			log_set_verbose(true);
-			return true;
-		default:
-			cli_usage_error(common->command, "%s", "invalid option");
-			return false;
+			break;
+		case CLI_SET:
+			*option->to.flag = true;
+			break;
+		case CLI_CLEAR:
+			*option->to.flag = false;
+			break;
+		case CLI_TEXT:
+			*option->to.text = arg;
+			break;
+		case CLI_CONNINFO:
+			*option->to.text = cli_conninfo(arg);
+			break;
+		case CLI_LIST:
+			*option->to.list =
+				cli_append(*option->to.list, option->count, arg);
+			break;
+		case CLI_INT:
+			return cli_int(arg, option->min, option->to.integer);
+		case CLI_BYTES:
+			return cli_bytes(arg, option->to.bytes);
+		case CLI_LSN:
+			return pg_lsn_parse(arg, option->to.lsn);
 	}
+	return true;
+}
+
+/* The short option of a kind: -h and -v, or none (0). */
+static char
+cli_short_option(CliKind kind)
+{
+	return kind == CLI_HELP ? 'h' : kind == CLI_VERBOSE ? 'v' : 0;
+}
+
+/*
+ * The getopt_long value of row i of a table, unless the row has a short
+ * option: values above any character's, so that none is taken for another.
+ */
+#define CLI_ROW_VALUE(i) (256 + (i))
+
+/* The row a getopt_long value stands for, or NULL ('?': a bad option). */
+static const CliOption *
+cli_row(const CliOption *options, int value)
+{
+	for (int i = 0; options[i].name; i++)
+		if (value == CLI_ROW_VALUE(i) ||
+			value == cli_short_option(options[i].kind))
+			return &options[i];
+	return NULL;
 }
 
 bool
-cli_common_check(const CliCommon *common, int argc, char **argv, CliNeed need)
+cli_parse(const char *command, const CliOption *options, int argc, char **argv,
+		  int *status)
 {
+	int noptions = 0;
+	struct option *long_options;
+	char short_options[3] = "";
+	int c;
+
+	while (options[noptions].name)
+		noptions++;
+	long_options = cli_own(NULL, xcalloc(noptions + 1, sizeof(struct option)));
+	for (int i = 0; i < noptions; i++)
+	{
+		char short_option = cli_short_option(options[i].kind);
+
+		long_options[i].name = options[i].name;
+		long_options[i].has_arg =
+			options[i].kind >= CLI_TEXT ? required_argument : no_argument;
+		long_options[i].val = short_option ? short_option : CLI_ROW_VALUE(i);
+		if (short_option)
+			short_options[strlen(short_options)] = short_option;
+	}
+
+	*status = EXIT_USAGE;
+	while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) !=
+		   -1)
+	{
+		const CliOption *option = cli_row(options, c);
+
+		if (option == NULL)
+		{
+			/* getopt_long has said what is wrong */
+			cli_usage_error(command, "%s", "invalid option");
+			return false;
+		}
+		if (option->kind == CLI_HELP)
+		{
+			option->to.usage();
+			*status = EXIT_DONE;
+			return false;
+		}
+		if (!cli_store(option, optarg))
+		{
+			cli_usage_error(command, option->bad, optarg);
+			return false;
+		}
+	}
 	if (optind < argc)
 	{
-		cli_usage_error(common->command, "unexpected argument \"%s\"",
-						argv[optind]);
-		return false;
-	}
-	if ((need >= CLI_NEED_SOURCE && !common->source) ||
-		(need == CLI_NEED_BOTH && !common->target))
-	{
-		cli_usage_error(common->command, "%s",
-						"--source and --target are required");
+		cli_usage_error(command, "unexpected argument \"%s\"", argv[optind]);
 		return false;
 	}
 	return true;
+}
+
+bool
+cli_need(const char *command, const char *source, const char *target,
+		 CliNeed need)
+{
+	if (source && (target || need == CLI_NEED_SOURCE))
+		return true;
+	cli_usage_error(command, "%s", "--source and --target are required");
+	return false;
 }
 
 static void
@@ -280,114 +365,49 @@ cli_follow_usage(void)
 static int
 cli_follow(int argc, char **argv)
 {
-	enum
-	{
-		OPT_SLOT = CLI_OPT_OWN,
-		OPT_CREATE_SLOT,
-		OPT_ENDPOS,
-		OPT_BINARY,
-		OPT_NO_BINARY,
-		OPT_FIRE_TRIGGERS,
-		OPT_BATCH_ROWS,
-		OPT_BATCH_BYTES,
-		OPT_BATCH_TIME,
-		OPT_SPOOL_DIR
-	};
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"create-slot", no_argument, NULL, OPT_CREATE_SLOT},
-		{"endpos", required_argument, NULL, OPT_ENDPOS},
-		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
-		{"binary", no_argument, NULL, OPT_BINARY},
-		{"no-binary", no_argument, NULL, OPT_NO_BINARY},
-		{"fire-triggers", no_argument, NULL, OPT_FIRE_TRIGGERS},
-		{"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
-		{"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
-		{"batch-time-ms", required_argument, NULL, OPT_BATCH_TIME},
-		{"spool-dir", required_argument, NULL, OPT_SPOOL_DIR},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	FollowOptions options;
-	CliCommon common = {.command = "follow"};
-	int c;
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot", .kind = CLI_TEXT, .to.text = &options.slot},
+		{.name = "create-slot",
+		 .kind = CLI_SET,
+		 .to.flag = &options.create_slot},
+		CLI_ROW_ENDPOS(options),
+		CLI_ROW_INCLUDE(options),
+		CLI_ROW_EXCLUDE(options),
+		{.name = "binary", .kind = CLI_SET, .to.flag = &options.binary},
+		{.name = "no-binary", .kind = CLI_CLEAR, .to.flag = &options.binary},
+		{.name = "fire-triggers",
+		 .kind = CLI_SET,
+		 .to.flag = &options.fire_triggers},
+		{.name = "batch-rows",
+		 .kind = CLI_INT,
+		 .to.integer = &options.limits.rows,
+		 .min = 1,
+		 .bad = "--batch-rows: \"%s\" is not a positive integer"},
+		{.name = "batch-bytes",
+		 .kind = CLI_BYTES,
+		 .to.bytes = &options.limits.bytes,
+		 .bad = "--batch-bytes: \"%s\" is not a size (like 16MB)"},
+		{.name = "batch-time-ms",
+		 .kind = CLI_INT,
+		 .to.integer = &options.limits.time_ms,
+		 .min = 0,
+		 .bad = "--batch-time-ms: \"%s\" is not a number of milliseconds"},
+		{.name = "spool-dir", .kind = CLI_TEXT, .to.text = &options.spool_dir},
+		{.name = "verbose", .kind = CLI_VERBOSE},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_follow_usage},
+		{.name = NULL}};
+	int status;
 
 	follow_options_init(&options);
-
-	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case OPT_SLOT:
-				options.slot = optarg;
-				break;
-			case OPT_CREATE_SLOT:
-				options.create_slot = true;
-				break;
-			case OPT_ENDPOS:
-				if (!pg_lsn_parse(optarg, &options.endpos))
-					return cli_usage_error("follow",
-										   "--endpos: \"%s\" is not "
-										   "an LSN (like 0/16B3748)",
-										   optarg);
-				break;
-			case OPT_BINARY:
-				options.binary = true;
-				break;
-			case OPT_NO_BINARY:
-				options.binary = false;
-				break;
-			case OPT_FIRE_TRIGGERS:
-				options.fire_triggers = true;
-				break;
-			case OPT_BATCH_ROWS:
-				if (!cli_int(optarg, 1, &options.limits.rows))
-					return cli_usage_error("follow",
-										   "--batch-rows: \"%s\" is "
-										   "not a positive integer",
-										   optarg);
-				break;
-			case OPT_BATCH_BYTES:
-				if (!cli_bytes(optarg, &options.limits.bytes))
-					return cli_usage_error("follow",
-										   "--batch-bytes: \"%s\" is "
-										   "not a size (like 16MB)",
-										   optarg);
-				break;
-			case OPT_BATCH_TIME:
-				if (!cli_int(optarg, 0, &options.limits.time_ms))
-					return cli_usage_error("follow",
-										   "--batch-time-ms: \"%s\" "
-										   "is not a number of milliseconds",
-										   optarg);
-				break;
-			case OPT_SPOOL_DIR:
-				options.spool_dir = optarg;
-				break;
-			case 'h':
-				cli_follow_usage();
-				return EXIT_DONE;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					return EXIT_USAGE;
-		}
-	}
-	if (!cli_common_check(&common, argc, argv, CLI_NEED_NOTHING))
-		return EXIT_USAGE;
-	if (!common.source || !common.target || !options.slot)
+	if (!cli_parse("follow", table, argc, argv, &status))
+		return status;
+	if (!options.source || !options.target || !options.slot)
 		return cli_usage_error("follow", "%s",
 							   "--source, --target and "
 							   "--slot are required");
-	options.source = common.source;
-	options.target = common.target;
-	options.include_tables = common.include_tables;
-	options.ninclude = common.ninclude;
-	options.exclude_tables = common.exclude_tables;
-	options.nexclude = common.nexclude;
-
 	return follow_run(&options);
 }
 

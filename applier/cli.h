@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "pg.h"
+
 typedef struct CliCommand
 {
 	const char *name;
@@ -23,71 +25,111 @@ typedef struct CliCommand
 	const char *help; /* one line */
 } CliCommand;
 
-/* Helpers of every subcommand's parser. */
-
-/* Reports a usage error ("pgferry COMMAND: " fmt); returns EXIT_USAGE. */
-extern int cli_usage_error(const char *command, const char *fmt,
-						   const char *arg);
-
-/* An integer option of at least min. */
-extern bool cli_int(const char *arg, int min, int *value);
-
-/* A byte count with an optional unit: 16MB, 512kB, 1GB. */
-extern bool cli_bytes(const char *arg, int64_t *value);
-
 /*
- * The options several subcommands share, as getopt_long values; a
- * subcommand lists those it takes in its own table, and numbers its own
- * options from CLI_OPT_OWN.
+ * How an option's argument is read, and which member of CliOption.to
+ * receives it.  The kinds from CLI_TEXT on take an argument.
  */
-enum
+typedef enum CliKind
 {
-	CLI_OPT_SOURCE = 256,
-	CLI_OPT_TARGET,
-	CLI_OPT_INCLUDE,
-	CLI_OPT_EXCLUDE,
-	CLI_OPT_JOBS,
-	CLI_OPT_OWN
-};
+	CLI_HELP,	  /* -h, --help: to.usage prints the help, exit 0 */
+	CLI_VERBOSE,  /* -v, --verbose: more messages */
+	CLI_SET,	  /* *to.flag = true */
+	CLI_CLEAR,	  /* *to.flag = false */
+	CLI_TEXT,	  /* *to.text: the argument itself */
+	CLI_CONNINFO, /* *to.text: a copy; argv's shows no password */
+	CLI_LIST,	  /* repeatable: appended to *to.list, *count strings long */
+	CLI_INT,	  /* *to.integer, at least min */
+	CLI_BYTES,	  /* *to.bytes, with an optional unit: 16MB, 512kB, 1GB */
+	CLI_LSN		  /* *to.lsn */
+} CliKind;
 
 /*
- * What the shared options say.  Connection strings are copies: the argv
- * strings are overwritten with their password removed.  The copies and the
- * pattern lists are freed when the subcommand returns.
+ * An option a subcommand takes: a row of its table, which ends with a row
+ * of NULL name.  The values go straight into the options of the job.
  */
-typedef struct CliCommon
+typedef struct CliOption
 {
-	const char *command; /* "verify": named in usage errors */
-	const char *source;	 /* conninfo, or NULL */
-	const char *target;	 /* conninfo, or NULL */
-	const char **include_tables;
-	int ninclude;
-	const char **exclude_tables;
-	int nexclude;
-	int jobs; /* set to the subcommand's default before parsing */
-} CliCommon;
+	const char *name; /* the long option, without "--" */
+	CliKind kind;
+	union
+	{
+		void (*usage)(void);
+		bool *flag;
+		const char **text;
+		const char *const **list;
+		int *integer;
+		int64_t *bytes;
+		Lsn *lsn;
+	} to;
+	int *count; /* CLI_LIST */
+	int min;	/* CLI_INT */
+	/* CLI_TEXT, CLI_LIST: NULL, or whether an argument is valid */
+	bool (*valid)(const char *arg);
+	/* where an argument can be refused: its usage error ("%s": it) */
+	const char *bad;
+} CliOption;
 
 /*
- * Parses an option (a getopt_long value) that the subcommand does not parse
- * itself: a shared option, or -v.  Returns false after reporting a bad
- * value or an invalid option as a usage error.
+ * Parses argv (argv[0]: the subcommand) by the table of options, and refuses
+ * operands.  Returns false when the subcommand is to return *status at once:
+ * EXIT_DONE after --help, EXIT_USAGE after reporting a usage error.
  */
-extern bool cli_common_option(CliCommon *common, int option, char *arg);
+extern bool cli_parse(const char *command, const CliOption *options, int argc,
+					  char **argv, int *status);
 
 /* Which databases a subcommand cannot do without. */
 typedef enum CliNeed
 {
-	CLI_NEED_NOTHING,
 	CLI_NEED_SOURCE,
 	CLI_NEED_BOTH
 } CliNeed;
 
 /*
- * Checks what is left once the options are parsed: no operands, and the
- * databases of need.  Returns false after reporting a usage error.
+ * Whether the databases of need were given (--source, --target); reports
+ * the usage error if not.
  */
-extern bool cli_common_check(const CliCommon *common, int argc, char **argv,
-							 CliNeed need);
+extern bool cli_need(const char *command, const char *source,
+					 const char *target, CliNeed need);
+
+/* Reports a usage error ("pgferry COMMAND: " fmt); returns EXIT_USAGE. */
+extern int cli_usage_error(const char *command, const char *fmt,
+						   const char *arg);
+
+/* Whether arg is a slot name: lower case letters, digits and _ (not none). */
+extern bool cli_slot_name(const char *arg);
+
+/*
+ * Rows of the options several subcommands share, for a job's options
+ * struct (job) whose members bear these names.
+ */
+#define CLI_ROW_SOURCE(job)                                                   \
+	{                                                                         \
+		.name = "source", .kind = CLI_CONNINFO, .to.text = &(job).source      \
+	}
+#define CLI_ROW_TARGET(job)                                                   \
+	{                                                                         \
+		.name = "target", .kind = CLI_CONNINFO, .to.text = &(job).target      \
+	}
+#define CLI_ROW_INCLUDE(job)                                                  \
+	{                                                                         \
+		.name = "include-tables", .kind = CLI_LIST,                           \
+		.to.list = &(job).include_tables, .count = &(job).ninclude            \
+	}
+#define CLI_ROW_EXCLUDE(job)                                                  \
+	{                                                                         \
+		.name = "exclude-tables", .kind = CLI_LIST,                           \
+		.to.list = &(job).exclude_tables, .count = &(job).nexclude            \
+	}
+#define CLI_ROW_ENDPOS(job)                                                   \
+	{                                                                         \
+		.name = "endpos", .kind = CLI_LSN, .to.lsn = &(job).endpos,           \
+		.bad = "--endpos: \"%s\" is not an LSN (like 0/16B3748)"              \
+	}
+#define CLI_ROW_JOBS(job)                                                     \
+	{                                                                         \
+		.name = "jobs", .kind = CLI_INT, .to.integer = &(job).jobs, .min = 1, \
+		.bad = "--jobs: \"%s\" is not a positive integer"                     \
+	}
 
 /* --help lines of the shared options, for a printf format. */
 #define CLI_HELP_SOURCE                                                       \

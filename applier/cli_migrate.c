@@ -6,9 +6,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -17,16 +15,6 @@
 #include "pgferry.h"
 #include "preflight.h"
 #include "status.h"
-
-enum
-{
-	OPT_SLOT = CLI_OPT_OWN,
-	OPT_DIR,
-	OPT_ENDPOS,
-	OPT_SPLIT,
-	OPT_LOG_PROGRESS,
-	OPT_FIRE_TRIGGERS
-};
 
 static const char migrate_exit_codes[] =
 	"Exit codes:\n"
@@ -39,19 +27,14 @@ static const char migrate_exit_codes[] =
 	"  6  preflight found a problem that blocks the migration (nothing was\n"
 	"     changed)\n";
 
-/* Slot names as PostgreSQL allows them. */
+/*
+ * The slot migrate creates: a name as PostgreSQL allows it, which adds a
+ * length limit (NAMEDATALEN - 1).
+ */
 static bool
 valid_slot_name(const char *name)
 {
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 63)
-		return false;
-	for (const char *p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-			  *p == '_'))
-			return false;
-	return true;
+	return cli_slot_name(name) && strlen(name) <= 63;
 }
 
 static void
@@ -97,81 +80,43 @@ cli_migrate_usage(void)
 int
 cli_migrate(int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"dir", required_argument, NULL, OPT_DIR},
-		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
-		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
-		{"endpos", required_argument, NULL, OPT_ENDPOS},
-		{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
-		{"log-progress", no_argument, NULL, OPT_LOG_PROGRESS},
-		{"fire-triggers", no_argument, NULL, OPT_FIRE_TRIGGERS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	MigrateOptions options = {0};
-	CliCommon common = {.command = "migrate", .jobs = MIGRATE_DEFAULT_JOBS};
-	int c;
+	MigrateOptions options = {.slot = MIGRATE_DEFAULT_SLOT,
+							  .jobs = MIGRATE_DEFAULT_JOBS,
+							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES};
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot",
+		 .kind = CLI_TEXT,
+		 .to.text = &options.slot,
+		 .valid = valid_slot_name,
+		 .bad = "--slot: \"%s\" is not a slot name (lower-case letters, "
+				"digits and _, at most 63)"},
+		{.name = "dir", .kind = CLI_TEXT, .to.text = &options.dir},
+		CLI_ROW_JOBS(options),
+		CLI_ROW_INCLUDE(options),
+		CLI_ROW_EXCLUDE(options),
+		CLI_ROW_ENDPOS(options),
+		{.name = "split-tables-larger-than",
+		 .kind = CLI_BYTES,
+		 .to.bytes = &options.split_bytes,
+		 .bad = "--split-tables-larger-than: \"%s\" is not a size (like "
+				"512MB)"},
+		{.name = "log-progress",
+		 .kind = CLI_SET,
+		 .to.flag = &options.log_progress},
+		{.name = "fire-triggers",
+		 .kind = CLI_SET,
+		 .to.flag = &options.fire_triggers},
+		{.name = "verbose", .kind = CLI_VERBOSE},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
+		{.name = NULL}};
+	int status;
 
-	options.slot = MIGRATE_DEFAULT_SLOT;
-	options.split_bytes = COPY_DEFAULT_SPLIT_BYTES;
-	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case OPT_SLOT:
-				if (!valid_slot_name(optarg))
-					return cli_usage_error("migrate",
-										   "--slot: \"%s\" is not "
-										   "a slot name (lower-case letters, "
-										   "digits and _, at most 63)",
-										   optarg);
-				options.slot = optarg;
-				break;
-			case OPT_DIR:
-				options.dir = optarg;
-				break;
-			case OPT_ENDPOS:
-				if (!pg_lsn_parse(optarg, &options.endpos))
-					return cli_usage_error("migrate",
-										   "--endpos: \"%s\" is "
-										   "not an LSN (like 0/16B3748)",
-										   optarg);
-				break;
-			case OPT_SPLIT:
-				if (!cli_bytes(optarg, &options.split_bytes))
-					return cli_usage_error(
-						"migrate",
-						"--split-tables-larger-than: \"%s\" "
-						"is not a size (like 512MB)",
-						optarg);
-				break;
-			case OPT_LOG_PROGRESS:
-				options.log_progress = true;
-				break;
-			case OPT_FIRE_TRIGGERS:
-				options.fire_triggers = true;
-				break;
-			case 'h':
-				cli_migrate_usage();
-				return EXIT_DONE;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					return EXIT_USAGE;
-		}
-	}
-	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+	if (!cli_parse("migrate", table, argc, argv, &status))
+		return status;
+	if (!cli_need("migrate", options.source, options.target, CLI_NEED_BOTH))
 		return EXIT_USAGE;
-	options.source = common.source;
-	options.target = common.target;
-	options.jobs = common.jobs;
-	options.include_tables = common.include_tables;
-	options.ninclude = common.ninclude;
-	options.exclude_tables = common.exclude_tables;
-	options.nexclude = common.nexclude;
 	return migrate_run(&options);
 }
 
@@ -206,44 +151,36 @@ cli_preflight_usage(void)
 int
 cli_preflight(int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
-	PreflightOptions options = {0};
-	CliCommon common = {.command = "preflight"};
-	int c;
+	PreflightOptions options = {.slot = MIGRATE_DEFAULT_SLOT};
+	const char *const *include_tables = NULL;
+	const char *const *exclude_tables = NULL;
+	int ninclude = 0;
+	int nexclude = 0;
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot", .kind = CLI_TEXT, .to.text = &options.slot},
+		{.name = "include-tables",
+		 .kind = CLI_LIST,
+		 .to.list = &include_tables,
+		 .count = &ninclude},
+		{.name = "exclude-tables",
+		 .kind = CLI_LIST,
+		 .to.list = &exclude_tables,
+		 .count = &nexclude},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_preflight_usage},
+		{.name = NULL}};
 	int status;
 	TableFilter *filter;
 
-	options.slot = MIGRATE_DEFAULT_SLOT;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case OPT_SLOT:
-				options.slot = optarg;
-				break;
-			case 'h':
-				cli_preflight_usage();
-				return EXIT_DONE;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					return EXIT_USAGE;
-		}
-	}
-	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+	if (!cli_parse("preflight", table, argc, argv, &status))
+		return status;
+	if (!cli_need("preflight", options.source, options.target, CLI_NEED_BOTH))
 		return EXIT_USAGE;
-	filter = tablefilter_compile(common.include_tables, common.ninclude,
-								 common.exclude_tables, common.nexclude);
+	filter = tablefilter_compile(include_tables, ninclude, exclude_tables,
+								 nexclude);
 	if (filter == NULL)
 		return EXIT_USAGE;
-	options.source = common.source;
-	options.target = common.target;
 	options.filter = filter;
 	status = preflight_run(&options);
 	tablefilter_free(filter);
@@ -270,36 +207,18 @@ cli_status_usage(void)
 int
 cli_status(int argc, char **argv)
 {
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	StatusOptions options = {0};
-	CliCommon common = {.command = "status"};
-	int c;
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot", .kind = CLI_TEXT, .to.text = &options.slot},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_status_usage},
+		{.name = NULL}};
+	int status;
 
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case OPT_SLOT:
-				options.slot = optarg;
-				break;
-			case 'h':
-				cli_status_usage();
-				return EXIT_DONE;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					return EXIT_USAGE;
-		}
-	}
-	if (!cli_common_check(&common, argc, argv, CLI_NEED_NOTHING))
-		return EXIT_USAGE;
-	if (!common.target)
+	if (!cli_parse("status", table, argc, argv, &status))
+		return status;
+	if (!options.target)
 		return cli_usage_error("status", "%s", "--target is required");
-	options.source = common.source;
-	options.target = common.target;
 	return status_run(&options);
 }

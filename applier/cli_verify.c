@@ -5,10 +5,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "buf.h"
 #include "cli.h"
@@ -71,81 +68,48 @@ cli_verify_usage(void)
 int
 cli_verify(int argc, char **argv)
 {
-	enum
-	{
-		OPT_RANGE_ROWS = CLI_OPT_OWN,
-		OPT_MAX_KEYS,
-		OPT_PASSES,
-		OPT_LAG_TIMEOUT,
-		OPT_COUNTS_ONLY
-	};
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"include-tables", required_argument, NULL, CLI_OPT_INCLUDE},
-		{"exclude-tables", required_argument, NULL, CLI_OPT_EXCLUDE},
-		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
-		{"range-rows", required_argument, NULL, OPT_RANGE_ROWS},
-		{"max-keys", required_argument, NULL, OPT_MAX_KEYS},
-		{"passes", required_argument, NULL, OPT_PASSES},
-		{"lag-timeout", required_argument, NULL, OPT_LAG_TIMEOUT},
-		{"counts-only", no_argument, NULL, OPT_COUNTS_ONLY},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	VerifyOptions options;
-	CliCommon common = {.command = "verify"};
-	int range_rows = VERIFY_DEFAULT_RANGE_ROWS;
-	int c;
+	int range_rows = VERIFY_DEFAULT_RANGE_ROWS; /* options' is a long */
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		CLI_ROW_INCLUDE(options),
+		CLI_ROW_EXCLUDE(options),
+		CLI_ROW_JOBS(options),
+		{.name = "range-rows",
+		 .kind = CLI_INT,
+		 .to.integer = &range_rows,
+		 .min = 2,
+		 .bad = "--range-rows: \"%s\" is not an integer of 2 or more"},
+		{.name = "max-keys",
+		 .kind = CLI_INT,
+		 .to.integer = &options.max_keys,
+		 .min = 0,
+		 .bad = "--max-keys: \"%s\" is not a number of keys"},
+		{.name = "passes",
+		 .kind = CLI_INT,
+		 .to.integer = &options.passes,
+		 .min = 1,
+		 .bad = "--passes: \"%s\" is not a positive integer"},
+		{.name = "lag-timeout",
+		 .kind = CLI_INT,
+		 .to.integer = &options.lag_timeout,
+		 .min = 0,
+		 .bad = "--lag-timeout: \"%s\" is not a number of seconds"},
+		{.name = "counts-only",
+		 .kind = CLI_SET,
+		 .to.flag = &options.counts_only},
+		{.name = "verbose", .kind = CLI_VERBOSE},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_verify_usage},
+		{.name = NULL}};
+	int status;
 
 	verify_options_init(&options);
-	common.jobs = options.jobs;
-	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
-	{
-		const char *bad = NULL;
-
-		switch (c)
-		{
-			case OPT_RANGE_ROWS:
-				if (!cli_int(optarg, 2, &range_rows))
-					bad =
-						"--range-rows: \"%s\" is not an integer of 2 or more";
-				options.range_rows = range_rows;
-				break;
-			case OPT_MAX_KEYS:
-				if (!cli_int(optarg, 0, &options.max_keys))
-					bad = "--max-keys: \"%s\" is not a number of keys";
-				break;
-			case OPT_PASSES:
-				if (!cli_int(optarg, 1, &options.passes))
-					bad = "--passes: \"%s\" is not a positive integer";
-				break;
-			case OPT_LAG_TIMEOUT:
-				if (!cli_int(optarg, 0, &options.lag_timeout))
-					bad = "--lag-timeout: \"%s\" is not a number of seconds";
-				break;
-			case OPT_COUNTS_ONLY:
-				options.counts_only = true;
-				break;
-			case 'h':
-				cli_verify_usage();
-				return EXIT_DONE;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					return EXIT_USAGE;
-		}
-		if (bad)
-			return cli_usage_error("verify", bad, optarg);
-	}
-	if (!cli_common_check(&common, argc, argv, CLI_NEED_BOTH))
+	if (!cli_parse("verify", table, argc, argv, &status))
+		return status;
+	if (!cli_need("verify", options.source, options.target, CLI_NEED_BOTH))
 		return EXIT_USAGE;
-	options.source = common.source;
-	options.target = common.target;
-	options.jobs = common.jobs;
-	options.include_tables = common.include_tables;
-	options.ninclude = common.ninclude;
-	options.exclude_tables = common.exclude_tables;
-	options.nexclude = common.nexclude;
+	options.range_rows = range_rows;
 	return verify_run(&options);
 }
 
@@ -206,86 +170,48 @@ cli_cutover_usage(void)
 int
 cli_cutover(int argc, char **argv)
 {
-	enum
-	{
-		OPT_SLOT = CLI_OPT_OWN,
-		OPT_TIMEOUT,
-		OPT_WAIT_SESSIONS,
-		OPT_ABORT
-	};
-	static const struct option long_options[] = {
-		{"source", required_argument, NULL, CLI_OPT_SOURCE},
-		{"target", required_argument, NULL, CLI_OPT_TARGET},
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"wait-sessions", no_argument, NULL, OPT_WAIT_SESSIONS},
-		{"jobs", required_argument, NULL, CLI_OPT_JOBS},
-		{"abort", no_argument, NULL, OPT_ABORT},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
 	CutoverOptions options;
-	CliCommon common = {.command = "cutover"};
-	Buf slots = BUF_INIT;
+	const char *const *slot_names = NULL;
+	int nslots = 0;
 	bool abort_cutover = false;
-	int c;
-	int status = EXIT_USAGE;
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot",
+		 .kind = CLI_LIST,
+		 .to.list = &slot_names,
+		 .count = &nslots,
+		 .valid = cli_slot_name,
+		 .bad = "--slot: \"%s\" is not a slot name (lower case letters, "
+				"digits and underscores)"},
+		{.name = "timeout",
+		 .kind = CLI_INT,
+		 .to.integer = &options.timeout,
+		 .min = 1,
+		 .bad = "--timeout: \"%s\" is not a number of seconds"},
+		{.name = "wait-sessions",
+		 .kind = CLI_SET,
+		 .to.flag = &options.wait_sessions},
+		CLI_ROW_JOBS(options),
+		{.name = "abort", .kind = CLI_SET, .to.flag = &abort_cutover},
+		{.name = "verbose", .kind = CLI_VERBOSE},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_cutover_usage},
+		{.name = NULL}};
+	Buf slots = BUF_INIT;
+	int status;
 
 	cutover_options_init(&options);
-	common.jobs = options.jobs;
-	while ((c = getopt_long(argc, argv, "vh", long_options, NULL)) != -1)
-	{
-		const char *bad = NULL;
-
-		switch (c)
-		{
-			case OPT_SLOT:
-				if (strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-						strlen(optarg) ||
-					optarg[0] == '\0')
-					bad = "--slot: \"%s\" is not a slot name (lower case "
-						  "letters, digits and underscores)";
-				buf_printf(&slots, "%s%s", slots.len ? "," : "", optarg);
-				break;
-			case OPT_TIMEOUT:
-				if (!cli_int(optarg, 1, &options.timeout))
-					bad = "--timeout: \"%s\" is not a number of seconds";
-				break;
-			case OPT_WAIT_SESSIONS:
-				options.wait_sessions = true;
-				break;
-			case OPT_ABORT:
-				abort_cutover = true;
-				break;
-			case 'h':
-				cli_cutover_usage();
-				status = EXIT_DONE;
-				goto done;
-			default:
-				if (!cli_common_option(&common, c, optarg))
-					goto done;
-		}
-		if (bad)
-		{
-			status = cli_usage_error("cutover", bad, optarg);
-			goto done;
-		}
-	}
-	if (!cli_common_check(&common, argc, argv,
-						  abort_cutover ? CLI_NEED_SOURCE : CLI_NEED_BOTH))
-		goto done;
-	options.source = common.source;
-	options.target = common.target;
-	options.jobs = common.jobs;
+	if (!cli_parse("cutover", table, argc, argv, &status))
+		return status;
+	if (!cli_need("cutover", options.source, options.target,
+				  abort_cutover ? CLI_NEED_SOURCE : CLI_NEED_BOTH))
+		return EXIT_USAGE;
 	if (abort_cutover)
-		status = cutover_abort(&options);
-	else
-	{
-		options.slots = slots.data;
-		status = cutover_run(&options);
-	}
-
-done:
+		return cutover_abort(&options);
+	for (int i = 0; i < nslots; i++)
+		buf_printf(&slots, "%s%s", i ? "," : "", slot_names[i]);
+	options.slots = slots.data;
+	status = cutover_run(&options);
 	buf_free(&slots);
 	return status;
 }
