@@ -167,25 +167,15 @@ open_source(Copy *copy)
 {
 	PgConn *conn =
 		pg_connect(copy->options->source, "source", PG_CONN_SQL, NULL);
-	Buf sql = BUF_INIT;
-	char *snapshot;
 
-	if (conn == NULL)
-		return NULL;
-	snapshot = pg_quote_literal(copy->options->snapshot);
-	buf_printf(&sql,
-			   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-			   "SET TRANSACTION SNAPSHOT %s",
-			   snapshot);
-	free(snapshot);
-	if (!set_formats(conn, copy->encoding) || !pg_exec(conn, sql.data))
+	if (conn && (!set_formats(conn, copy->encoding) ||
+				 !pg_begin_in_snapshot(conn, copy->options->snapshot)))
 	{
 		pg_report(conn, "read in the exported snapshot %s",
 				  copy->options->snapshot);
 		pg_disconnect(conn);
 		conn = NULL;
 	}
-	buf_free(&sql);
 	return conn;
 }
 

@@ -117,15 +117,13 @@ identify_source(Cutover *c)
 {
 	PgResult *res;
 
-	res = pg_query(c->source,
-				   "SELECT pg_catalog.current_database(), system_identifier "
-				   "FROM pg_catalog.pg_control_system()",
-				   0, NULL);
+	res = pg_query_or_report(
+		c->source,
+		"SELECT pg_catalog.current_database(), system_identifier "
+		"FROM pg_catalog.pg_control_system()",
+		0, NULL, "identify the source database");
 	if (res == NULL)
-	{
-		pg_report(c->source, "identify the source database");
 		return false;
-	}
 	c->database = xstrdup(pg_result_value(res, 0, 0));
 	c->system_identifier = xstrdup(pg_result_value(res, 0, 1));
 	c->database_ident = pg_quote_ident(c->database);
@@ -133,34 +131,20 @@ identify_source(Cutover *c)
 	return true;
 }
 
-static bool
-connect_both(Cutover *c)
-{
-	c->source =
-		pg_connect(c->opts->source, "source", PG_CONN_SQL, session_options);
-	c->target = c->source ? pg_connect(c->opts->target, "target", PG_CONN_SQL,
-									   session_options)
-						  : NULL;
-	return c->target != NULL;
-}
-
 /* --- step 1: checks ------------------------------------------------------------ */
 
 static bool
 check_prepared_transactions(Cutover *c)
 {
-	PgResult *res = pg_query(c->source,
-							 "SELECT gid FROM pg_catalog.pg_prepared_xacts "
-							 "WHERE database = pg_catalog.current_database() "
-							 "ORDER BY prepared",
-							 0, NULL);
+	PgResult *res = pg_query_or_report(
+		c->source,
+		"SELECT gid FROM pg_catalog.pg_prepared_xacts "
+		"WHERE database = pg_catalog.current_database() ORDER BY prepared",
+		0, NULL, "list prepared transactions");
 	int n;
 
 	if (res == NULL)
-	{
-		pg_report(c->source, "list prepared transactions");
 		return false;
-	}
 	n = pg_result_rows(res);
 	for (int i = 0; i < n; i++)
 		log_error("source: database %s has prepared transaction '%s', "
@@ -190,14 +174,14 @@ find_slots(Cutover *c)
 		buf_append_str(&c->slots, c->opts->slots);
 	else
 	{
-		res = pg_query(c->target,
-					   "SELECT COALESCE(pg_catalog.string_agg(slot_name, ',' "
-					   "ORDER BY slot_name), '') FROM pgferry.progress "
-					   "WHERE system_identifier = $1 AND database = $2",
-					   2, params);
+		res = pg_query_or_report(
+			c->target,
+			"SELECT COALESCE(pg_catalog.string_agg(slot_name, ',' "
+			"ORDER BY slot_name), '') FROM pgferry.progress "
+			"WHERE system_identifier = $1 AND database = $2",
+			2, params, "read pgferry.progress");
 		if (res == NULL)
 		{
-			pg_report(c->target, "read pgferry.progress");
 			log_hint("cutover follows a pgferry migration: run pgferry "
 					 "migrate (or follow) into this target first, or name "
 					 "the slot with --slot");
@@ -218,19 +202,17 @@ find_slots(Cutover *c)
 	}
 
 	params[0] = c->slots.data;
-	res = pg_query(c->source,
-				   "SELECT s.name, r.slot_name IS NOT NULL, "
-				   "COALESCE(r.database = pg_catalog.current_database(), "
-				   "false), COALESCE(r.active, false) "
-				   "FROM pg_catalog.unnest($1::pg_catalog.text[]) s(name) "
-				   "LEFT JOIN pg_catalog.pg_replication_slots r "
-				   "ON r.slot_name = s.name ORDER BY 1",
-				   1, params);
+	res = pg_query_or_report(
+		c->source,
+		"SELECT s.name, r.slot_name IS NOT NULL, "
+		"COALESCE(r.database = pg_catalog.current_database(), false), "
+		"COALESCE(r.active, false) "
+		"FROM pg_catalog.unnest($1::pg_catalog.text[]) s(name) "
+		"LEFT JOIN pg_catalog.pg_replication_slots r "
+		"ON r.slot_name = s.name ORDER BY 1",
+		1, params, "look up replication slots");
 	if (res == NULL)
-	{
-		pg_report(c->source, "look up replication slots");
 		return false;
-	}
 	for (int i = 0; i < pg_result_rows(res); i++)
 	{
 		const char *slot = pg_result_value(res, i, 0);
@@ -323,20 +305,18 @@ end_sessions(Cutover *c, const char *before, bool wait_sessions, int timeout)
 		PgResult *res;
 		int n;
 
-		res = pg_query(c->source,
-					   "SELECT pid, usename, application_name, state "
-					   "FROM pg_catalog.pg_stat_activity "
-					   "WHERE datname = pg_catalog.current_database() "
-					   "AND pid <> pg_catalog.pg_backend_pid() "
-					   "AND backend_type = 'client backend' "
-					   "AND application_name <> 'pgferry' "
-					   "AND backend_start < $1::pg_catalog.timestamptz "
-					   "ORDER BY pid",
-					   1, params);
+		res = pg_query_or_report(
+			c->source,
+			"SELECT pid, usename, application_name, state "
+			"FROM pg_catalog.pg_stat_activity "
+			"WHERE datname = pg_catalog.current_database() "
+			"AND pid <> pg_catalog.pg_backend_pid() "
+			"AND backend_type = 'client backend' "
+			"AND application_name <> 'pgferry' "
+			"AND backend_start < $1::pg_catalog.timestamptz ORDER BY pid",
+			1, params, "list the sessions of database %s", c->database_ident);
 		if (res == NULL)
 		{
-			pg_report(c->source, "list the sessions of database %s",
-					  c->database_ident);
 			ok = false;
 			break;
 		}
@@ -405,13 +385,11 @@ last_lsn(Cutover *c, Lsn *lsn)
 	bool ok;
 
 	/* the insert position: past even an asynchronous commit not yet written */
-	res = pg_query(c->source, "SELECT pg_catalog.pg_current_wal_insert_lsn()",
-				   0, NULL);
+	res = pg_query_or_report(c->source,
+							 "SELECT pg_catalog.pg_current_wal_insert_lsn()",
+							 0, NULL, "read the current WAL position");
 	if (res == NULL)
-	{
-		pg_report(c->source, "read the current WAL position");
 		return false;
-	}
 	ok = pg_lsn_parse(pg_result_value(res, 0, 0), lsn);
 	pg_result_free(res);
 	if (!ok)
@@ -466,19 +444,17 @@ wait_applied(Cutover *c, Lsn lsn)
 		bool timed_out;
 
 		/* the slots behind; one without a row yet counts as behind */
-		res = pg_query(c->target,
-					   "SELECT s.name, p.end_lsn FROM "
-					   "pg_catalog.unnest($3::pg_catalog.text[]) s(name) "
-					   "LEFT JOIN pgferry.progress p ON p.slot_name = s.name "
-					   "AND p.system_identifier = $1 AND p.database = $2 "
-					   "WHERE p.end_lsn IS NULL "
-					   "OR p.end_lsn < $4::pg_catalog.pg_lsn ORDER BY 1",
-					   4, params);
+		res = pg_query_or_report(
+			c->target,
+			"SELECT s.name, p.end_lsn FROM "
+			"pg_catalog.unnest($3::pg_catalog.text[]) s(name) "
+			"LEFT JOIN pgferry.progress p ON p.slot_name = s.name "
+			"AND p.system_identifier = $1 AND p.database = $2 "
+			"WHERE p.end_lsn IS NULL "
+			"OR p.end_lsn < $4::pg_catalog.pg_lsn ORDER BY 1",
+			4, params, "read pgferry.progress");
 		if (res == NULL)
-		{
-			pg_report(c->target, "read pgferry.progress");
 			return false;
-		}
 		if (pg_result_rows(res) == 0)
 		{
 			pg_result_free(res);
@@ -560,13 +536,11 @@ static bool
 source_now(Cutover *c, char *buf, size_t size)
 {
 	PgResult *res =
-		pg_query(c->source, "SELECT pg_catalog.clock_timestamp()", 0, NULL);
+		pg_query_or_report(c->source, "SELECT pg_catalog.clock_timestamp()", 0,
+						   NULL, "read the time");
 
 	if (res == NULL)
-	{
-		pg_report(c->source, "read the time");
 		return false;
-	}
 	snprintf(buf, size, "%s", pg_result_value(res, 0, 0));
 	pg_result_free(res);
 	return true;
@@ -583,7 +557,8 @@ cutover_run(const CutoverOptions *opts)
 
 	memset(&c, 0, sizeof(c));
 	c.opts = opts;
-	if (!connect_both(&c))
+	if (!pg_connect_both(opts->source, opts->target, session_options,
+						 &c.source, &c.target))
 	{
 		status = EXIT_CONNECTION;
 		goto done;

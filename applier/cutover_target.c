@@ -57,20 +57,17 @@ set_sequence(PgConn *target, const char *name, const char *table,
 	PgResult *res;
 	bool ok;
 
-	res =
-		pg_query(target,
-				 "SELECT pg_catalog.setval(s, $4::pg_catalog.int8, "
-				 "$5::pg_catalog.bool), s::pg_catalog.text FROM ("
-				 "SELECT COALESCE(CASE WHEN pg_catalog.to_regclass($1) "
-				 "IS NOT NULL THEN pg_catalog.pg_get_serial_sequence($1, $2) "
-				 "END, pg_catalog.to_regclass($3)::pg_catalog.text)"
-				 "::pg_catalog.regclass AS s) seq WHERE s IS NOT NULL",
-				 5, params);
+	res = pg_query_or_report(
+		target,
+		"SELECT pg_catalog.setval(s, $4::pg_catalog.int8, "
+		"$5::pg_catalog.bool), s::pg_catalog.text FROM ("
+		"SELECT COALESCE(CASE WHEN pg_catalog.to_regclass($1) "
+		"IS NOT NULL THEN pg_catalog.pg_get_serial_sequence($1, $2) "
+		"END, pg_catalog.to_regclass($3)::pg_catalog.text)"
+		"::pg_catalog.regclass AS s) seq WHERE s IS NOT NULL",
+		5, params, "set sequence %s to %s", name, last_value);
 	if (res == NULL)
-	{
-		pg_report(target, "set sequence %s to %s", name, last_value);
 		return false;
-	}
 	ok = pg_result_rows(res) == 1;
 	if (ok)
 		log_verbose("target: sequence %s set to %s (is_called %s)",
@@ -100,12 +97,10 @@ read_sequences(PgConn *source, const PgResult *sequences, int first, int count)
 				   i > first ? " UNION ALL " : "", i - first,
 				   pg_result_value(sequences, i, 0));
 	buf_append_str(&sql, " ORDER BY 1");
-	res = pg_query(source, sql.data, 0, NULL);
+	res = pg_query_or_report(source, sql.data, 0, NULL,
+							 "read the values of sequences");
 	if (res == NULL)
-	{
-		pg_report(source, "read the values of sequences");
 		log_hint("the role needs SELECT on every sequence of the database");
-	}
 	buf_free(&sql);
 	return res;
 }
@@ -113,16 +108,14 @@ read_sequences(PgConn *source, const PgResult *sequences, int first, int count)
 bool
 cutover_copy_sequences(PgConn *source, PgConn *target)
 {
-	PgResult *sequences = pg_query(source, sequences_sql, 0, NULL);
+	PgResult *sequences = pg_query_or_report(source, sequences_sql, 0, NULL,
+											 "list the sequences");
 	const int batch = 200;
 	int set = 0;
 	int failed = 0;
 
 	if (sequences == NULL)
-	{
-		pg_report(source, "list the sequences");
 		return false;
-	}
 	for (int first = 0; first < pg_result_rows(sequences); first += batch)
 	{
 		int count = pg_result_rows(sequences) - first;
@@ -245,7 +238,8 @@ refresh_one(PgConn *target, const char *name)
 bool
 cutover_refresh_matviews(PgConn *source, PgConn *target)
 {
-	PgResult *populated = pg_query(source, populated_sql, 0, NULL);
+	PgResult *populated = pg_query_or_report(source, populated_sql, 0, NULL,
+											 "list the materialized views");
 	PgResult *deps = NULL;
 	Matview *views;
 	int nviews = 0;
@@ -254,9 +248,9 @@ cutover_refresh_matviews(PgConn *source, PgConn *target)
 	bool progress = true;
 
 	if (populated == NULL ||
-		(deps = pg_query(target, matview_deps_sql, 0, NULL)) == NULL)
+		(deps = pg_query_or_report(target, matview_deps_sql, 0, NULL,
+								   "list the materialized views")) == NULL)
 	{
-		pg_report(populated ? target : source, "list the materialized views");
 		pg_result_free(populated);
 		return false;
 	}
@@ -320,30 +314,28 @@ cutover_ready_target(PgConn *target)
 	PgResult *res;
 	bool ok = true;
 
-	res = pg_query(target,
-				   "SELECT s.setrole = 0 AND s.setdatabase <> 0,"
-				   " pg_catalog.format(CASE"
-				   "  WHEN s.setrole = 0 THEN 'ALTER DATABASE %1$I RESET %3$s'"
-				   "  WHEN s.setdatabase = 0 THEN 'ALTER ROLE %2$I RESET %3$s'"
-				   "  ELSE 'ALTER ROLE %2$I IN DATABASE %1$I RESET %3$s' END,"
-				   "  pg_catalog.current_database(), r.rolname,"
-				   "  pg_catalog.split_part(cfg, '=', 1)), cfg"
-				   " FROM pg_catalog.pg_db_role_setting s"
-				   " LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole,"
-				   " pg_catalog.unnest(s.setconfig) cfg"
-				   " WHERE s.setdatabase IN (0, (SELECT oid FROM"
-				   "  pg_catalog.pg_database WHERE datname ="
-				   "  pg_catalog.current_database()))"
-				   " AND (cfg LIKE 'session\\_replication\\_role=%'"
-				   "  AND cfg <> 'session_replication_role=origin'"
-				   "  OR cfg LIKE 'default\\_transaction\\_read\\_only=%'"
-				   "  AND cfg <> 'default_transaction_read_only=off')",
-				   0, NULL);
+	res = pg_query_or_report(
+		target,
+		"SELECT s.setrole = 0 AND s.setdatabase <> 0,"
+		" pg_catalog.format(CASE"
+		"  WHEN s.setrole = 0 THEN 'ALTER DATABASE %1$I RESET %3$s'"
+		"  WHEN s.setdatabase = 0 THEN 'ALTER ROLE %2$I RESET %3$s'"
+		"  ELSE 'ALTER ROLE %2$I IN DATABASE %1$I RESET %3$s' END,"
+		"  pg_catalog.current_database(), r.rolname,"
+		"  pg_catalog.split_part(cfg, '=', 1)), cfg"
+		" FROM pg_catalog.pg_db_role_setting s"
+		" LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.setrole,"
+		" pg_catalog.unnest(s.setconfig) cfg"
+		" WHERE s.setdatabase IN (0, (SELECT oid FROM"
+		"  pg_catalog.pg_database WHERE datname ="
+		"  pg_catalog.current_database()))"
+		" AND (cfg LIKE 'session\\_replication\\_role=%'"
+		"  AND cfg <> 'session_replication_role=origin'"
+		"  OR cfg LIKE 'default\\_transaction\\_read\\_only=%'"
+		"  AND cfg <> 'default_transaction_read_only=off')",
+		0, NULL, "read the database's settings");
 	if (res == NULL)
-	{
-		pg_report(target, "read the database's settings");
 		return false;
-	}
 	for (int i = 0; i < pg_result_rows(res); i++)
 	{
 		const char *reset = pg_result_value(res, i, 1);

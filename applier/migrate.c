@@ -67,16 +67,14 @@ typedef struct Migrate
 static bool
 source_identity(PgConn *source, Migration *state)
 {
-	PgResult *res = pg_query(source,
-							 "SELECT system_identifier::text, "
-							 "current_database() FROM pg_control_system()",
-							 0, NULL);
+	PgResult *res = pg_query_or_report(
+		source,
+		"SELECT system_identifier::text, current_database() "
+		"FROM pg_control_system()",
+		0, NULL, "identify the source server");
 
 	if (res == NULL)
-	{
-		pg_report(source, "identify the source server");
 		return false;
-	}
 	state->source_system_identifier = xstrdup(pg_result_value(res, 0, 0));
 	state->source_database = xstrdup(pg_result_value(res, 0, 1));
 	pg_result_free(res);
@@ -87,16 +85,12 @@ static bool
 slot_exists(PgConn *source, const char *slot, bool *exists)
 {
 	const char *params[1] = {slot};
-	PgResult *res = pg_query(source,
-							 "SELECT 1 FROM pg_replication_slots "
-							 "WHERE slot_name = $1",
-							 1, params);
+	PgResult *res = pg_query_or_report(
+		source, "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1,
+		params, "look for slot \"%s\"", slot);
 
 	if (res == NULL)
-	{
-		pg_report(source, "look for slot \"%s\"", slot);
 		return false;
-	}
 	*exists = pg_result_rows(res) > 0;
 	pg_result_free(res);
 	return true;
@@ -123,13 +117,11 @@ create_slot_with_snapshot(Migrate *m, const char *slot, bool temporary)
 	log_info("creating %sslot \"%s\" (waits for the transactions running on "
 			 "the source to end)",
 			 temporary ? "temporary " : "", slot);
-	res = pg_query(m->replication, sql.data, 0, NULL);
+	res = pg_query_or_report(m->replication, sql.data, 0, NULL,
+							 "create replication slot \"%s\"", slot);
 	buf_free(&sql);
 	if (res == NULL)
-	{
-		pg_report(m->replication, "create replication slot \"%s\"", slot);
 		return false;
-	}
 	pg_lsn_parse(pg_result_value(res, 0, 1), &m->snapshot_lsn);
 	m->snapshot = xstrdup(pg_result_value(res, 0, 2));
 	pg_result_free(res);
@@ -153,24 +145,13 @@ static PgConn *
 snapshot_session(Migrate *m)
 {
 	PgConn *conn = pg_connect(m->options->source, "source", PG_CONN_SQL, NULL);
-	Buf sql = BUF_INIT;
-	char *snapshot;
 
-	if (conn == NULL)
-		return NULL;
-	snapshot = pg_quote_literal(m->snapshot);
-	buf_printf(&sql,
-			   "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-			   "SET TRANSACTION SNAPSHOT %s",
-			   snapshot);
-	free(snapshot);
-	if (!pg_exec(conn, sql.data))
+	if (conn && !pg_begin_in_snapshot(conn, m->snapshot))
 	{
 		pg_report(conn, "read in snapshot %s", m->snapshot);
 		pg_disconnect(conn);
 		conn = NULL;
 	}
-	buf_free(&sql);
 	return conn;
 }
 
@@ -223,7 +204,7 @@ find_covered(Migrate *m, const SourceTables *tables)
 		buf_printf(&oids, "%s%u", i ? "," : "", tables->tables[i].oid);
 	buf_append_str(&oids, "}");
 	params[0] = oids.data;
-	res = pg_query(
+	res = pg_query_or_report(
 		m->source,
 		"SELECT DISTINCT n.nspname, c.relname\n"
 		"FROM unnest($1::regclass[]) AS t(rel)\n"
@@ -231,13 +212,10 @@ find_covered(Migrate *m, const SourceTables *tables)
 		"  SELECT relid FROM pg_partition_ancestors(t.rel)) a(relid)\n"
 		"JOIN pg_class c ON c.oid = a.relid\n"
 		"JOIN pg_namespace n ON n.oid = c.relnamespace",
-		1, params);
+		1, params, "list the tables and their partitioned parents");
 	buf_free(&oids);
 	if (res == NULL)
-	{
-		pg_report(m->source, "list the tables and their partitioned parents");
 		return false;
-	}
 	m->ncovered = pg_result_rows(res);
 	m->covered_schemas = xcalloc(m->ncovered + 1, sizeof(char *));
 	m->covered_names = xcalloc(m->ncovered + 1, sizeof(char *));
@@ -253,16 +231,13 @@ find_covered(Migrate *m, const SourceTables *tables)
 static bool
 has_large_objects(PgConn *source, bool *any)
 {
-	PgResult *res = pg_query(source,
-							 "SELECT EXISTS (SELECT 1 FROM "
-							 "pg_catalog.pg_largeobject_metadata)",
-							 0, NULL);
+	PgResult *res = pg_query_or_report(
+		source,
+		"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)", 0,
+		NULL, "look for large objects");
 
 	if (res == NULL)
-	{
-		pg_report(source, "look for large objects");
 		return false;
-	}
 	*any = pg_result_value(res, 0, 0)[0] == 't';
 	pg_result_free(res);
 	return true;
@@ -419,15 +394,13 @@ phase_copy(Migrate *m, SourceTables *tables, CopyPlan *plan, bool fresh)
 	}
 	pg_disconnect(in_snapshot);
 
-	res = pg_query(m->target,
-				   "SELECT EXISTS (SELECT 1 FROM pgferry.schema_restore "
-				   "WHERE restored_by = $1)",
-				   1, params);
+	res = pg_query_or_report(
+		m->target,
+		"SELECT EXISTS (SELECT 1 FROM pgferry.schema_restore "
+		"WHERE restored_by = $1)",
+		1, params, "read pgferry.schema_restore");
 	if (res == NULL)
-	{
-		pg_report(m->target, "read pgferry.schema_restore");
 		return EXIT_OTHER;
-	}
 	restored_by_us = pg_result_value(res, 0, 0)[0] == 't';
 	pg_result_free(res);
 	if (!find_covered(m, tables) ||
@@ -588,11 +561,8 @@ migrate_run(const MigrateOptions *options)
 		tablefilter_free(m.filter);
 		return EXIT_OTHER;
 	}
-	m.source = pg_connect(options->source, "source", PG_CONN_SQL, NULL);
-	m.target = m.source
-				   ? pg_connect(options->target, "target", PG_CONN_SQL, NULL)
-				   : NULL;
-	if (m.source == NULL || m.target == NULL)
+	if (!pg_connect_both(options->source, options->target, NULL, &m.source,
+						 &m.target))
 		exit_code = EXIT_CONNECTION;
 	else
 		exit_code = start_or_resume(&m, &resuming);
@@ -615,7 +585,7 @@ migrate_run(const MigrateOptions *options)
 	pg_result_free(m.covered);
 	free(m.covered_schemas);
 	free(m.covered_names);
+	spool_unlock_dir(m.dir, m.dir_lock);
 	free(m.dir);
-	close(m.dir_lock);
 	return exit_code;
 }

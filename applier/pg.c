@@ -340,6 +340,23 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 	return conn;
 }
 
+bool
+pg_connect_both(const char *source_conninfo, const char *target_conninfo,
+				const char *extra_options, PgConn **source, PgConn **target)
+{
+	*source =
+		pg_connect(source_conninfo, "source", PG_CONN_SQL, extra_options);
+	*target = *source ? pg_connect(target_conninfo, "target", PG_CONN_SQL,
+								   extra_options)
+					  : NULL;
+	if (*target == NULL)
+	{
+		pg_disconnect(*source);
+		*source = NULL;
+	}
+	return *target != NULL;
+}
+
 void
 pg_disconnect(PgConn *conn)
 {
@@ -430,6 +447,39 @@ pg_query(PgConn *conn, const char *sql, int nparams, const char *const *values)
 		return NULL;
 	}
 	return res;
+}
+
+PgResult *
+pg_query_or_report(PgConn *conn, const char *sql, int nparams,
+				   const char *const *values, const char *what_fmt, ...)
+{
+	PgResult *res = pg_query(conn, sql, nparams, values);
+	char what[1024];
+	va_list args;
+
+	if (res != NULL)
+		return res;
+	va_start(args, what_fmt);
+	vsnprintf(what, sizeof(what), what_fmt, args);
+	va_end(args);
+	pg_report(conn, "%s", what);
+	return NULL;
+}
+
+/* Two statements: in pipeline mode a query string holds only one. */
+bool
+pg_begin_in_snapshot(PgConn *conn, const char *name)
+{
+	char *literal = pg_quote_literal(name);
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	buf_printf(&sql, "SET TRANSACTION SNAPSHOT %s", literal);
+	ok = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") &&
+		 pg_exec(conn, sql.data);
+	free(literal);
+	buf_free(&sql);
+	return ok;
 }
 
 int

@@ -14,7 +14,8 @@
  *	  PgConn.  It logs nothing itself: the caller knows what it was doing
  *	  and calls pg_report("apply 120 rows to table \"s\".\"t\"") to log
  *	  "target: could not apply ...: <message>" with DETAIL and HINT lines,
- *	  or reads the fields to build its own message.  pg_error_is_transient()
+ *	  or reads the fields to build its own message (pg_query_or_report()
+ *	  makes that pg_report() call for it).  pg_error_is_transient()
  *	  says whether reconnecting and retrying may help (connection lost,
  *	  server shutting down, serialization failure, deadlock, ...).
  *	- Pipeline mode: statements are queued with pg_send_*(), then
@@ -78,6 +79,16 @@ typedef struct PgParams
  */
 extern PgConn *pg_connect(const char *conninfo, const char *label,
 						  PgConnKind kind, const char *extra_options);
+
+/*
+ * Connects SQL sessions to the "source" server, then (if that worked) to
+ * the "target", both with extra_options.  Returns true with both open, or
+ * false with neither (the failure logged by pg_connect()).
+ */
+extern bool pg_connect_both(const char *source_conninfo,
+							const char *target_conninfo,
+							const char *extra_options, PgConn **source,
+							PgConn **target);
 extern void pg_disconnect(PgConn *conn);
 extern const char *pg_label(const PgConn *conn);
 /* The conninfo as given, password removed (for messages). */
@@ -109,6 +120,21 @@ extern bool pg_exec(PgConn *conn, const char *sql);
  */
 extern PgResult *pg_query(PgConn *conn, const char *sql, int nparams,
 						  const char *const *values);
+
+/*
+ * pg_query(); on error pg_report(conn, what_fmt, ...) and NULL: for the
+ * caller whose only word on a failure is what it was doing.
+ */
+extern PgResult *pg_query_or_report(PgConn *conn, const char *sql, int nparams,
+									const char *const *values,
+									const char *what_fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Starts a REPEATABLE READ, READ ONLY transaction in the exported snapshot
+ * name (pg_export_snapshot()'s, or a new slot's); works in pipeline mode.
+ */
+extern bool pg_begin_in_snapshot(PgConn *conn, const char *name);
 
 extern int pg_result_rows(const PgResult *res);
 extern int pg_result_columns(const PgResult *res);

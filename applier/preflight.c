@@ -88,13 +88,10 @@ static PgResult *
 query(Check *c, PgConn *conn, const char *sql, int nparams,
 	  const char *const *params, const char *what)
 {
-	PgResult *res = pg_query(conn, sql, nparams, params);
+	PgResult *res = pg_query_or_report(conn, sql, nparams, params, "%s", what);
 
 	if (res == NULL)
-	{
-		pg_report(conn, "%s", what);
 		c->failed = true;
-	}
 	return res;
 }
 
@@ -331,17 +328,15 @@ check_source_role(Check *c)
 {
 	PgResult *res;
 	PgConn *replication;
-	char *role = pg_quote_ident(pg_user(c->source));
+	char *role;
 
 	res = query(c, c->source,
 				"SELECT rolsuper, rolreplication FROM pg_roles "
 				"WHERE rolname = current_user",
 				0, NULL, "read the source role");
 	if (res == NULL)
-	{
-		free(role);
 		return;
-	}
+	role = pg_quote_ident(pg_user(c->source));
 	if (is_true(pg_result_value(res, 0, 0)) ||
 		is_true(pg_result_value(res, 0, 1)))
 		verdict(c, VERDICT_OK, "source role %s may replicate (%s)", role,
@@ -396,7 +391,7 @@ static void
 check_target(Check *c)
 {
 	PgResult *res;
-	char *role = pg_quote_ident(pg_user(c->target));
+	char *role;
 
 	res = query(
 		c, c->target,
@@ -418,10 +413,8 @@ check_target(Check *c)
 		"FROM pg_roles r WHERE r.rolname = current_user",
 		0, NULL, "read the target's privileges");
 	if (res == NULL)
-	{
-		free(role);
 		return;
-	}
+	role = pg_quote_ident(pg_user(c->target));
 	if (is_true(pg_result_value(res, 0, 0)))
 		verdict(c, VERDICT_OK,
 				"target role %s may create schemas and "
@@ -806,17 +799,13 @@ preflight_check(PgConn *source, PgConn *target,
 int
 preflight_run(const PreflightOptions *options)
 {
-	PgConn *source = pg_connect(options->source, "source", PG_CONN_SQL, NULL);
-	PgConn *target =
-		source ? pg_connect(options->target, "target", PG_CONN_SQL, NULL)
-			   : NULL;
+	PgConn *source;
+	PgConn *target;
 	int blocking;
 
-	if (source == NULL || target == NULL)
-	{
-		pg_disconnect(source);
+	if (!pg_connect_both(options->source, options->target, NULL, &source,
+						 &target))
 		return EXIT_CONNECTION;
-	}
 	blocking = preflight_check(source, target, options);
 	pg_disconnect(source);
 	pg_disconnect(target);

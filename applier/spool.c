@@ -103,6 +103,19 @@ spool_lock_dir(const char *dir, const char *option)
 	return fd;
 }
 
+void
+spool_unlock_dir(const char *dir, int fd)
+{
+	Buf path = BUF_INIT;
+
+	if (fd < 0)
+		return;
+	buf_printf(&path, "%s/lock", dir);
+	unlink(path.data);
+	close(fd);
+	buf_free(&path);
+}
+
 Spool *
 spool_open(const char *dir)
 {
@@ -170,7 +183,7 @@ spool_close(Spool *spool)
 	if (spool == NULL)
 		return;
 	spool_discard_all(spool);
-	close(spool->lock_fd);
+	spool_unlock_dir(spool->dir, spool->lock_fd);
 	free(spool->dir);
 	free(spool);
 }

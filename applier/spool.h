@@ -39,6 +39,11 @@ typedef bool (*SpoolFrameFn)(void *arg, const uint8_t *frame, size_t len);
  * spool there), and closing any descriptor of the file releases it.
  */
 extern int spool_lock_dir(const char *dir, const char *option);
+/*
+ * Removes the lock file (a clean exit leaves nothing behind) and releases
+ * the lock; fd -1 does nothing.
+ */
+extern void spool_unlock_dir(const char *dir, int fd);
 
 /*
  * Opens (creating it, mode 0700) the spool directory and deletes files a

@@ -83,15 +83,11 @@ static bool
 state_exec(PgConn *target, const char *sql, int nparams,
 		   const char *const *values, const char *what)
 {
-	PgResult *res = pg_query(target, sql, nparams, values);
+	PgResult *res =
+		pg_query_or_report(target, sql, nparams, values, "%s", what);
 
-	if (res == NULL)
-	{
-		pg_report(target, "%s", what);
-		return false;
-	}
 	pg_result_free(res);
-	return true;
+	return res != NULL;
 }
 
 bool

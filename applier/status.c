@@ -20,17 +20,6 @@
 /* Tables still to copy listed at most. */
 #define STATUS_TABLES 10
 
-static PgResult *
-status_query(PgConn *conn, const char *sql, int nparams,
-			 const char *const *params, const char *what)
-{
-	PgResult *res = pg_query(conn, sql, nparams, params);
-
-	if (res == NULL)
-		pg_report(conn, "%s", what);
-	return res;
-}
-
 static const char *
 value_or(const PgResult *res, int row, int column, const char *otherwise)
 {
@@ -47,7 +36,7 @@ print_copy(PgConn *target, const char *slot)
 	char bytes[16], estimated[16], rate[16];
 	double seconds;
 
-	res = status_query(
+	res = pg_query_or_report(
 		target,
 		"SELECT (SELECT count(*) FROM pgferry.table_sync s\n"
 		"        WHERE s.slot = $1),\n"
@@ -84,15 +73,16 @@ print_copy(PgConn *target, const char *slot)
 		   pg_result_value(res, 0, 4), bytes, estimated, seconds, rate);
 	pg_result_free(res);
 
-	res = status_query(target,
-					   "SELECT format('%I.%I', schema_name, table_name),\n"
-					   "  count(snapshot_lsn), count(*),\n"
-					   "  coalesce(sum(rows), 0), sum(estimated_bytes)\n"
-					   "FROM pgferry.copy_ranges WHERE slot = $1\n"
-					   "GROUP BY schema_name, table_name\n"
-					   "HAVING count(snapshot_lsn) < count(*)\n"
-					   "ORDER BY sum(estimated_bytes) DESC",
-					   1, params, "read the tables left to copy");
+	res =
+		pg_query_or_report(target,
+						   "SELECT format('%I.%I', schema_name, table_name),\n"
+						   "  count(snapshot_lsn), count(*),\n"
+						   "  coalesce(sum(rows), 0), sum(estimated_bytes)\n"
+						   "FROM pgferry.copy_ranges WHERE slot = $1\n"
+						   "GROUP BY schema_name, table_name\n"
+						   "HAVING count(snapshot_lsn) < count(*)\n"
+						   "ORDER BY sum(estimated_bytes) DESC",
+						   1, params, "read the tables left to copy");
 	if (res == NULL)
 		return false;
 	for (int i = 0; i < pg_result_rows(res) && i < STATUS_TABLES; i++)
@@ -107,11 +97,11 @@ print_copy(PgConn *target, const char *slot)
 			   pg_result_rows(res) - STATUS_TABLES);
 	pg_result_free(res);
 
-	res =
-		status_query(target,
-					 "SELECT count(*), count(done_at) FROM pgferry.post_data "
-					 "WHERE slot = $1",
-					 1, params, "read the post-data state");
+	res = pg_query_or_report(
+		target,
+		"SELECT count(*), count(done_at) FROM pgferry.post_data "
+		"WHERE slot = $1",
+		1, params, "read the post-data state");
 	if (res == NULL)
 		return false;
 	printf("  post-data:  %s/%s statements done\n", pg_result_value(res, 0, 1),
@@ -127,7 +117,7 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 	PgResult *res;
 	PgResult *lag;
 
-	res = status_query(
+	res = pg_query_or_report(
 		target,
 		"SELECT commit_lsn, end_lsn, updated_at,\n"
 		"  round(extract(epoch FROM now() - updated_at)::numeric, 1)\n"
@@ -151,7 +141,7 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 		return true;
 	}
 	params[1] = pg_result_value(res, 0, 1);
-	lag = status_query(
+	lag = pg_query_or_report(
 		source,
 		"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $2::pg_lsn),\n"
 		"  round(coalesce(extract(epoch FROM r.flush_lag), 0)::numeric, 2),\n"
@@ -197,13 +187,13 @@ print_rate(PgConn *target)
 	PgResult *diff;
 	const char *params[4];
 
-	if ((before = status_query(target, sql, 0, NULL, "read table stats")) ==
-		NULL)
+	if ((before = pg_query_or_report(target, sql, 0, NULL,
+									 "read table stats")) == NULL)
 		return false;
 	pg_exec(target, "SELECT pg_stat_clear_snapshot()");
 	sleep(1);
-	if ((after = status_query(target, sql, 0, NULL, "read table stats")) ==
-		NULL)
+	if ((after = pg_query_or_report(target, sql, 0, NULL,
+									"read table stats")) == NULL)
 	{
 		pg_result_free(before);
 		return false;
@@ -212,7 +202,8 @@ print_rate(PgConn *target)
 	params[1] = pg_result_value(after, 0, 0);
 	params[2] = pg_result_value(before, 0, 1);
 	params[3] = pg_result_value(after, 0, 1);
-	diff = status_query(target, interval_sql, 4, params, "compute the rate");
+	diff = pg_query_or_report(target, interval_sql, 4, params,
+							  "compute the rate");
 	if (diff)
 	{
 		double rows = atof(pg_result_value(diff, 0, 0));

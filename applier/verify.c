@@ -111,22 +111,18 @@ find_applier(Verify *v)
 {
 	PgResult *res;
 	const char *params[3];
-	bool ok = true;
 
-	res =
-		pg_query(v->source,
-				 "SELECT s.system_identifier, pg_catalog.current_database(), "
-				 "COALESCE(pg_catalog.string_agg(r.slot_name, ','), '') "
-				 "FROM pg_catalog.pg_control_system() s "
-				 "LEFT JOIN pg_catalog.pg_replication_slots r "
-				 "ON r.database = pg_catalog.current_database() AND r.active "
-				 "GROUP BY 1",
-				 0, NULL);
+	res = pg_query_or_report(
+		v->source,
+		"SELECT s.system_identifier, pg_catalog.current_database(), "
+		"COALESCE(pg_catalog.string_agg(r.slot_name, ','), '') "
+		"FROM pg_catalog.pg_control_system() s "
+		"LEFT JOIN pg_catalog.pg_replication_slots r "
+		"ON r.database = pg_catalog.current_database() AND r.active "
+		"GROUP BY 1",
+		0, NULL, "identify the source and its active slots");
 	if (res == NULL)
-	{
-		pg_report(v->source, "identify the source and its active slots");
 		return false;
-	}
 	v->system_identifier = xstrdup(pg_result_value(res, 0, 0));
 	v->database = xstrdup(pg_result_value(res, 0, 1));
 	/* slot names are made of [a-z0-9_]: an array literal as they are */
@@ -136,28 +132,24 @@ find_applier(Verify *v)
 	params[0] = v->system_identifier;
 	params[1] = v->database;
 	params[2] = v->active_slots.data;
-	res = pg_query(v->target,
-				   "SELECT pg_catalog.to_regclass("
-				   "'pgferry.progress') IS NOT NULL",
-				   0, NULL);
+	res = pg_query_or_report(v->target,
+							 "SELECT pg_catalog.to_regclass("
+							 "'pgferry.progress') IS NOT NULL",
+							 0, NULL, "read pgferry.progress");
 	if (res && strcmp(pg_result_value(res, 0, 0), "t") == 0)
 	{
 		pg_result_free(res);
-		res = pg_query(v->target,
-					   "SELECT pg_catalog.count(*) FROM pgferry.progress "
-					   "WHERE system_identifier = $1 AND database = $2 "
-					   "AND slot_name = ANY ($3::pg_catalog.text[])",
-					   3, params);
+		res = pg_query_or_report(
+			v->target,
+			"SELECT pg_catalog.count(*) FROM pgferry.progress "
+			"WHERE system_identifier = $1 AND database = $2 "
+			"AND slot_name = ANY ($3::pg_catalog.text[])",
+			3, params, "read pgferry.progress");
 		if (res)
 			v->applier_running = atol(pg_result_value(res, 0, 0)) > 0;
 	}
-	if (res == NULL)
-	{
-		pg_report(v->target, "read pgferry.progress");
-		ok = false;
-	}
 	pg_result_free(res);
-	return ok;
+	return res != NULL;
 }
 
 /*
@@ -174,16 +166,14 @@ read_target_applied(Verify *v, Lsn *applied)
 	bool ok;
 
 	*applied = LSN_INVALID;
-	res = pg_query(v->target,
-				   "SELECT pg_catalog.min(end_lsn) FROM pgferry.progress "
-				   "WHERE system_identifier = $1 AND database = $2 "
-				   "AND slot_name = ANY ($3::pg_catalog.text[])",
-				   3, params);
+	res = pg_query_or_report(
+		v->target,
+		"SELECT pg_catalog.min(end_lsn) FROM pgferry.progress "
+		"WHERE system_identifier = $1 AND database = $2 "
+		"AND slot_name = ANY ($3::pg_catalog.text[])",
+		3, params, "read pgferry.progress");
 	if (res == NULL)
-	{
-		pg_report(v->target, "read pgferry.progress");
 		return false;
-	}
 	value = pg_result_value(res, 0, 0);
 	ok = value == NULL || pg_lsn_parse(value, applied);
 	pg_result_free(res);
@@ -239,24 +229,6 @@ wait_for_applier(Verify *v, bool *reached)
 
 /* --- snapshots ------------------------------------------------------------------- */
 
-/* Starts a read-only transaction in the exported snapshot name. */
-static bool
-import_snapshot(PgConn *conn, const char *name)
-{
-	char *literal = pg_quote_literal(name);
-	Buf sql = BUF_INIT;
-	bool ok;
-
-	buf_printf(&sql, "SET TRANSACTION SNAPSHOT %s", literal);
-	ok = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") &&
-		 pg_exec(conn, sql.data);
-	if (!ok)
-		pg_report(conn, "import snapshot %s", name);
-	free(literal);
-	buf_free(&sql);
-	return ok;
-}
-
 /* The sessions of a worker, each in its own snapshot. */
 typedef enum SessionRole
 {
@@ -302,7 +274,13 @@ share_snapshot(Verify *v, PgConn *exporter, SessionRole role, Lsn *point)
 	ok = point == NULL || pg_lsn_parse(pg_result_value(res, 0, 1), point);
 	pg_result_free(res);
 	for (int i = 0; i < v->nworkers && ok; i++)
-		ok = import_snapshot(session_of(&v->sessions[i], role), name);
+	{
+		PgConn *session = session_of(&v->sessions[i], role);
+
+		ok = pg_begin_in_snapshot(session, name);
+		if (!ok)
+			pg_report(session, "import snapshot %s", name);
+	}
 	pg_exec(exporter, "COMMIT");
 	return ok;
 }
@@ -599,12 +577,8 @@ verify_run(const VerifyOptions *opts)
 	memset(&v, 0, sizeof(v));
 	v.opts = opts;
 	pthread_mutex_init(&v.lock, NULL);
-	v.source =
-		pg_connect(opts->source, "source", PG_CONN_SQL, session_options);
-	v.target = v.source ? pg_connect(opts->target, "target", PG_CONN_SQL,
-									 session_options)
-						: NULL;
-	if (v.target == NULL)
+	if (!pg_connect_both(opts->source, opts->target, session_options,
+						 &v.source, &v.target))
 		goto done;
 	status = EXIT_OTHER;
 	if (!verify_catalog_tables(v.source, v.target, opts->include_tables,
