@@ -47,6 +47,7 @@ bench_create_ferry_slot()
 ferry_unavailable=
 if bench_pgferry_has follow; then
 	bench_create_ferry_slot bench s_ferry
+	bench_create_ferry_slot bench s_decode
 else
 	ferry_unavailable="the installed pgferry has no follow command"
 	bench_log "pgferry follow: not available: $ferry_unavailable"
@@ -96,6 +97,23 @@ if [ -z "$ferry_unavailable" ]; then
 	fi
 fi
 
+# Decoding alone: the same plugin and options read into /dev/null.  Every
+# consumer of a slot waits for its decoding (one walsender, one core): this is
+# the time no applier can beat on this machine.
+decode_time='' decode_row=("not available: $ferry_unavailable" "" "")
+if [ -z "$ferry_unavailable" ]; then
+	bench_log "decoding alone: pg_recvlogical --endpos $end_lsn into /dev/null"
+	bench_measure "$BENCH_ROOT/decode.log" "$PGBIN/pg_recvlogical" -d "$src" --slot s_decode \
+		--start --endpos "$end_lsn" --file /dev/null --no-loop -o proto_version=1 -o binary=on \
+		-o skip_empty_xacts=on -o stream=on
+	if [ "$BENCH_STATUS" = 0 ]; then
+		decode_time=$BENCH_WALL
+		decode_row=("$(bench_secs "$BENCH_WALL")" "n/a" "n/a")
+	else
+		decode_row=("failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/decode.log")" "" "")
+	fi
+fi
+
 bench_log "native logical replication"
 bench_sql "$tgt_port" native "CREATE SUBSCRIPTION native_sub CONNECTION '$src'
 	PUBLICATION bench_pub
@@ -132,7 +150,10 @@ bench_md "Workload on the source: 200 transactions of 1,000 inserts, one update 
 	"| --- | ---: | ---: | --- |"
 bench_md_row "pgferry follow" "${ferry_row[@]}"
 bench_md_row "native logical replication" "$(bench_secs "$native_time")" "n/a" "$native_equal"
-bench_md "" "Native time / pgferry time: **$(bench_ratio "$native_time" "$ferry_time")** (goal >= 3.00)." ""
+bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null)" "${decode_row[@]}"
+bench_md "" "Native time / pgferry time: **$(bench_ratio "$native_time" "$ferry_time")** (goal >= 3.00)." \
+	"Native time / decoding alone: $(bench_ratio "$native_time" "$decode_time"), the most any consumer of" \
+	"a slot can reach here: no applier finishes before the walsender has decoded the WAL." ""
 
 # bench_big_transaction: one transaction of big_mb MB on the source, applied
 # by pgferry follow; appends its row to the results.  pgferry's memory must
