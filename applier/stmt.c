@@ -398,6 +398,134 @@ stmt_key_match(Buf *sql, const Rel *rel, const TargetRel *target,
 	}
 }
 
+/*
+ * Whether an update of rows must move them (delete and insert them again):
+ * a GENERATED ALWAYS identity column takes no value in an UPDATE, so a row
+ * whose value there changed (SET id = DEFAULT on the source) can only be
+ * written again whole, with OVERRIDING SYSTEM VALUE.
+ */
+static bool
+stmt_column_fixed(const TargetRel *target, int i)
+{
+	return target->columns[i].writable && !target->columns[i].updatable;
+}
+
+/*
+ * The end of a move: d (the deleted rows, columns p1..pn in the order of
+ * the writable columns) is inserted again.  Appends ", i AS (INSERT ...)".
+ */
+static void
+stmt_move_insert(Stmt *stmt, const Rel *rel, const TargetRel *target)
+{
+	int *pnum = xcalloc(rel->ncolumns, sizeof(int));
+	int n = 0;
+
+	for (int i = 0; i < rel->ncolumns; i++)
+		if (target->columns[i].writable)
+			pnum[i] = ++n;
+	buf_append_str(&stmt->sql, "), i AS (");
+	stmt_insert_head(stmt, rel, target, pnum);
+	buf_append_str(&stmt->sql, "d AS v) ");
+	free(pnum);
+}
+
+/*
+ * Appends the RETURNING list of a move's DELETE: ord, then the row as it
+ * is to be, p1..pn: each writable column's new value (new_expr[i]) or,
+ * where none arrived, the target's.
+ */
+static void
+stmt_move_returning(Buf *sql, const Rel *rel, const TargetRel *target,
+					const char *ord, char *const *new_expr)
+{
+	int n = 0;
+
+	buf_printf(sql, " RETURNING %s", ord);
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		if (!target->columns[i].writable)
+			continue;
+		if (new_expr[i])
+			buf_printf(sql, ", %s AS p%d", new_expr[i], ++n);
+		else
+			buf_printf(sql, ", t.%s AS p%d", target->columns[i].name_sql, ++n);
+	}
+}
+
+/* "WITH v(p1, ..., pn, ord) AS (<row source>)" */
+static void
+stmt_with_rows(Stmt *stmt, const Rel *rel, const TargetRel *target,
+			   const RowChange *rows, int nrows, const ValueColumn *vcs,
+			   int nvcs)
+{
+	buf_append_str(&stmt->sql, "WITH v(");
+	for (int k = 0; k < nvcs; k++)
+		buf_printf(&stmt->sql, "p%d, ", k + 1);
+	buf_append_str(&stmt->sql, "ord) AS (");
+	stmt_row_source(stmt, rel, target, rows, nrows, vcs, nvcs);
+	buf_append_str(&stmt->sql, ")");
+}
+
+/*
+ * "INSERT INTO T (columns) SELECT values WHERE NOT EXISTS (SELECT FROM
+ * cte)": the row of a one-row update that cte did not find.
+ */
+static void
+stmt_insert_unless(Buf *sql, const TargetRel *target, const Buf *columns,
+				   const Buf *values, const char *cte)
+{
+	buf_printf(sql,
+			   "INSERT INTO %s (%s)%s SELECT %s "
+			   "WHERE NOT EXISTS (SELECT FROM %s)",
+			   target->name_sql, columns->data ? columns->data : "",
+			   target->overriding ? " OVERRIDING SYSTEM VALUE" : "",
+			   values->data ? values->data : "", cte);
+}
+
+/*
+ * stmt_update_by_key for rows whose key changed in a column that no UPDATE
+ * writes: they are moved (stmt_column_fixed).  vcs, key_pnum and new_pnum
+ * as there.
+ */
+static void
+stmt_move_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
+				 const RowChange *rows, int nrows, const ValueColumn *vcs,
+				 int nvcs, const int *key_pnum, const int *new_pnum,
+				 bool insert_missing)
+{
+	Buf *sql = &stmt->sql;
+	char **new_expr = xcalloc(rel->ncolumns, sizeof(char *));
+
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		Buf expr = BUF_INIT;
+
+		if (new_pnum[i] == 0)
+			continue;
+		buf_printf(&expr, "v.p%d", new_pnum[i]);
+		new_expr[i] = expr.data;
+	}
+	stmt_with_rows(stmt, rel, target, rows, nrows, vcs, nvcs);
+	buf_printf(sql, ", d AS (DELETE FROM %s AS t USING v WHERE ",
+			   target->name_sql);
+	stmt_key_match(sql, rel, target, key_pnum);
+	stmt_move_returning(sql, rel, target, "v.ord", new_expr);
+	stmt_move_insert(stmt, rel, target);
+	if (insert_missing)
+	{
+		stmt_insert_head(stmt, rel, target, new_pnum);
+		buf_append_str(sql, "v WHERE v.ord NOT IN (SELECT d.ord FROM d)");
+	}
+	else
+	{
+		buf_append_str(sql, "SELECT d.ord FROM d");
+		stmt->result_ords = nrows;
+	}
+	for (int i = 0; i < rel->ncolumns; i++)
+		free(new_expr[i]);
+	free(new_expr);
+}
+
 void
 stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 				   const RowChange *rows, int nrows, bool insert_missing)
@@ -431,15 +559,24 @@ stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		new_pnum[i] = ++nvcs;
 	}
 
-	if (insert_missing)
-		buf_append_str(sql, "WITH v(");
+	for (int i = 0; i < rel->ncolumns && key_changed; i++)
+	{
+		if (rel->columns[i].key && stmt_column_fixed(target, i))
+		{
+			stmt_move_by_key(stmt, rel, target, rows, nrows, vcs, nvcs,
+							 key_pnum, new_pnum, insert_missing);
+			free(vcs);
+			free(key_pnum);
+			free(new_pnum);
+			stmt_finish(stmt);
+			return;
+		}
+	}
+
 	if (insert_missing)
 	{
-		for (int k = 0; k < nvcs; k++)
-			buf_printf(sql, "p%d, ", k + 1);
-		buf_append_str(sql, "ord) AS (");
-		stmt_row_source(stmt, rel, target, rows, nrows, vcs, nvcs);
-		buf_append_str(sql, "), u AS (");
+		stmt_with_rows(stmt, rel, target, rows, nrows, vcs, nvcs);
+		buf_append_str(sql, ", u AS (");
 	}
 	buf_printf(sql, "UPDATE %s AS t SET ", target->name_sql);
 	for (int i = 0; i < rel->ncolumns; i++)
@@ -558,6 +695,17 @@ stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	stmt->reusable = true;
 }
 
+/* Whether row's new value of column i differs from its old one. */
+static bool
+stmt_value_changed(const RowChange *row, int i)
+{
+	const ChangeValue *old = &row->old_values[i];
+	const ChangeValue *new = &row->new_values[i];
+
+	return old->kind != new->kind || old->len != new->len ||
+		   (old->len > 0 && memcmp(old->data, new->data, old->len) != 0);
+}
+
 void
 stmt_row_update(Stmt *stmt, const Rel *rel, const TargetRel *target,
 				const RowChange *row, bool insert_missing)
@@ -566,6 +714,8 @@ stmt_row_update(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	Buf set = BUF_INIT;
 	Buf columns = BUF_INIT;
 	Buf values = BUF_INIT;
+	char **new_expr = xcalloc(rel->ncolumns, sizeof(char *));
+	bool move = false;
 
 	stmt_row_match(stmt, rel, target, row);
 	for (int i = 0; i < rel->ncolumns; i++)
@@ -575,32 +725,50 @@ stmt_row_update(Stmt *stmt, const Rel *rel, const TargetRel *target,
 
 		if (!col->writable || !stmt_present(row, i))
 			continue;
-		/* one parameter serves both SET and the INSERT */
+		/* one parameter serves SET, the INSERT and a move */
 		stmt_scalar(stmt, rel, target, i, &row->new_values[i], &expr);
 		buf_printf(&columns, "%s%s", columns.len ? ", " : "", col->name_sql);
 		buf_printf(&values, "%s%s", values.len ? ", " : "", expr.data);
 		if (col->updatable)
 			buf_printf(&set, "%s%s = %s", set.len ? ", " : "", col->name_sql,
 					   expr.data);
-		buf_free(&expr);
+		else if (stmt_value_changed(row, i))
+			move = true;
+		new_expr[i] = expr.data;
 	}
-	if (set.len == 0)
-		stmt_touch(&set, rel, target);
 
-	buf_printf(sql,
-			   "%sUPDATE %s AS t SET %s FROM m "
-			   "WHERE t.tableoid = m.r AND t.ctid = m.c RETURNING 1",
-			   insert_missing ? ", u AS (" : " ", target->name_sql,
-			   set.data ? set.data : "");
-	if (insert_missing)
+	if (move)
+	{
 		buf_printf(sql,
-				   ") INSERT INTO %s (%s)%s SELECT %s "
-				   "WHERE NOT EXISTS (SELECT FROM u)",
-				   target->name_sql, columns.data ? columns.data : "",
-				   target->overriding ? " OVERRIDING SYSTEM VALUE" : "",
-				   values.data ? values.data : "");
+				   ", d AS (DELETE FROM %s AS t USING m "
+				   "WHERE t.tableoid = m.r AND t.ctid = m.c",
+				   target->name_sql);
+		stmt_move_returning(sql, rel, target, "1 AS ord", new_expr);
+		stmt_move_insert(stmt, rel, target);
+	}
 	else
+	{
+		if (set.len == 0)
+			stmt_touch(&set, rel, target);
+		buf_printf(sql,
+				   "%sUPDATE %s AS t SET %s FROM m "
+				   "WHERE t.tableoid = m.r AND t.ctid = m.c RETURNING 1",
+				   insert_missing ? ", u AS (" : " ", target->name_sql,
+				   set.data ? set.data : "");
+		if (insert_missing)
+			buf_append_str(sql, ") ");
+	}
+	if (insert_missing)
+		stmt_insert_unless(sql, target, &columns, &values, move ? "d" : "u");
+	else
+	{
+		if (move)
+			buf_append_str(sql, "SELECT d.ord FROM d");
 		stmt->result_ords = 1;
+	}
+	for (int i = 0; i < rel->ncolumns; i++)
+		free(new_expr[i]);
+	free(new_expr);
 	buf_free(&set);
 	buf_free(&columns);
 	buf_free(&values);

@@ -7,6 +7,11 @@
 #   FULL          rows found by every column, NULL-safe, including a json
 #                 column (json has no equality operator) and two identical
 #                 rows of which only one is updated or deleted;
+#   GENERATED ALWAYS identity changed by UPDATE ... SET id = DEFAULT: no
+#                 UPDATE may write the column, so the row is moved (deleted
+#                 and inserted with OVERRIDING SYSTEM VALUE), keeping an
+#                 unchanged TOASTed value; by key and under FULL, including a
+#                 table of nothing but the identity column;
 #   NOTHING       inserts apply; an update stops the applier with exit 4, a
 #                 message naming the table and the REPLICA IDENTITY fix, and
 #                 the slot not past the update.
@@ -29,6 +34,11 @@ CREATE UNIQUE INDEX ri_index_ab ON ri_index (a, b);
 ALTER TABLE ri_index REPLICA IDENTITY USING INDEX ri_index_ab;
 CREATE TABLE ri_full (a int, t text, j json, jb jsonb, f float8);
 ALTER TABLE ri_full REPLICA IDENTITY FULL;
+CREATE TABLE ri_always (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text, big text);
+CREATE TABLE ri_always_full (id int GENERATED ALWAYS AS IDENTITY, v text);
+ALTER TABLE ri_always_full REPLICA IDENTITY FULL;
+CREATE TABLE ri_always_only (id int GENERATED ALWAYS AS IDENTITY);
+ALTER TABLE ri_always_only REPLICA IDENTITY FULL;
 CREATE TABLE ri_nothing (id int, v text);
 ALTER TABLE ri_nothing REPLICA IDENTITY NOTHING;
 };
@@ -104,6 +114,26 @@ stage(
 	DELETE FROM ri_full WHERE ctid = (SELECT min(ctid) FROM ri_full WHERE a = 6);
 	DELETE FROM ri_full WHERE a = 2;
 	});
+
+stage(
+	'identity GENERATED ALWAYS set to DEFAULT',
+	q{
+	INSERT INTO ri_always (v, big)
+		SELECT 'v' || i, (SELECT string_agg(md5(i::text || j::text), '') FROM generate_series(1, 300) j)
+		FROM generate_series(1, 4) i;
+	INSERT INTO ri_always_full (v) SELECT 'v' || i FROM generate_series(1, 4) i;
+	INSERT INTO ri_always_only SELECT FROM generate_series(1, 3);
+	UPDATE ri_always SET id = DEFAULT WHERE id = 2;
+	UPDATE ri_always SET id = DEFAULT, v = 'moved, new value' WHERE id = 3;
+	UPDATE ri_always SET v = 'in place' WHERE id = 4;
+	UPDATE ri_always_full SET id = DEFAULT, v = 'moved' WHERE id = 1;
+	UPDATE ri_always_full SET v = 'in place' WHERE id = 2;
+	UPDATE ri_always_only SET id = DEFAULT WHERE id = 2;
+	});
+is( $target->safe_psql('postgres',
+		"SELECT string_agg(id || ':' || v || ':' || length(big), ' ' ORDER BY id) FROM ri_always"),
+	'1:v1:9600 4:in place:9600 5:v2:9600 6:moved, new value:9600',
+	'identity GENERATED ALWAYS set to DEFAULT: rows moved with their untouched large value');
 
 # NOTHING: an update cannot be applied (no way to find the row).
 $source->safe_psql('postgres',
