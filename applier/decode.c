@@ -108,14 +108,20 @@ decode_relation(const Decoder *decoder, Oid oid)
 	return rel;
 }
 
-/* Logs why the frame at lsn cannot be used; returns false. */
+/*
+ * Logs why the frame at lsn cannot be used; returns false.  The startup
+ * frame comes before any WAL position.
+ */
 static bool
 decode_refuse(Lsn lsn, const char *what)
 {
 	char at[LSN_TEXT_LEN];
 
-	log_error("bad frame at WAL position %s: %s", pg_lsn_format(lsn, at),
-			  what);
+	if (lsn == LSN_INVALID)
+		log_error("bad frame at the start of the decoding session: %s", what);
+	else
+		log_error("bad frame at WAL position %s: %s", pg_lsn_format(lsn, at),
+				  what);
 	log_hint("the source's pgferry plugin and this applier must speak the "
 			 "same protocol; install the same pgferry version on both sides");
 	return false;

@@ -171,7 +171,9 @@ tables_match($source, 'postgres', $target, 'postgres',
 # Frames altered on their way: the applier must refuse them, not guess.  A
 # slot of their own, so that the altered transaction is the first it sends.
 foreach my $case (
-	[ 'version', 'frame of an unknown protocol version', [ qr/version/i, qr/99/ ] ],
+	[	'version', 'frame of an unknown protocol version',
+		[ qr/version/i, qr/99/, qr{bad frame at (?:the start of the decoding session|WAL position (?!0/0\b))} ]
+	],
 	[ 'corrupt', 'corrupt frame', [qr/frame/i] ])
 {
 	my ($mode, $name, $patterns) = @$case;
