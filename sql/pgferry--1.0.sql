@@ -1,10 +1,13 @@
 -- pgferry extension, version 1.0
 \echo Use "CREATE EXTENSION pgferry" to load this file. \quit
 
-CREATE FUNCTION frame_text(frame bytea, masked boolean DEFAULT false)
+CREATE SCHEMA pgferry;
+COMMENT ON SCHEMA pgferry IS 'pgferry: functions of the pgferry extension';
+
+CREATE FUNCTION pgferry.frame_text(frame bytea, masked boolean DEFAULT false)
 RETURNS text
 AS 'MODULE_PATHNAME', 'pgferry_frame_text'
 LANGUAGE C STRICT STABLE PARALLEL SAFE;
 
-COMMENT ON FUNCTION frame_text(bytea, boolean) IS
+COMMENT ON FUNCTION pgferry.frame_text(bytea, boolean) IS
 'One frame of the pgferry plugin''s output as text; masked hides the values that change from run to run (xids, LSNs, times, OIDs)';

@@ -1,5 +1,6 @@
--- extension: CREATE EXTENSION pgferry installs pgferry.frame_text, DROP
--- EXTENSION removes it; frame_text refuses what is not a frame it can read.
+-- extension: CREATE EXTENSION pgferry installs schema pgferry and
+-- pgferry.frame_text, DROP EXTENSION removes both; frame_text refuses what
+-- is not a frame it can read.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS pgferry;
 RESET client_min_messages;
@@ -45,8 +46,8 @@ FROM frames WHERE n = 2;
 SELECT pgferry.frame_text(NULL) IS NULL AS is_null;
 DROP TABLE frames, ext_t;
 
--- DROP EXTENSION leaves only the (empty) schema that CREATE EXTENSION made.
+-- DROP EXTENSION leaves nothing behind, the schema included.
 DROP EXTENSION pgferry;
 SELECT count(*) AS functions_left FROM pg_proc WHERE proname = 'frame_text';
-DROP SCHEMA pgferry;
+SELECT count(*) AS schemas_left FROM pg_namespace WHERE nspname = 'pgferry';
 CREATE EXTENSION pgferry;

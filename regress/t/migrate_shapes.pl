@@ -5,6 +5,8 @@
 # (REPLICA IDENTITY FULL), a table with zero columns, identity GENERATED
 # ALWAYS, a generated column, names with quotes, spaces, a newline, a dot
 # and unicode, columns with non-default collations, an extension's type,
+# the pgferry extension itself on the source (not copied: the target gets
+# only its own state tables),
 # enums, composites, domains and arrays of them (text COPY), an unlogged
 # table, a materialized view, large objects, and a table big enough to be
 # copied in ranges.
@@ -45,6 +47,7 @@ create_database($target, 'shapes');
 
 $source->safe_psql('shapes', q{
 CREATE EXTENSION citext;
+CREATE EXTENSION pgferry;
 CREATE SCHEMA "Odd Schema";
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TYPE pair AS (a int, b text);
@@ -168,5 +171,8 @@ $res = migrate($source, 'shapes', $target, 'shapes', '--slot', 'shapes',
 is($res->{rc}, 0, 'inserts and a delete of a table with zero columns are applied');
 is($target->safe_psql('shapes', 'SELECT count(*) FROM zero'), '6',
 	'the table with zero columns has three rows more and one less');
+
+is($target->safe_psql('shapes', "SELECT count(*) FROM pg_extension WHERE extname = 'pgferry'"),
+	'0', 'the source\'s pgferry extension is not copied to the target');
 
 done_testing();
