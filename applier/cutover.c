@@ -251,6 +251,52 @@ find_slots(Cutover *c)
 	return ok;
 }
 
+/*
+ * Whether the migration's post-data (indexes, constraints, triggers, ...)
+ * has all run on the target: a target without them is not ready, and the
+ * source should not stop taking writes for it.  A target that pgferry
+ * migrate never wrote to (follow alone) has nothing to check.
+ */
+static bool
+check_post_data(Cutover *c)
+{
+	PgResult *res = pg_query_or_report(
+		c->target, "SELECT pg_catalog.to_regclass('pgferry.post_data')", 0,
+		NULL, "look for pgferry.post_data");
+	bool migrated;
+	long pending;
+
+	if (res == NULL)
+		return false;
+	migrated = pg_result_value(res, 0, 0) != NULL;
+	pg_result_free(res);
+	if (!migrated)
+		return true;
+	res = pg_query_or_report(
+		c->target,
+		"SELECT count(*), pg_catalog.string_agg(description, '; ') "
+		"FILTER (WHERE n <= 3) FROM (SELECT description, "
+		"row_number() OVER (ORDER BY position) AS n FROM pgferry.post_data "
+		"WHERE done_at IS NULL) p",
+		0, NULL, "read pgferry.post_data");
+	if (res == NULL)
+		return false;
+	pending = atol(pg_result_value(res, 0, 0));
+	if (pending > 0)
+	{
+		log_error("target: %ld post-data statement%s of the migration "
+				  "%s not run yet (%s%s)",
+				  pending, pending == 1 ? "" : "s",
+				  pending == 1 ? "has" : "have", pg_result_value(res, 0, 1),
+				  pending > 3 ? "; ..." : "");
+		log_hint("a migration task has not finished its copy: wait until "
+				 "pgferry status shows every task streaming (run a stopped "
+				 "task's pgferry migrate again), then run the cutover");
+	}
+	pg_result_free(res);
+	return pending == 0;
+}
+
 /* --- step 2: read-only ----------------------------------------------------------- */
 
 static bool
@@ -569,6 +615,11 @@ cutover_run(const CutoverOptions *opts)
 			 "(%s)",
 			 c.database_ident, pg_conn_display(c.source),
 			 pg_conn_display(c.target));
+	if (!check_post_data(&c))
+	{
+		status = EXIT_BLOCKED;
+		goto done;
+	}
 	if (!check_prepared_transactions(&c) || !find_slots(&c))
 		goto done;
 
@@ -620,7 +671,8 @@ cutover_run(const CutoverOptions *opts)
 		   window(&c), read_only_since);
 	/* "{a,b}" without its braces */
 	printf("cutover: next: point the applications at the target, stop "
-		   "pgferry follow, and drop slot %.*s on the source when you no "
+		   "pgferry (migrate or follow), and drop slot %.*s on the source "
+		   "when you no "
 		   "longer need to fall back (pg_drop_replication_slot)\n",
 		   (int) c.slots.len - 2, c.slots.data + 1);
 	fflush(stdout);

@@ -383,7 +383,12 @@ take_trailing_settings(SessionSettings *settings, const char *start,
 	return cut;
 }
 
-/* Ties each post-data entry to the table it belongs to, on the source. */
+/*
+ * Ties each post-data entry to the table it belongs to, on the source, and
+ * describes it as the catalogs do (quoted names, the relation it is on).
+ * Only tables are copied: an entry on a view, a materialized view or a
+ * foreign table belongs to none, and runs once every table is copied.
+ */
 static bool
 map_entries(PgConn *source, const Toc *toc, PostDataItem *items)
 {
@@ -405,7 +410,9 @@ map_entries(PgConn *source, const Toc *toc, PostDataItem *items)
 	params[1] = objects.data;
 	res = pg_query(
 		source,
-		"SELECT n.nspname, c.relname, fn.nspname, fc.relname\n"
+		"SELECT n.nspname, c.relname, fn.nspname, fc.relname,\n"
+		"  CASE WHEN e.catalog <> 0\n"
+		"    THEN pg_describe_object(e.catalog, e.object, 0) END\n"
 		"FROM unnest($1::oid[], $2::oid[]) WITH ORDINALITY\n"
 		"  AS e(catalog, object, position)\n"
 		"LEFT JOIN LATERAL (\n"
@@ -427,7 +434,7 @@ map_entries(PgConn *source, const Toc *toc, PostDataItem *items)
 		"    WHERE e.catalog = 'pg_statistic_ext'::regclass AND oid = "
 		"e.object\n"
 		") m ON true\n"
-		"LEFT JOIN pg_class c ON c.oid = m.rel\n"
+		"LEFT JOIN pg_class c ON c.oid = m.rel AND c.relkind IN ('r', 'p')\n"
 		"LEFT JOIN pg_namespace n ON n.oid = c.relnamespace\n"
 		"LEFT JOIN pg_class fc ON fc.oid = m.ref\n"
 		"LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace\n"
@@ -442,10 +449,15 @@ map_entries(PgConn *source, const Toc *toc, PostDataItem *items)
 	}
 	for (int i = 0; i < toc->count && i < pg_result_rows(res); i++)
 	{
-		const char *values[4];
+		const char *values[5];
 
-		for (int c = 0; c < 4; c++)
+		for (int c = 0; c < 5; c++)
 			values[c] = pg_result_value(res, i, c);
+		if (values[4])
+		{
+			free(items[i].description);
+			items[i].description = xstrdup(values[4]);
+		}
 		if (values[0] && values[1])
 		{
 			items[i].schema = xstrdup(values[0]);
@@ -563,7 +575,8 @@ map_statements(PgConn *source, PostDataList *list)
 					   "WHERE c.oid = CASE WHEN $2::bool\n"
 					   "  THEN (SELECT indrelid FROM pg_index\n"
 					   "        WHERE indexrelid = to_regclass($1))\n"
-					   "  ELSE to_regclass($1) END",
+					   "  ELSE to_regclass($1) END\n"
+					   "  AND c.relkind IN ('r', 'p')",
 					   2, params);
 		free(name);
 		if (res == NULL)

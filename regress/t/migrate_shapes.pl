@@ -8,7 +8,8 @@
 # the pgferry extension itself on the source (not copied: the target gets
 # only its own state tables),
 # enums, composites, domains and arrays of them (text COPY), an unlogged
-# table, a materialized view, large objects, and a table big enough to be
+# table, a materialized view with an index, a view with an INSTEAD OF
+# trigger and a rule, large objects, and a table big enough to be
 # copied in ranges.
 use strict;
 use warnings;
@@ -80,6 +81,14 @@ CREATE TABLE docs (id int PRIMARY KEY, blob oid);
 CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY);
 CREATE TABLE big (id int PRIMARY KEY, pad text);
 CREATE MATERIALIZED VIEW part_counts AS SELECT k, count(*) AS n FROM part GROUP BY k;
+CREATE UNIQUE INDEX part_counts_k ON part_counts (k);
+CREATE VIEW "Odd Schema"."ident view" AS SELECT id, v FROM ident;
+CREATE FUNCTION ident_view_insert() RETURNS trigger LANGUAGE plpgsql AS
+	$$BEGIN INSERT INTO ident (v) VALUES (NEW.v); RETURN NEW; END$$;
+CREATE TRIGGER ident_view_insert INSTEAD OF INSERT ON "Odd Schema"."ident view"
+	FOR EACH ROW EXECUTE FUNCTION ident_view_insert();
+CREATE RULE ident_view_delete AS ON DELETE TO "Odd Schema"."ident view"
+	DO INSTEAD DELETE FROM ident WHERE id = OLD.id;
 
 INSERT INTO inh_parent SELECT i, 'parent ' || i FROM generate_series(1, 50) i;
 INSERT INTO inh_child SELECT i, 'child ' || i, 'x' FROM generate_series(101, 130) i;
@@ -112,6 +121,18 @@ is($target->safe_psql('shapes', 'SELECT count(*) FROM ONLY inh_parent'), '50',
 	'the inheritance parent holds its own rows only');
 is($target->safe_psql('shapes', 'SELECT count(*) FROM part_counts'), '3',
 	'the materialized view is populated');
+# Post-data of relations that are not copied (a materialized view's index,
+# a view's trigger and rule) belongs to no table, and is created all the same.
+my $on_views = q{
+	SELECT string_agg(d, ' | ' ORDER BY d) FROM (
+		SELECT pg_get_indexdef(indexrelid) AS d FROM pg_index WHERE indrelid = 'part_counts'::regclass
+		UNION ALL SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = '"Odd Schema"."ident view"'::regclass
+		UNION ALL SELECT pg_get_ruledef(oid) FROM pg_rewrite
+			WHERE ev_class = '"Odd Schema"."ident view"'::regclass AND rulename <> '_RETURN') s};
+is($target->safe_psql('shapes', $on_views), $source->safe_psql('shapes', $on_views),
+	'indexes, triggers and rules of views and materialized views are created');
+is($target->safe_psql('shapes', 'SELECT count(*) FROM pgferry.post_data WHERE done_at IS NULL'),
+	'0', 'every post-data statement ran');
 my $lo_sql = 'SELECT oid, md5(lo_get(oid)) FROM pg_largeobject_metadata ORDER BY oid';
 is($target->safe_psql('shapes', $lo_sql), $source->safe_psql('shapes', $lo_sql),
 	'large objects copied');

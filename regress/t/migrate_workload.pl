@@ -36,10 +36,24 @@ is($target->safe_psql('shop',
 
 # the stream under writes, then the switch
 sleep 3;
+my @cutover_cmd = ($ENV{PGFERRY} // 'pgferry', 'cutover', '--source', conn($source, 'shop'),
+	'--target', conn($target, 'shop'), '--slot', 'demo');
 my ($out, $err) = ('', '');
-my $cutover = IPC::Run::run([ $ENV{PGFERRY} // 'pgferry', 'cutover', '--source', conn($source, 'shop'),
-		'--target', conn($target, 'shop'), '--slot', 'demo' ],
-	'>', \$out, '2>', \$err);
+
+# A target still without some of its post-data is not ready: cutover
+# refuses before the source stops taking writes.
+$target->safe_psql('shop', 'UPDATE pgferry.post_data SET done_at = NULL WHERE position = 1');
+my $refused = IPC::Run::run(\@cutover_cmd, '>', \$out, '2>', \$err);
+note "pgferry cutover (post-data pending):\n$out\n$err";
+is($? >> 8, 6, 'cutover with post-data not run exits 6');
+like($err, qr/1 post-data statement of the migration has not run yet \(.+\).*\n.*HINT:.*pgferry status/,
+	'cutover names the statement not run and what to do');
+is($source->safe_psql('shop', 'SHOW default_transaction_read_only'), 'off',
+	'the source still takes writes');
+$target->safe_psql('shop', 'UPDATE pgferry.post_data SET done_at = now() WHERE position = 1');
+
+($out, $err) = ('', '');
+my $cutover = IPC::Run::run(\@cutover_cmd, '>', \$out, '2>', \$err);
 note "pgferry cutover:\n$out\n$err";
 ok($cutover, 'pgferry cutover succeeds');
 like("$out$err", qr/read-only window [0-9.]+ s/, 'cutover reports the read-only window');
