@@ -18,6 +18,7 @@
 #include "apply.h"
 #include "buf.h"
 #include "log.h"
+#include "pgferry.h"
 #include "prepared.h"
 #include "stmt.h"
 #include "target.h"
@@ -46,13 +47,17 @@ typedef bool (*MessageHandler)(Applier *applier, const char *content,
 /*
  * Handlers of logical messages with a "pgferry" prefix, by prefix.  DDL
  * replication registers its handler here; messages of other prefixes are
- * not pgferry's business and are ignored.
+ * not pgferry's business and are ignored.  A NULL handler: a marker that
+ * pgferry verify and cutover write on the source (pgferry.h) so that the
+ * applier moves past a point, which it does by applying the marker's
+ * commit: there is nothing else to do.
  */
 static const struct
 {
 	const char *prefix;
 	MessageHandler handler;
-} message_handlers[] = {{NULL, NULL}};
+} message_handlers[] = {
+	{VERIFY_MARKER_PREFIX, NULL}, {CUTOVER_MARKER_PREFIX, NULL}, {NULL, NULL}};
 
 struct Applier
 {
@@ -285,8 +290,8 @@ apply_send(Applier *applier, ExpectKind kind, const ApplyGroup *group,
 		expect = apply_expect(applier, kind, group, first_row, nrows);
 		sent = pg_send_query(applier->conn, stmt->sql.data, &params);
 	}
-	snprintf(expect->what, sizeof(expect->what), "%s %d row%s of table %s",
-			 verb, nrows, nrows == 1 ? "" : "s",
+	snprintf(expect->what, sizeof(expect->what), "%s %d %s of table %s", verb,
+			 nrows, plural(nrows, "row", "rows"),
 			 ((const TargetRel *) group->rel->target)->display);
 	applier->counters.statements++;
 	if (!sent)
@@ -357,10 +362,17 @@ apply_check_identity(const Rel *rel, const RowChange *row)
 			  rel->identity == REL_IDENTITY_NOTHING
 				  ? "NOTHING"
 				  : "DEFAULT without a primary key");
+	log_detail("the change is in the WAL without a key, and no later ALTER "
+			   "TABLE gives it one: it can never be applied, so the table "
+			   "must be migrated again");
 	log_hint("on the source, give the table a primary key or run ALTER "
-			 "TABLE %s REPLICA IDENTITY FULL (or USING INDEX), then copy "
-			 "the table again",
-			 rel_display(rel));
+			 "TABLE %s REPLICA IDENTITY FULL (or USING INDEX) so that its "
+			 "later changes carry one; let the other tables go on with "
+			 "pgferry follow on this slot with --exclude-tables '%s' added "
+			 "to its table filters (pgferry migrate takes no new table "
+			 "filters); then migrate the table again as a task of its own: "
+			 "pgferry migrate --slot NEW_SLOT --include-tables '%s'",
+			 rel_display(rel), rel_display(rel), rel_display(rel));
 	return false;
 }
 
@@ -502,7 +514,8 @@ apply_message(Applier *applier, const ApplyGroup *group)
 {
 	for (int i = 0; message_handlers[i].prefix; i++)
 		if (strcmp(message_handlers[i].prefix, group->prefix) == 0)
-			return message_handlers[i].handler(applier, group->content,
+			return message_handlers[i].handler == NULL ||
+				   message_handlers[i].handler(applier, group->content,
 											   group->content_len);
 	if (strncmp(group->prefix, "pgferry", 7) == 0)
 	{
@@ -616,8 +629,9 @@ apply_report_conflict(Applier *applier, const Expect *expect, int row)
 			  "(unchanged TOASTed columns) to insert it",
 			  ((const TargetRel *) expect->group->rel->target)->display,
 			  key ? key : "?");
-	log_hint("the target lacks a row the source has: copy the table again "
-			 "(or that row), then restart pgferry");
+	log_hint("the target lacks a row the source has: insert that row on "
+			 "the target (from the source), then restart pgferry; a table "
+			 "that lacks more rows must be migrated again");
 	free(key);
 }
 

@@ -282,11 +282,12 @@ run_table_items(Worker *w, TableWork *work)
 	return true;
 }
 
+/* A unit is over: copied (committed), or not (failed or never started). */
 static void
-unit_finished(Copy *copy, Unit *unit)
+unit_finished(Copy *copy, Unit *unit, bool copied)
 {
 	pthread_mutex_lock(&copy->lock);
-	for (int i = 0; i < unit->count; i++)
+	for (int i = 0; copied && i < unit->count; i++)
 	{
 		TableWork *work = unit->works[i];
 
@@ -342,7 +343,7 @@ worker_main(void *arg)
 		{
 			fail(copy, EXIT_CONNECTION);
 			if (unit)
-				unit_finished(copy, unit);
+				unit_finished(copy, unit, false);
 			break;
 		}
 		if (ready)
@@ -357,17 +358,17 @@ worker_main(void *arg)
 		if (w->source == NULL && (w->source = open_source(copy)) == NULL)
 		{
 			fail(copy, EXIT_CONNECTION);
-			unit_finished(copy, unit);
+			unit_finished(copy, unit, false);
 			break;
 		}
 		if (!copy_unit(w, unit))
 		{
 			fail(copy, pg_conn_lost(w->source) ? EXIT_CONNECTION
 											   : error_exit_code(w->target));
-			unit_finished(copy, unit);
+			unit_finished(copy, unit, false);
 			break;
 		}
-		unit_finished(copy, unit);
+		unit_finished(copy, unit, true);
 	}
 	pg_disconnect(w->source);
 	pg_disconnect(w->target);
@@ -572,6 +573,9 @@ init_meter(Copy *copy)
 			buf_printf(&label, "%s.%s", first->schema, first->table);
 		else
 			buf_printf(&label, "(%s)", first->table);
+		m->what = first->kind == COPY_SEQUENCES		  ? METER_SEQUENCES
+				  : first->kind == COPY_LARGE_OBJECTS ? METER_LARGE_OBJECTS
+													  : METER_TABLE;
 		m->label = label.data;
 		for (int r = 0; r < work->nranges; r++)
 		{
@@ -670,6 +674,48 @@ copy_free(Copy *copy)
 	pthread_cond_destroy(&copy->changed);
 }
 
+/*
+ * What is left to copy, in the words of the status: tables, their ranges
+ * (pgferry.copy_ranges), and the sequences and large objects on their own.
+ */
+static void
+log_start(const Copy *copy, int jobs)
+{
+	char items[3][64]; /* the tables, the sequences, the large objects */
+	int nitems = 0;
+	int tables = 0, ranges = 0;
+	Buf what = BUF_INIT;
+
+	for (int w = 0; w < copy->nworks; w++)
+		if (copy->works[w].source && copy->works[w].left > 0)
+		{
+			tables++;
+			ranges += copy->works[w].left;
+		}
+	if (tables > 0)
+		snprintf(items[nitems++], sizeof(items[0]), "%d %s (%d %s)", tables,
+				 plural(tables, "table", "tables"), ranges,
+				 plural(ranges, "range", "ranges"));
+	for (int w = 0; w < copy->nworks; w++)
+		if (copy->works[w].source == NULL && copy->works[w].left > 0)
+			snprintf(items[nitems++], sizeof(items[0]), "the %s",
+					 copy->works[w].ranges[0]->table);
+	for (int i = 0; i < nitems; i++)
+		buf_printf(&what, "%s%s",
+				   i == 0			 ? ""
+				   : i == nitems - 1 ? " and "
+									 : ", ",
+				   items[i]);
+	if (nitems == 0)
+		log_info("nothing left to copy: running the post-data statements "
+				 "left with %d %s",
+				 jobs, plural(jobs, "worker", "workers"));
+	else
+		log_info("copying %s with %d %s, snapshot %s", what.data, jobs,
+				 plural(jobs, "worker", "workers"), copy->options->snapshot);
+	buf_free(&what);
+}
+
 /* The source's server encoding, that both sessions then speak. */
 static char *
 source_encoding(const CopyOptions *options)
@@ -729,8 +775,7 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 		return EXIT_APPLY;
 	}
 
-	log_info("copying %d units of %d tables with %d workers, snapshot %s",
-			 copy.nunits, copy.nworks, jobs, options->snapshot);
+	log_start(&copy, jobs);
 	workers = xcalloc(jobs, sizeof(Worker));
 	threads = xcalloc(jobs, sizeof(pthread_t));
 	copy.workers_running = jobs;
@@ -767,7 +812,7 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 	for (int j = 0; j < jobs; j++)
 		if (threads[j])
 			pthread_join(threads[j], NULL);
-	meter_finish(&copy.meter);
+	meter_finish(&copy.meter, copy.exit_code == EXIT_DONE);
 
 	exit_code = copy.exit_code;
 	if (exit_code == EXIT_DONE)

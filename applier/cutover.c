@@ -60,9 +60,6 @@
 /* How long terminated sessions get to go away. */
 #define SESSION_EXIT_SECONDS 30
 
-/* The prefix of the logical message written after the last LSN. */
-#define MARKER_PREFIX "pgferry.cutover"
-
 /*
  * Our sessions write (ALTER DATABASE, the marker) even once the source
  * database is read-only: default_transaction_read_only is only a default.
@@ -284,11 +281,10 @@ check_post_data(Cutover *c)
 	pending = atol(pg_result_value(res, 0, 0));
 	if (pending > 0)
 	{
-		log_error("target: %ld post-data statement%s of the migration "
-				  "%s not run yet (%s%s)",
-				  pending, pending == 1 ? "" : "s",
-				  pending == 1 ? "has" : "have", pg_result_value(res, 0, 1),
-				  pending > 3 ? "; ..." : "");
+		log_error("target: %ld post-data %s of the migration not run yet "
+				  "(%s%s)",
+				  pending, plural(pending, "statement has", "statements have"),
+				  pg_result_value(res, 0, 1), pending > 3 ? "; ..." : "");
 		log_hint("a migration task has not finished its copy: wait until "
 				 "pgferry status shows every task streaming (run a stopped "
 				 "task's pgferry migrate again), then run the cutover");
@@ -399,10 +395,10 @@ end_sessions(Cutover *c, const char *before, bool wait_sessions, int timeout)
 			break;
 		if (meter_now() > deadline)
 		{
-			log_error("source: %d session%s of database %s opened before "
+			log_error("source: %d %s of database %s opened before "
 					  "read-only %s still open after %d s",
-					  n, n > 1 ? "s" : "", c->database_ident,
-					  n > 1 ? "are" : "is", timeout);
+					  n, plural(n, "session", "sessions"), c->database_ident,
+					  plural(n, "is", "are"), timeout);
 			log_hint(wait_sessions
 						 ? "close them (or run the cutover without "
 						   "--wait-sessions, which terminates them)"
@@ -445,7 +441,7 @@ last_lsn(Cutover *c, Lsn *lsn)
 
 	if (!run_with(c->source,
 				  "SELECT pg_catalog.pg_logical_emit_message("
-				  "true, '" MARKER_PREFIX "', $1)",
+				  "true, '" CUTOVER_MARKER_PREFIX "', $1)",
 				  text))
 	{
 		pg_report(c->source, "write a logical message after LSN %s", text);

@@ -144,8 +144,8 @@ cutover_copy_sequences(PgConn *source, PgConn *target)
 		pg_result_free(values);
 	}
 	pg_result_free(sequences);
-	log_info("target: %d sequence%s set to the source's values", set,
-			 set == 1 ? "" : "s");
+	log_info("target: %d %s set to the source's values", set,
+			 plural(set, "sequence", "sequences"));
 	return failed == 0;
 }
 
@@ -297,8 +297,8 @@ cutover_refresh_matviews(PgConn *source, PgConn *target)
 	pg_result_free(deps);
 	pg_result_free(populated);
 	if (ok)
-		log_info("target: %d materialized view%s refreshed", refreshed,
-				 refreshed == 1 ? "" : "s");
+		log_info("target: %d %s refreshed", refreshed,
+				 plural(refreshed, "materialized view", "materialized views"));
 	return ok;
 }
 

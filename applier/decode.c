@@ -260,10 +260,12 @@ decode_tuple(const Pgferry__Tuple *tuple, const Rel *rel, ChangeValue *values,
 
 	if (tuple == NULL || (int) tuple->n_values != rel->ncolumns)
 	{
-		snprintf(what, sizeof(what),
-				 "a row of table %s has %zu values; its Relation frame has "
-				 "%d columns",
-				 rel_display(rel), tuple ? tuple->n_values : 0, rel->ncolumns);
+		snprintf(
+			what, sizeof(what),
+			"a row of table %s has %zu %s; its Relation frame has %d %s",
+			rel_display(rel), tuple ? tuple->n_values : 0,
+			plural(tuple ? (long long) tuple->n_values : 0, "value", "values"),
+			rel->ncolumns, plural(rel->ncolumns, "column", "columns"));
 		return decode_refuse(lsn, what);
 	}
 	for (int i = 0; i < rel->ncolumns; i++)

@@ -119,3 +119,9 @@ log_verbose(const char *fmt, ...)
 	log_line("LOG", fmt, args);
 	va_end(args);
 }
+
+const char *
+plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}

@@ -31,4 +31,10 @@ extern void log_info(const char *fmt, ...)
 extern void log_verbose(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
+/*
+ * The form of a noun (or verb) that agrees with a count, for messages of
+ * the form "%d %s": one when n is 1, many otherwise ("0 tables").
+ */
+extern const char *plural(long long n, const char *one, const char *many);
+
 #endif /* PGFERRY_LOG_H */

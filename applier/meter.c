@@ -80,6 +80,21 @@ meter_init(Meter *meter, int ntables, bool live)
 	meter->started = meter->last_log = meter_now();
 }
 
+/* What the rows of m count, in the form that agrees with n. */
+static const char *
+rows_noun(const MeterTable *m, int64_t n)
+{
+	switch (m->what)
+	{
+		case METER_SEQUENCES:
+			return plural(n, "sequence", "sequences");
+		case METER_LARGE_OBJECTS:
+			return plural(n, "large object", "large objects");
+		default:
+			return plural(n, "row", "rows");
+	}
+}
+
 /* The share of a table copied: bytes against the on-disk estimate. */
 static double
 table_fraction(const MeterTable *t)
@@ -96,9 +111,10 @@ table_fraction(const MeterTable *t)
 
 typedef struct Totals
 {
-	int done;
+	int tables;
+	int tables_done;
 	int64_t bytes;
-	int64_t rows;
+	int64_t rows;	 /* of the tables */
 	double fraction; /* of the estimated total */
 	double rate;	 /* bytes per second */
 	double eta;		 /* seconds, < 0 when unknown */
@@ -116,9 +132,13 @@ meter_totals(const Meter *meter, double now)
 		const MeterTable *m = &meter->tables[i];
 		double weight = m->estimated_bytes > 0 ? m->estimated_bytes : 1;
 
-		t.done += state_of(m) == METER_DONE;
 		t.bytes += meter_read(&m->bytes);
-		t.rows += meter_read(&m->rows);
+		if (m->what == METER_TABLE)
+		{
+			t.tables++;
+			t.tables_done += state_of(m) == METER_DONE;
+			t.rows += meter_read(&m->rows);
+		}
 		estimated += weight;
 		weighted += weight * table_fraction(m);
 	}
@@ -138,9 +158,10 @@ summary_line(const Meter *meter, const Totals *t, char *line, size_t size)
 	if (t->eta >= 0)
 		format_duration(t->eta, eta, sizeof(eta));
 	snprintf(line, size,
-			 "copy: %d/%d tables, %lld rows, %s, %s/s, %.0f%%, ETA %s; "
+			 "copy: %d/%d %s, %lld %s, %s, %s/s, %.0f%%, ETA %s; "
 			 "post-data %d/%d",
-			 t->done, meter->count, (long long) t->rows, bytes, rate,
+			 t->tables_done, t->tables, plural(t->tables, "table", "tables"),
+			 (long long) t->rows, plural(t->rows, "row", "rows"), bytes, rate,
 			 100 * t->fraction, eta,
 			 __atomic_load_n(&meter->post_data_done, __ATOMIC_RELAXED),
 			 meter->post_data_total);
@@ -163,14 +184,15 @@ draw_live(Meter *meter, const Totals *totals, double now)
 		char bytes[16], rate[16];
 		double elapsed = now - m->started;
 		int64_t copied = meter_read(&m->bytes);
+		int64_t rows = meter_read(&m->rows);
 
 		if (state_of(m) != METER_COPYING)
 			continue;
 		meter_format_bytes(copied, bytes, sizeof(bytes));
 		meter_format_bytes(elapsed > 0 ? copied / elapsed : 0, rate,
 						   sizeof(rate));
-		buf_printf(&out, "\033[K  %-40.40s %12lld rows %10s %10s/s %3.0f%%\n",
-				   m->label, (long long) meter_read(&m->rows), bytes, rate,
+		buf_printf(&out, "\033[K  %-40.40s %12lld %s %10s %10s/s %3.0f%%\n",
+				   m->label, (long long) rows, rows_noun(m, rows), bytes, rate,
 				   100 * table_fraction(m));
 		lines++;
 	}
@@ -223,22 +245,42 @@ meter_tick(Meter *meter)
 }
 
 void
-meter_finish(Meter *meter)
+meter_finish(Meter *meter, bool complete)
 {
 	double now = meter_now();
 	Totals totals = meter_totals(meter, now);
 	char bytes[16], rate[16];
+	Buf line = BUF_INIT;
 
 	if (meter->live && meter->lines_drawn > 0)
 	{
 		fprintf(stderr, "\r\033[%dA\033[J", meter->lines_drawn);
 		meter->lines_drawn = 0;
 	}
-	log_info("copy done: %d tables, %lld rows, %s in %.1f s (%s/s)",
-			 meter->count, (long long) totals.rows,
-			 meter_format_bytes(totals.bytes, bytes, sizeof(bytes)),
-			 now - meter->started,
-			 meter_format_bytes(totals.rate, rate, sizeof(rate)));
+	if (!complete)
+	{
+		log_info("copy stopped: %d of %d %s copied", totals.tables_done,
+				 totals.tables, plural(totals.tables, "table", "tables"));
+		return;
+	}
+	buf_printf(&line, "copy done: %d %s, %lld %s", totals.tables,
+			   plural(totals.tables, "table", "tables"),
+			   (long long) totals.rows, plural(totals.rows, "row", "rows"));
+	/* the sequences and the large objects, counted on their own */
+	for (int i = 0; i < meter->count; i++)
+	{
+		const MeterTable *m = &meter->tables[i];
+		int64_t n = meter_read(&m->rows);
+
+		if (m->what != METER_TABLE)
+			buf_printf(&line, ", %lld %s", (long long) n, rows_noun(m, n));
+	}
+	buf_printf(&line, ", %s in %.1f s (%s/s)",
+			   meter_format_bytes(totals.bytes, bytes, sizeof(bytes)),
+			   now - meter->started,
+			   meter_format_bytes(totals.rate, rate, sizeof(rate)));
+	log_info("%s", line.data);
+	buf_free(&line);
 }
 
 void

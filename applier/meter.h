@@ -24,15 +24,26 @@ typedef enum MeterState
 	METER_DONE
 } MeterState;
 
+/*
+ * What a MeterTable follows, and so what its rows count: only a table's
+ * rows are rows, and only tables are tables, in what the user reads.
+ */
+typedef enum MeterWhat
+{
+	METER_TABLE,		/* a table: rows */
+	METER_SEQUENCES,	/* the sequences: one per sequence */
+	METER_LARGE_OBJECTS /* the large objects: one per object */
+} MeterWhat;
+
 typedef struct MeterTable
 {
 	char *label; /* schema.name as the user reads it */
+	MeterWhat what;
 	int64_t estimated_bytes;
 	/* updated by the workers (atomic) */
 	int64_t bytes;
 	int64_t rows;
 	int state;		/* MeterState */
-	int units_left; /* units (ranges, packs) not copied */
 	double started; /* seconds, monotonic clock */
 } MeterTable;
 
@@ -51,8 +62,11 @@ typedef struct Meter
 /* live: stderr is a terminal and the user did not ask for log lines. */
 extern void meter_init(Meter *meter, int ntables, bool live);
 extern void meter_tick(Meter *meter);
-/* Clears the live display and logs the totals. */
-extern void meter_finish(Meter *meter);
+/*
+ * Clears the live display; logs the totals of a complete copy, or what was
+ * copied of one that failed (its error is logged already).
+ */
+extern void meter_finish(Meter *meter, bool complete);
 extern void meter_free(Meter *meter);
 
 extern void meter_add(int64_t *counter, int64_t value);

@@ -18,4 +18,11 @@
 #define EXIT_DIFFERENT 5  /* verify, cutover: source and target differ */
 #define EXIT_BLOCKED 6	  /* preflight, migrate: something blocks it */
 
+/*
+ * Prefixes of the logical messages pgferry verify and pgferry cutover write
+ * on the source to mark a point of the stream; the applier skips them.
+ */
+#define VERIFY_MARKER_PREFIX "pgferry.verify"
+#define CUTOVER_MARKER_PREFIX "pgferry.cutover"
+
 #endif /* PGFERRY_H */

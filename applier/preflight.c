@@ -392,6 +392,7 @@ check_target(Check *c)
 {
 	PgResult *res;
 	char *role;
+	int relations;
 
 	res = query(
 		c, c->target,
@@ -448,13 +449,14 @@ check_target(Check *c)
 	}
 
 	/* pgferry restores the schema: into an empty database, or a task's */
-	if (!c->options->resuming && atoi(pg_result_value(res, 0, 4)) > 0 &&
+	relations = atoi(pg_result_value(res, 0, 4));
+	if (!c->options->resuming && relations > 0 &&
 		!schema_restored(c, is_true(pg_result_value(res, 0, 3))))
 	{
 		verdict(c, VERDICT_BLOCK,
-				"the target database already has %s "
-				"relations (e.g. %s): pgferry restores the schema itself",
-				pg_result_value(res, 0, 4),
+				"the target database already has %d %s (e.g. %s): pgferry "
+				"restores the schema itself",
+				relations, plural(relations, "relation", "relations"),
 				pg_result_value(res, 0, 5) ? pg_result_value(res, 0, 5) : "-");
 		line(c, "fix: migrate into an empty database (createdb -T template0 "
 				"NAME on the target server), or drop those objects");
@@ -632,10 +634,11 @@ check_tables(Check *c)
 	if (full > 0)
 	{
 		verdict(c, VERDICT_INFO,
-				"%d table%s without primary key use "
+				"%d %s without a primary key %s "
 				"REPLICA IDENTITY FULL: rows are matched on all their "
 				"columns (an index on the target speeds that up)",
-				full, full > 1 ? "s" : "");
+				full, plural(full, "table", "tables"),
+				plural(full, "uses", "use"));
 	}
 
 	for (int i = 0; i < t->count; i++)
@@ -690,10 +693,11 @@ check_large_objects(Check *c)
 			meter_format_bytes(atof(pg_result_value(res, 0, 1)), size,
 							   sizeof(size));
 		verdict(c, VERDICT_WARN,
-				"%ld large objects (%s): copied in the "
-				"snapshot, but their later changes (lo_put, lo_unlink...) "
+				"%ld %s (%s): copied in the "
+				"snapshot, but %s later changes (lo_put, lo_unlink...) "
 				"are not in the logical stream",
-				count, size);
+				count, plural(count, "large object", "large objects"), size,
+				plural(count, "its", "their"));
 		line(c, "fix: do not change large objects during the migration "
 				"(or store such data in bytea columns, which stream)");
 	}
@@ -713,10 +717,11 @@ check_sizes(Check *c)
 		return;
 	for (int i = 0; i < c->tables.count; i++)
 		copied += c->tables.tables[i].bytes;
-	verdict(c, VERDICT_INFO, "database size %s; %d tables to copy, %s",
+	verdict(c, VERDICT_INFO, "database size %s; %d %s to copy, %s",
 			meter_format_bytes(atof(pg_result_value(res, 0, 0)), size,
 							   sizeof(size)),
-			c->tables.count, meter_format_bytes(copied, (char[16]){0}, 16));
+			c->tables.count, plural(c->tables.count, "table", "tables"),
+			meter_format_bytes(copied, (char[16]){0}, 16));
 	pg_result_free(res);
 	for (int i = 0; i < c->tables.count && i < 5; i++)
 		line(
@@ -755,8 +760,8 @@ check_readable(Check *c)
 	{
 		char *role = pg_quote_ident(pg_user(c->source));
 
-		verdict(c, VERDICT_BLOCK, "source role %s may not read %d tables",
-				role, unreadable);
+		verdict(c, VERDICT_BLOCK, "source role %s may not read %d %s", role,
+				unreadable, plural(unreadable, "table", "tables"));
 		for (int i = 0; i < unreadable && i < LIST_MAX; i++)
 			line(c,
 				 "fix: GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s;  "
@@ -813,10 +818,10 @@ preflight_run(const PreflightOptions *options)
 		return EXIT_OTHER;
 	if (blocking > 0)
 	{
-		printf("\n%d problem%s block%s the migration: fix %s and run "
+		printf("\n%d %s the migration: fix %s and run "
 			   "pgferry preflight again.\n",
-			   blocking, blocking > 1 ? "s" : "", blocking > 1 ? "" : "s",
-			   blocking > 1 ? "them" : "it");
+			   blocking, plural(blocking, "problem blocks", "problems block"),
+			   plural(blocking, "it", "them"));
 		return EXIT_BLOCKED;
 	}
 	printf("\nNothing blocks the migration.\n");

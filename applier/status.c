@@ -35,14 +35,17 @@ print_copy(PgConn *target, const char *slot)
 	PgResult *res;
 	char bytes[16], estimated[16], rate[16];
 	double seconds;
+	long long tables, rows, ranges, statements;
 
+	/* tables and rows are a table's; the sequences and large objects not */
 	res = pg_query_or_report(
 		target,
 		"SELECT (SELECT count(*) FROM pgferry.table_sync s\n"
 		"        WHERE s.slot = $1),\n"
 		"  count(DISTINCT (schema_name, table_name))\n"
 		"    FILTER (WHERE kind = 'rows'),\n"
-		"  count(snapshot_lsn), count(*),\n"
+		"  count(snapshot_lsn) FILTER (WHERE kind = 'rows'),\n"
+		"  count(*) FILTER (WHERE kind = 'rows'),\n"
 		"  coalesce(sum(rows) FILTER (WHERE kind = 'rows'), 0),\n"
 		"  coalesce(sum(bytes), 0), sum(estimated_bytes),\n"
 		"  extract(epoch FROM CASE WHEN count(snapshot_lsn) = count(*)\n"
@@ -59,6 +62,9 @@ print_copy(PgConn *target, const char *slot)
 		pg_result_free(res);
 		return true;
 	}
+	tables = atoll(pg_result_value(res, 0, 1));
+	ranges = atoll(pg_result_value(res, 0, 3));
+	rows = atoll(pg_result_value(res, 0, 4));
 	seconds = atof(value_or(res, 0, 7, "0"));
 	meter_format_bytes(atof(pg_result_value(res, 0, 5)), bytes, sizeof(bytes));
 	meter_format_bytes(atof(pg_result_value(res, 0, 6)), estimated,
@@ -66,34 +72,48 @@ print_copy(PgConn *target, const char *slot)
 	meter_format_bytes(seconds > 0 ? atof(pg_result_value(res, 0, 5)) / seconds
 								   : 0,
 					   rate, sizeof(rate));
-	printf("  copy:       %s/%s tables (%s/%s units), %s rows, %s "
+	printf("  copy:       %s/%lld %s (%s/%lld %s), %lld %s, %s "
 		   "(estimated %s on disk), %.1f s, %s/s\n",
-		   pg_result_value(res, 0, 0), pg_result_value(res, 0, 1),
-		   pg_result_value(res, 0, 2), pg_result_value(res, 0, 3),
-		   pg_result_value(res, 0, 4), bytes, estimated, seconds, rate);
+		   pg_result_value(res, 0, 0), tables,
+		   plural(tables, "table", "tables"), pg_result_value(res, 0, 2),
+		   ranges, plural(ranges, "range", "ranges"), rows,
+		   plural(rows, "row", "rows"), bytes, estimated, seconds, rate);
 	pg_result_free(res);
 
-	res =
-		pg_query_or_report(target,
-						   "SELECT format('%I.%I', schema_name, table_name),\n"
-						   "  count(snapshot_lsn), count(*),\n"
-						   "  coalesce(sum(rows), 0), sum(estimated_bytes)\n"
-						   "FROM pgferry.copy_ranges WHERE slot = $1\n"
-						   "GROUP BY schema_name, table_name\n"
-						   "HAVING count(snapshot_lsn) < count(*)\n"
-						   "ORDER BY sum(estimated_bytes) DESC",
-						   1, params, "read the tables left to copy");
+	res = pg_query_or_report(
+		target,
+		"SELECT CASE kind WHEN 'rows'\n"
+		"    THEN format('%I.%I', schema_name, table_name)\n"
+		"    ELSE format('(%s)', table_name) END,\n"
+		"  kind = 'rows', count(snapshot_lsn), count(*),\n"
+		"  coalesce(sum(rows), 0), sum(estimated_bytes)\n"
+		"FROM pgferry.copy_ranges WHERE slot = $1\n"
+		"GROUP BY kind, schema_name, table_name\n"
+		"HAVING count(snapshot_lsn) < count(*)\n"
+		"ORDER BY sum(estimated_bytes) DESC",
+		1, params, "read the tables left to copy");
 	if (res == NULL)
 		return false;
 	for (int i = 0; i < pg_result_rows(res) && i < STATUS_TABLES; i++)
-		printf("    to copy:  %-40s %s/%s ranges, %s rows committed, "
+	{
+		/* the sequences or the large objects: one range, not copied */
+		if (pg_result_value(res, i, 1)[0] != 't')
+		{
+			printf("    to copy:  %s\n", pg_result_value(res, i, 0));
+			continue;
+		}
+		ranges = atoll(pg_result_value(res, i, 3));
+		rows = atoll(pg_result_value(res, i, 4));
+		printf("    to copy:  %-40s %s/%lld %s, %lld %s committed, "
 			   "%s on disk\n",
-			   pg_result_value(res, i, 0), pg_result_value(res, i, 1),
-			   pg_result_value(res, i, 2), pg_result_value(res, i, 3),
-			   meter_format_bytes(atof(pg_result_value(res, i, 4)), bytes,
+			   pg_result_value(res, i, 0), pg_result_value(res, i, 2), ranges,
+			   plural(ranges, "range", "ranges"), rows,
+			   plural(rows, "row", "rows"),
+			   meter_format_bytes(atof(pg_result_value(res, i, 5)), bytes,
 								  sizeof(bytes)));
+	}
 	if (pg_result_rows(res) > STATUS_TABLES)
-		printf("    ... and %d more tables to copy\n",
+		printf("    ... and %d more to copy\n",
 			   pg_result_rows(res) - STATUS_TABLES);
 	pg_result_free(res);
 
@@ -104,8 +124,9 @@ print_copy(PgConn *target, const char *slot)
 		1, params, "read the post-data state");
 	if (res == NULL)
 		return false;
-	printf("  post-data:  %s/%s statements done\n", pg_result_value(res, 0, 1),
-		   pg_result_value(res, 0, 0));
+	statements = atoll(pg_result_value(res, 0, 0));
+	printf("  post-data:  %s/%lld %s done\n", pg_result_value(res, 0, 1),
+		   statements, plural(statements, "statement", "statements"));
 	pg_result_free(res);
 	return true;
 }

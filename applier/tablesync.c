@@ -72,9 +72,9 @@ tablesync_load(PgConn *target, const char *slot)
 	}
 	pg_result_free(res);
 	if (sync->count > 0)
-		log_info("%d tables were copied after the slot's start: their "
-				 "changes before their copy's LSN are skipped",
-				 sync->count);
+		log_info("%d %s copied after the slot's start: their changes "
+				 "before their copy's LSN are skipped",
+				 sync->count, plural(sync->count, "table was", "tables were"));
 	return sync;
 }
 

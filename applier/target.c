@@ -112,9 +112,11 @@ target_missing_table(const Rel *rel, const char *schema, const char *name)
 	log_error("table \"%s\".\"%s\" does not exist on the target", schema,
 			  name);
 	log_detail("the source sent changes of table %s", rel_display(rel));
-	log_hint("create it on the target (pgferry migrate copies the schema), "
-			 "or leave it out with --exclude-tables '%s.%s'",
-			 rel->schema, rel->name);
+	log_hint("create it on the target, then restart pgferry; or leave it "
+			 "out: pgferry follow on this slot with --exclude-tables '%s' "
+			 "added to its table filters (pgferry migrate takes no new "
+			 "table filters)",
+			 rel_display(rel));
 	return false;
 }
 
@@ -162,8 +164,9 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 					  "read",
 					  src->name, target->display, src->type_schema,
 					  src->type_name, col->type_sql);
-			log_hint("give the target column the source's type, or run "
-					 "pgferry with --no-binary (values then go as text)");
+			log_hint("give the target column the source's type, or follow "
+					 "this slot with pgferry follow --no-binary (values then "
+					 "go as text; pgferry migrate has no such option)");
 			ok = false;
 			continue;
 		}
@@ -186,8 +189,11 @@ target_read_columns(Rel *rel, TargetRel *target, const PgResult *res)
 		log_error("column %s of table %s does not exist on the target", column,
 				  target->display);
 		log_hint("add it on the target (ALTER TABLE %s ADD COLUMN %s %s.%s), "
-				 "or leave the table out with --exclude-tables",
-				 target->display, column, type_schema, type_name);
+				 "then restart pgferry; or leave the table out: pgferry "
+				 "follow on this slot with --exclude-tables '%s' added to its "
+				 "table filters (pgferry migrate takes no new table filters)",
+				 target->display, column, type_schema, type_name,
+				 rel_display(rel));
 		free(column);
 		free(type_schema);
 		free(type_name);
@@ -250,8 +256,9 @@ target_read_value_types(PgConn *conn, Rel *rel, TargetRel *target)
 					  "%s.%s, which the target server does not have",
 					  src->name, target->display, src->type_schema,
 					  src->type_name);
-			log_hint("run pgferry with --no-binary (values then go as text "
-					 "and are cast to the target column's type %s)",
+			log_hint("follow this slot with pgferry follow --no-binary "
+					 "(values then go as text and are cast to the target "
+					 "column's type %s; pgferry migrate has no such option)",
 					 col->type_sql);
 			ok = false;
 		}
@@ -460,8 +467,9 @@ target_report_conversions(const Rel *rel, const TargetRel *target)
 	type_name = pg_quote_ident(last->type_name);
 	log_hint("on the target, give such a column a type the source's type "
 			 "casts to on assignment (for instance ALTER TABLE %s ALTER "
-			 "COLUMN %s TYPE %s.%s), or run pgferry with --no-binary (values "
-			 "then go as text, cast to the column's type)",
+			 "COLUMN %s TYPE %s.%s), or follow this slot with pgferry follow "
+			 "--no-binary (values then go as text, cast to the column's "
+			 "type; pgferry migrate has no such option)",
 			 target->display, target->columns[last - rel->columns].name_sql,
 			 type_schema, type_name);
 	free(type_schema);

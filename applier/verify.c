@@ -61,9 +61,6 @@ static const char session_options[] =
 	"-c search_path=pg_catalog -c statement_timeout=0 "
 	"-c idle_in_transaction_session_timeout=0";
 
-/* The prefix of the logical message that gives an idle source a commit. */
-#define MARKER_PREFIX "pgferry.verify"
-
 /* The state of one run of verify. */
 typedef struct Verify
 {
@@ -194,7 +191,7 @@ wait_for_applier(Verify *v, bool *reached)
 
 	pg_lsn_format(v->point, point);
 	if (!pg_exec(v->source, "SELECT pg_catalog.pg_logical_emit_message("
-							"true, '" MARKER_PREFIX "', '')") &&
+							"true, '" VERIFY_MARKER_PREFIX "', '')") &&
 		!v->marker_failed)
 	{
 		pg_report(v->source,
@@ -500,34 +497,45 @@ print_table(const Verify *v, const VerifyTable *table)
 	else if (table->failed)
 		printf("table %s: FAILED (see the errors above)\n", table->display);
 	else if (verify_table_differs(table))
-		printf("table %s: DIFFERENT, source %ld rows, target %ld rows%s\n",
-			   table->display, table->source_rows, table->target_rows, method);
+		printf("table %s: DIFFERENT, source %ld %s, target %ld %s%s\n",
+			   table->display, table->source_rows,
+			   plural(table->source_rows, "row", "rows"), table->target_rows,
+			   plural(table->target_rows, "row", "rows"), method);
 	else if (table->nunsettled > 0)
-		printf("table %s: NOT SETTLED, source %ld rows, target %ld rows%s\n",
-			   table->display, table->source_rows, table->target_rows, method);
+		printf("table %s: NOT SETTLED, source %ld %s, target %ld %s%s\n",
+			   table->display, table->source_rows,
+			   plural(table->source_rows, "row", "rows"), table->target_rows,
+			   plural(table->target_rows, "row", "rows"), method);
 	else
-		printf("table %s: equal, %ld rows%s\n", table->display,
-			   table->source_rows, method);
+		printf("table %s: equal, %ld %s%s\n", table->display,
+			   table->source_rows, plural(table->source_rows, "row", "rows"),
+			   method);
 	fputs(table->notes.data ? table->notes.data : "", stdout);
 	fputs(table->report.data ? table->report.data : "", stdout);
 	if (table->nunlisted > 0)
-		printf("  and %ld more differing rows not named (--max-keys %d)\n",
-			   table->nunlisted, v->opts->max_keys);
+		printf("  and %ld more differing %s not named (--max-keys %d)\n",
+			   table->nunlisted, plural(table->nunlisted, "row", "rows"),
+			   v->opts->max_keys);
 	if (table->nunnarrowed > 0)
-		printf("  and more differences in %ld key range%s not narrowed "
-			   "(source %ld rows, target %ld rows in them; --max-keys %d)\n",
-			   table->nunnarrowed, table->nunnarrowed > 1 ? "s" : "",
-			   table->unnarrowed_rows[0], table->unnarrowed_rows[1],
+		printf("  and more differences in %ld key %s not narrowed "
+			   "(source %ld %s, target %ld %s in them; --max-keys %d)\n",
+			   table->nunnarrowed,
+			   plural(table->nunnarrowed, "range", "ranges"),
+			   table->unnarrowed_rows[0],
+			   plural(table->unnarrowed_rows[0], "row", "rows"),
+			   table->unnarrowed_rows[1],
+			   plural(table->unnarrowed_rows[1], "row", "rows"),
 			   v->opts->max_keys);
 	if (table->nunsettled > 0 && !table->failed)
 		printf("  %ld %s that differed kept changing on the source through "
-			   "%d pass%s: not compared (verify again when the source is "
+			   "%d %s: not compared (verify again when the source is "
 			   "quieter; cutover's check is exact)\n",
 			   table->nunsettled,
-			   table->nkeys == 0	   ? "hash buckets of rows"
-			   : table->nunsettled > 1 ? "key ranges"
-									   : "key range",
-			   v->pass, v->pass > 1 ? "es" : "");
+			   table->nkeys == 0
+				   ? plural(table->nunsettled, "hash bucket of rows",
+							"hash buckets of rows")
+				   : plural(table->nunsettled, "key range", "key ranges"),
+			   v->pass, plural(v->pass, "pass", "passes"));
 }
 
 /* Prints the report; returns the exit status. */
@@ -553,10 +561,11 @@ print_report(const Verify *v, double seconds)
 		else if (sorted[i]->nunsettled > 0)
 			unsettled++;
 	}
-	printf("verify: %d tables, %d equal, %d different, %d not settled, "
-		   "%d failed (%d pass%s, %.1f s)\n",
-		   v->ntables, v->ntables - different - unsettled - failed, different,
-		   unsettled, failed, v->pass, v->pass > 1 ? "es" : "", seconds);
+	printf("verify: %d %s, %d equal, %d different, %d not settled, "
+		   "%d failed (%d %s, %.1f s)\n",
+		   v->ntables, plural(v->ntables, "table", "tables"),
+		   v->ntables - different - unsettled - failed, different, unsettled,
+		   failed, v->pass, plural(v->pass, "pass", "passes"), seconds);
 	fflush(stdout);
 	free(sorted);
 	if (different > 0)
@@ -605,9 +614,10 @@ verify_run(const VerifyOptions *opts)
 			break;
 		if (!enter_snapshots(&v))
 			goto done;
-		log_info("verify: pass %d: comparing %d table%s with %d jobs, the "
+		log_info("verify: pass %d: comparing %d %s with %d %s, the "
 				 "source at %s%s",
-				 v.pass, n, n > 1 ? "s" : "", v.nworkers,
+				 v.pass, n, plural(n, "table", "tables"), v.nworkers,
+				 plural(v.nworkers, "job", "jobs"),
 				 pg_lsn_format(v.point, point),
 				 v.applier_running ? ", the target past it" : "");
 		run_pass(&v);

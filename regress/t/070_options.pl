@@ -152,4 +152,19 @@ follow_ok(
 	args => [ '--batch-rows', '1', '--batch-time-ms', '1', '-v' ]);
 tables_match($source, 'postgres', $target, 'created', 'one row per batch');
 
+# The markers pgferry verify and cutover write on the source are pgferry's
+# own: nothing to apply, and nothing to report even with -v.  A pgferry
+# message this version does not know is reported as such.
+$source->safe_psql('postgres', q{
+SELECT pg_logical_emit_message(true, 'pgferry.verify', '');
+SELECT pg_logical_emit_message(true, 'pgferry.cutover', '0/1');
+SELECT pg_logical_emit_message(true, 'pgferry.future', 'x');
+});
+my $marked = follow_ok($source, $target, 'markers of verify and cutover',
+	slot => 'created', target_db => 'created', args => ['-v']);
+unlike($marked->{stderr}, qr/pgferry\.(?:verify|cutover)/,
+	'markers of verify and cutover: not reported');
+like($marked->{stderr}, qr/ignored a logical message with prefix "pgferry\.future": no handler/,
+	'a pgferry message of a later version: reported as unknown');
+
 done_testing();

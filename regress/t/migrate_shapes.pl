@@ -116,6 +116,20 @@ my $res = migrate($source, 'shapes', $target, 'shapes', '--slot', 'shapes',
 is($res->{rc}, 0, 'pgferry migrate copies the shapes');
 is($target->safe_psql('shapes', "SELECT max(ranges) FROM pgferry.copy_ranges WHERE table_name = 'big'") > 1,
 	1, 'the big table was copied in ranges');
+# Tables and rows are tables and their rows, in the log as in the status;
+# the sequences and the large objects are counted on their own.
+my ($ntables, $nranges, $nrows) = split /\|/, $target->safe_psql('shapes', q{
+	SELECT count(DISTINCT (schema_name, table_name)), count(*), sum(rows)
+	FROM pgferry.copy_ranges WHERE kind = 'rows'});
+like($res->{stderr},
+	qr/copying $ntables tables \($nranges ranges\), the sequences and the large objects with \d+ workers, snapshot /,
+	'the copy starts with its tables, ranges, sequences and large objects');
+like($res->{stderr}, qr/copy done: $ntables tables, $nrows rows, 1 sequence, 2 large objects, /,
+	'the copy ends with its tables and their rows, the sequences and large objects apart');
+my $status = run_pgferry([ 'status', '--target', conn($target, 'shapes'), '--slot', 'shapes' ], 60);
+like($status->{stdout},
+	qr/^  copy:       $ntables\/$ntables tables \($nranges\/$nranges ranges\), $nrows rows, /m,
+	'pgferry status counts the same tables, ranges and rows');
 tables_equal('copied');
 is($target->safe_psql('shapes', 'SELECT count(*) FROM ONLY inh_parent'), '50',
 	'the inheritance parent holds its own rows only');
