@@ -367,12 +367,12 @@ apply_check_identity(const Rel *rel, const RowChange *row)
 			   "must be migrated again");
 	log_hint("on the source, give the table a primary key or run ALTER "
 			 "TABLE %s REPLICA IDENTITY FULL (or USING INDEX) so that its "
-			 "later changes carry one; let the other tables go on with "
-			 "pgferry follow on this slot with --exclude-tables '%s' added "
-			 "to its table filters (pgferry migrate takes no new table "
-			 "filters); then migrate the table again as a task of its own: "
-			 "pgferry migrate --slot NEW_SLOT --include-tables '%s'",
-			 rel_display(rel), rel_display(rel), rel_display(rel));
+			 "later changes carry one; the other tables can go on without "
+			 "it with pgferry follow on this slot and --exclude-tables '%s' "
+			 "added to its table filters (pgferry migrate takes no new "
+			 "table filters); the table is then no longer kept equal on "
+			 "the target, and only a new migration brings it back",
+			 rel_display(rel), rel_display(rel));
 	return false;
 }
 

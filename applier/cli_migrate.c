@@ -24,8 +24,8 @@ static const char migrate_exit_codes[] =
 	"  2  bad command line, or a resume with other arguments\n"
 	"  3  a server could not be reached\n"
 	"  4  copy, schema or apply error (named in the messages)\n"
-	"  6  preflight found a problem that blocks the migration (nothing was\n"
-	"     changed)\n";
+	"  6  something blocks the migration: a preflight problem, or tables\n"
+	"     another task migrates (nothing was changed)\n";
 
 /*
  * The slot migrate creates: a name as PostgreSQL allows it, which adds a

@@ -281,10 +281,11 @@ check_post_data(Cutover *c)
 	pending = atol(pg_result_value(res, 0, 0));
 	if (pending > 0)
 	{
-		log_error("target: %ld post-data %s of the migration not run yet "
-				  "(%s%s)",
-				  pending, plural(pending, "statement has", "statements have"),
-				  pg_result_value(res, 0, 1), pending > 3 ? "; ..." : "");
+		log_error("target: %ld post-data %s of the migration %s not run "
+				  "yet (%s%s)",
+				  pending, plural(pending, "statement", "statements"),
+				  plural(pending, "has", "have"), pg_result_value(res, 0, 1),
+				  pending > 3 ? "; ..." : "");
 		log_hint("a migration task has not finished its copy: wait until "
 				 "pgferry status shows every task streaming (run a stopped "
 				 "task's pgferry migrate again), then run the cutover");

@@ -3,7 +3,8 @@
  * follow.c
  *	  The follow job: keep the target equal to the source, from a slot.
  *
- * One session is: connect both servers, read pgferry.progress, start the
+ * One session is: hold the slot's task lock (one process per slot and
+ * target), connect both servers, read pgferry.progress, start the
  * stream, then for each frame: decode it; spool it if it belongs to a
  * streamed transaction still in progress; skip it if its transaction is
  * already applied; otherwise hand it to the batch.  The target commits at
@@ -34,6 +35,7 @@
 #include "pgferry.h"
 #include "progress.h"
 #include "spool.h"
+#include "state.h"
 #include "stream.h"
 
 #include "tablesync.h"
@@ -80,6 +82,7 @@ typedef struct Follow
 	bool received; /* a frame came in this session */
 
 	/* kept across sessions */
+	PgConn *task_lock; /* holds the slot's task lock */
 	Decoder *decoder;
 	Spool *spool;
 	Lsn applied_commit; /* recorded: skip transactions at or below */
@@ -148,6 +151,25 @@ follow_apply_failed(Follow *follow)
 
 /* --- session setup and teardown ------------------------------------------ */
 
+/*
+ * Makes sure the task lock is still held: a restart of the target ends its
+ * session too, and a new one must take the lock again.
+ */
+static SessionEnd
+follow_hold_task_lock(Follow *follow)
+{
+	bool busy;
+
+	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+		return SESSION_DONE;
+	pg_disconnect(follow->task_lock);
+	follow->task_lock =
+		state_lock_task(follow->options->target, follow->options->slot, &busy);
+	if (follow->task_lock)
+		return SESSION_DONE;
+	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
+}
+
 static void
 follow_close_session(Follow *follow)
 {
@@ -187,8 +209,12 @@ follow_open_session(Follow *follow)
 		options->binary, follow->include_tables, follow->exclude_tables};
 	char position[LSN_TEXT_LEN];
 	bool transient;
+	SessionEnd end;
 
 	follow->received = false;
+	end = follow_hold_task_lock(follow);
+	if (end != SESSION_DONE)
+		return end;
 	follow->stream = stream_open(&stream_options, &transient);
 	if (follow->stream == NULL)
 		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
@@ -659,11 +685,13 @@ follow_run(const FollowOptions *options)
 		follow_join_patterns(options->include_tables, options->ninclude);
 	follow.exclude_tables =
 		follow_join_patterns(options->exclude_tables, options->nexclude);
+	follow.task_lock = options->task_lock;
 	follow.decoder = decode_create();
 	follow.spool = spool_open(spool_dir);
 	free(spool_dir);
 	if (follow.spool == NULL)
 	{
+		pg_disconnect(follow.task_lock);
 		decode_destroy(follow.decoder);
 		free(follow.include_tables);
 		free(follow.exclude_tables);
@@ -714,6 +742,7 @@ follow_run(const FollowOptions *options)
 		follow_summary(&follow);
 	tablesync_free(follow.table_sync);
 	spool_close(follow.spool);
+	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
 	free(follow.include_tables);
 	free(follow.exclude_tables);

@@ -8,9 +8,10 @@
  * transaction in flight, commits, reports the position and returns
  * EXIT_DONE; a second signal abandons the open target transaction, which
  * a restart applies again).  A dropped connection to either server makes
- * it reconnect both with backoff and resume from pgferry.progress.  It
- * returns one of the exit codes of pgferry.h; other jobs (migrate) call it
- * after their own steps.
+ * it reconnect both with backoff and resume from pgferry.progress.  While
+ * another process runs the slot into the same target database it refuses
+ * to start (EXIT_OTHER).  It returns one of the exit codes of pgferry.h;
+ * other jobs (migrate) call it after their own steps.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +39,14 @@ typedef struct FollowOptions
 	bool fire_triggers;
 	const char *spool_dir; /* NULL: $TMPDIR/pgferry-<slot> */
 	BatchLimits limits;
+
+	/*
+	 * A target session holding the slot's task lock (state_lock_task()),
+	 * which follow_run() takes over and closes: migrate's, so that the
+	 * lock is never free between its phases.  NULL: follow_run() takes
+	 * the lock itself, and refuses to run when another process holds it.
+	 */
+	PgConn *task_lock;
 } FollowOptions;
 
 /*

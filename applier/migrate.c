@@ -43,11 +43,15 @@
 /* How long a slot left by a killed run may stay in use by its walsender. */
 #define SLOT_BUSY_SECONDS 60
 
+/* Tables named when refusing those another task holds (then a count). */
+#define HELD_TABLES_NAMED 5
+
 typedef struct Migrate
 {
 	const MigrateOptions *options;
 	TableFilter *filter;
-	PgConn *source; /* SQL session */
+	PgConn *task_lock; /* holds the slot's task lock, all phases long */
+	PgConn *source;	   /* SQL session */
 	PgConn *target;
 	PgConn *replication; /* holds the exported snapshot */
 	char *snapshot;
@@ -77,6 +81,31 @@ source_identity(PgConn *source, Migration *state)
 		return false;
 	state->source_system_identifier = xstrdup(pg_result_value(res, 0, 0));
 	state->source_database = xstrdup(pg_result_value(res, 0, 1));
+	pg_result_free(res);
+	return true;
+}
+
+/* Drops slot, waiting for the walsender of a run that just ended. */
+static bool
+drop_slot(PgConn *source, const char *slot)
+{
+	const char *params[1] = {slot};
+	PgResult *res;
+
+	for (int attempt = 0;; attempt++)
+	{
+		res =
+			pg_query(source, "SELECT pg_drop_replication_slot($1)", 1, params);
+		if (res || attempt == SLOT_BUSY_SECONDS ||
+			strcmp(pg_error_sqlstate(source), "55006") != 0)
+			break;
+		sleep(1);
+	}
+	if (res == NULL)
+	{
+		pg_report(source, "drop slot \"%s\"", slot);
+		return false;
+	}
 	pg_result_free(res);
 	return true;
 }
@@ -228,6 +257,74 @@ find_covered(Migrate *m, const SourceTables *tables)
 	return true;
 }
 
+/*
+ * Refuses tables that another task's plan holds: that task has copied them
+ * and applies their changes; this one would empty them, copy them again and
+ * apply every change a second time.  Returns EXIT_BLOCKED after naming
+ * them, each other task apart.
+ */
+static int
+check_tables_free(Migrate *m, const SourceTables *tables)
+{
+	PgResult *held;
+	int nheld;
+	int exit_code = EXIT_DONE;
+
+	if (!state_tables_of_other_slots(m->target, m->options->slot, &held))
+		return EXIT_OTHER;
+	nheld = held ? pg_result_rows(held) : 0;
+	for (int i = 0; i < nheld;)
+	{
+		const char *slot = pg_result_value(held, i, 0);
+		Buf names = BUF_INIT;
+		int taken = 0;
+
+		for (; i < nheld && strcmp(pg_result_value(held, i, 0), slot) == 0;
+			 i++)
+		{
+			const SourceTable *t =
+				catalog_find(tables, pg_result_value(held, i, 1),
+							 pg_result_value(held, i, 2));
+
+			if (t && taken++ < HELD_TABLES_NAMED)
+				buf_printf(&names, "%s%s", taken > 1 ? ", " : "",
+						   t->qualified);
+		}
+		if (taken > HELD_TABLES_NAMED)
+			buf_printf(&names, " and %d more", taken - HELD_TABLES_NAMED);
+		if (taken > 0)
+		{
+			log_error("%d of this task's tables %s already migrated by slot "
+					  "\"%s\": %s",
+					  taken, taken > 1 ? "are" : "is", slot, names.data);
+			exit_code = EXIT_BLOCKED;
+		}
+		buf_free(&names);
+	}
+	pg_result_free(held);
+	if (exit_code == EXIT_BLOCKED)
+		log_hint(
+			"Narrow this task's --include-tables/--exclude-tables so that "
+			"no two tasks share a table.  To migrate them again, stop "
+			"every task, drop their slots on the source and start over "
+			"with an empty target database.");
+	return exit_code;
+}
+
+/*
+ * Undoes the start of a task refused in phase init: nothing of it is on the
+ * target but its row, and its slot would keep the source's WAL for nobody.
+ */
+static void
+abandon_start(Migrate *m)
+{
+	log_info("dropping slot \"%s\" and the state of its task",
+			 m->options->slot);
+	release_snapshot(m);
+	if (drop_slot(m->source, m->options->slot))
+		state_delete_migration(m->target, m->options->slot);
+}
+
 static bool
 has_large_objects(PgConn *source, bool *any)
 {
@@ -254,35 +351,17 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	SchemaScript script = {0};
 	PgConn *in_snapshot = NULL;
 	bool exists, restored, large_objects = false;
+	int free_code;
 	int exit_code = EXIT_OTHER;
 
 	if (!slot_exists(m->source, slot, &exists))
 		return EXIT_CONNECTION;
 	if (exists)
 	{
-		const char *params[1] = {slot};
-		PgResult *res;
-
-		/*
-		 * Ours: an earlier run stopped before recording its snapshot.  Its
-		 * walsender may not have noticed yet that the run is gone.
-		 */
+		/* ours: an earlier run stopped before recording its snapshot */
 		log_info("dropping slot \"%s\" left by an interrupted start", slot);
-		for (int attempt = 0;; attempt++)
-		{
-			res = pg_query(m->source, "SELECT pg_drop_replication_slot($1)", 1,
-						   params);
-			if (res || attempt == SLOT_BUSY_SECONDS ||
-				strcmp(pg_error_sqlstate(m->source), "55006") != 0)
-				break;
-			sleep(1);
-		}
-		if (res == NULL)
-		{
-			pg_report(m->source, "drop slot \"%s\"", slot);
+		if (!drop_slot(m->source, slot))
 			return EXIT_CONNECTION;
-		}
-		pg_result_free(res);
 	}
 	if (!create_slot_with_snapshot(m, slot, false))
 		return EXIT_CONNECTION;
@@ -301,6 +380,13 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	if (!pg_exec(m->target, "BEGIN") ||
 		!state_lock_schema(m->target, &restored))
 		goto done;
+	/* a task started at the same time may have taken some of the tables */
+	free_code = check_tables_free(m, tables);
+	if (free_code != EXIT_DONE)
+	{
+		exit_code = free_code;
+		goto done;
+	}
 	if (restored)
 		log_info("schema already restored by another task: not restoring it");
 	else
@@ -324,6 +410,8 @@ done:
 		pg_exec(m->target, "ROLLBACK");
 	pg_disconnect(in_snapshot);
 	schema_script_free(&script);
+	if (exit_code == EXIT_BLOCKED)
+		abandon_start(m);
 	return exit_code;
 }
 
@@ -447,6 +535,8 @@ phase_stream(Migrate *m)
 	follow.nexclude = m->options->nexclude;
 	follow.fire_triggers = m->options->fire_triggers;
 	follow.spool_dir = m->dir;
+	follow.task_lock = m->task_lock; /* held on, by follow now */
+	m->task_lock = NULL;
 	log_info("copy complete: following slot \"%s\"%s", m->options->slot,
 			 m->options->endpos != LSN_INVALID ? " up to --endpos"
 											   : " until stopped");
@@ -486,9 +576,14 @@ static int
 start_or_resume(Migrate *m, bool *resuming)
 {
 	Migration found = {0};
-	bool exists;
+	bool busy, exists;
 	PreflightOptions preflight = {0};
 	int blocking;
+
+	m->task_lock =
+		state_lock_task(m->options->target, m->options->slot, &busy);
+	if (m->task_lock == NULL)
+		return busy ? EXIT_OTHER : EXIT_CONNECTION;
 
 	/* IF NOT EXISTS notices on a resumed run say nothing useful */
 	if (!pg_exec(m->target, "SET client_min_messages = warning"))
@@ -512,6 +607,18 @@ start_or_resume(Migrate *m, bool *resuming)
 			return EXIT_USAGE;
 		log_info("resuming the migration of slot \"%s\" (phase %s)",
 				 m->options->slot, state_phase_name(m->state.phase));
+	}
+	/* before changing anything (phase_init checks again, under its lock) */
+	if (!exists || m->state.phase == PHASE_INIT)
+	{
+		SourceTables tables = {0};
+		int free_code = EXIT_OTHER;
+
+		if (catalog_tables(m->source, m->filter, &tables))
+			free_code = check_tables_free(m, &tables);
+		catalog_free(&tables);
+		if (free_code != EXIT_DONE)
+			return free_code;
 	}
 
 	preflight.source = m->options->source;
@@ -585,6 +692,7 @@ migrate_run(const MigrateOptions *options)
 	pg_result_free(m.covered);
 	free(m.covered_schemas);
 	free(m.covered_names);
+	pg_disconnect(m.task_lock);
 	spool_unlock_dir(m.dir, m.dir_lock);
 	free(m.dir);
 	return exit_code;

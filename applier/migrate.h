@@ -20,7 +20,11 @@
  *	  replication's table synchronisation does, so every table is exact.
  *	- Tasks: several migrate processes may move disjoint table sets of one
  *	  database into one target, each with its own --slot and filters; the
- *	  schema is restored once, by the first.
+ *	  schema is restored once, by the first.  A task that would take a
+ *	  table another task's plan holds is refused (EXIT_BLOCKED) before it
+ *	  changes anything (or, started at the same time as that task, undoes
+ *	  its start).  One process at a time runs a task: a second one exits
+ *	  with EXIT_OTHER, whatever its --dir.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,7 +41,7 @@ typedef struct MigrateOptions
 	const char *source; /* conninfo */
 	const char *target; /* conninfo */
 	const char *slot;
-	const char *dir; /* work directory (schema dump); NULL: a
+	const char *dir; /* work directory (schema dump, spool); NULL: a
 								 * default under $TMPDIR */
 	int jobs;
 	const char *const *include_tables;

@@ -661,6 +661,28 @@ build_post_data(char *sql, const Toc *toc, PgConn *source, PostDataList *list)
 
 /* --- the whole schema --------------------------------------------------------- */
 
+/*
+ * Deletes the archive and what toc_list() and toc_render() wrote next to
+ * it: once the script is in memory nothing reads them again (a run that
+ * stops before the pre-data is restored dumps the schema anew).
+ */
+static void
+remove_dump_files(const char *archive, const char *dir)
+{
+	static const char *const sections[] = {"pre-data", "post-data"};
+	static const char *const suffixes[] = {"toc", "list", "sql"};
+	char path[PATH_MAX];
+
+	unlink(archive);
+	for (size_t s = 0; s < sizeof(sections) / sizeof(sections[0]); s++)
+		for (size_t f = 0; f < sizeof(suffixes) / sizeof(suffixes[0]); f++)
+		{
+			snprintf(path, sizeof(path), "%s/%s.%s", dir, sections[s],
+					 suffixes[f]);
+			unlink(path);
+		}
+}
+
 bool
 schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 			PgConn *source, SchemaScript *script)
@@ -716,6 +738,8 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 	log_info("schema dumped: %d pre-data objects, %d post-data statements",
 			 kept.count, script->post_data.count);
 	ok = true;
+	/* a failed dump keeps them, for its report */
+	remove_dump_files(archive, dir);
 
 done:
 	free(kept.entries);

@@ -90,12 +90,20 @@ spool_lock_dir(const char *dir, const char *option)
 		int err = errno;
 
 		if (fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK)
+		{
 			log_error("directory \"%s\" is in use by another pgferry "
 					  "process (pid %d)",
 					  dir, (int) lock.l_pid);
+			/* the default directory is the slot's */
+			log_hint("if it runs this task, stop it first; a different task "
+					 "needs its own --slot, and its own %s if one is given",
+					 option);
+		}
 		else
+		{
 			log_error("could not lock \"%s\": %s", path.data, strerror(err));
-		log_hint("give each run its own directory with %s", option);
+			log_hint("choose another directory with %s", option);
+		}
 		close(fd);
 		fd = -1;
 	}

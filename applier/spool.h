@@ -31,10 +31,11 @@ typedef struct Spool Spool;
 typedef bool (*SpoolFrameFn)(void *arg, const uint8_t *frame, size_t len);
 
 /*
- * Locks dir for this process, or says which process holds it and that
- * option gives another directory; returns the descriptor that holds the
- * lock, or -1.  Two runs sharing a directory would delete each other's
- * files.  The lock is a POSIX record lock, so the same process may take it
+ * Locks dir for this process, or says which process holds it (and, option
+ * being how a directory is given, when another one is needed); returns the
+ * descriptor that holds the lock, or -1.  Two runs sharing a directory
+ * would delete each other's files (a second run of one task is refused by
+ * state_lock_task() too, whatever its directory).  The lock is a POSIX record lock, so the same process may take it
  * again (migrate holds its directory, then its follow phase opens the
  * spool there), and closing any descriptor of the file releases it.
  */

@@ -19,6 +19,20 @@
 /* Serialises the tasks that restore pre-data. */
 #define STATE_LOCK_KEY "hashtext('pgferry migrate schema')"
 
+/* One process per task: a pair of keys, apart from STATE_LOCK_KEY's. */
+#define TASK_LOCK_KEY "hashtext('pgferry task'), hashtext($1)"
+
+/*
+ * The task lock's session waits 5 s for the lock (see state_lock_task()),
+ * and has its server probe the connection while idle, so that the lock of
+ * a process whose machine went away is released within a minute or so,
+ * not after the system's two hours.
+ */
+#define TASK_LOCK_SESSION_OPTIONS                                             \
+	"-c lock_timeout=5s -c statement_timeout=0 "                              \
+	"-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "                \
+	"-c tcp_keepalives_count=3"
+
 static const char *const state_ddl =
 	"CREATE SCHEMA IF NOT EXISTS pgferry;\n"
 	"CREATE TABLE IF NOT EXISTS pgferry.migration (\n"
@@ -95,6 +109,39 @@ state_create(PgConn *target)
 {
 	return progress_run_ddl(target, state_ddl,
 							"create the pgferry schema and its state tables");
+}
+
+PgConn *
+state_lock_task(const char *target_conninfo, const char *slot, bool *busy)
+{
+	const char *params[1] = {slot};
+	PgConn *conn = pg_connect(target_conninfo, "target", PG_CONN_SQL,
+							  TASK_LOCK_SESSION_OPTIONS);
+	PgResult *res;
+
+	*busy = false;
+	if (conn == NULL)
+		return NULL;
+	res = pg_query(conn, "SELECT pg_advisory_lock(" TASK_LOCK_KEY ")", 1,
+				   params);
+	if (res)
+	{
+		pg_result_free(res);
+		return conn;
+	}
+	/* lock_not_available: lock_timeout ran out */
+	*busy = strcmp(pg_error_sqlstate(conn), "55P03") == 0;
+	if (*busy)
+	{
+		log_error("another pgferry process is running slot \"%s\" on this "
+				  "target",
+				  slot);
+		log_hint("stop it first; a different task needs its own --slot");
+	}
+	else
+		pg_report(conn, "lock slot \"%s\" for this process", slot);
+	pg_disconnect(conn);
+	return NULL;
 }
 
 static char *
@@ -195,6 +242,15 @@ state_migration_free(Migration *migration)
 }
 
 bool
+state_delete_migration(PgConn *target, const char *slot)
+{
+	const char *params[1] = {slot};
+
+	return state_exec(target, "DELETE FROM pgferry.migration WHERE slot = $1",
+					  1, params, "delete the state of the migration");
+}
+
+bool
 state_lock_schema(PgConn *target, bool *restored)
 {
 	PgResult *res;
@@ -263,6 +319,25 @@ state_insert_plan(PgConn *target, const char *slot, const CopyPlan *plan)
 			return false;
 	}
 	return true;
+}
+
+bool
+state_tables_of_other_slots(PgConn *target, const char *slot, PgResult **held)
+{
+	const char *params[1] = {slot};
+
+	*held = pg_query(target,
+					 "SELECT DISTINCT slot, schema_name, table_name "
+					 "FROM pgferry.copy_ranges "
+					 "WHERE kind = 'rows' AND slot <> $1 ORDER BY 1, 2, 3",
+					 1, params);
+	if (*held)
+		return true;
+	/* no state tables yet: no other task either */
+	if (strcmp(pg_error_sqlstate(target), "42P01") == 0)
+		return true;
+	pg_report(target, "read the tables of the other tasks");
+	return false;
 }
 
 bool

@@ -104,6 +104,18 @@ typedef struct PostDataList
 /* Creates the pgferry schema and tables if missing (own transaction). */
 extern bool state_create(PgConn *target);
 
+/*
+ * Opens a target session (its own, unlike the other functions) that holds,
+ * until it is closed, the lock that lets one process at a time run slot's
+ * task (a session-level advisory lock): two processes of one task would
+ * copy and apply its tables twice.  A process that just ended may hold it
+ * a moment longer (until its server session ends), so the lock is waited
+ * for a few seconds.  Returns NULL after reporting; *busy then says that
+ * another process holds the lock (else the target failed).
+ */
+extern PgConn *state_lock_task(const char *target_conninfo, const char *slot,
+							   bool *busy);
+
 /* Reads the task's row; *found is false when there is none (or no table). */
 extern bool state_get_migration(PgConn *target, const char *slot,
 								Migration *migration, bool *found);
@@ -113,6 +125,8 @@ extern bool state_set_phase(PgConn *target, const char *slot,
 							MigrationPhase phase, Lsn consistent_lsn);
 extern const char *state_phase_name(MigrationPhase phase);
 extern void state_migration_free(Migration *migration);
+/* Deletes the task's row, and its copy plan with it. */
+extern bool state_delete_migration(PgConn *target, const char *slot);
 
 /*
  * Takes the lock that serialises schema restores of tasks sharing the
@@ -124,6 +138,14 @@ extern bool state_mark_schema_restored(PgConn *target, const char *slot);
 
 extern bool state_insert_plan(PgConn *target, const char *slot,
 							  const CopyPlan *plan);
+
+/*
+ * The tables whose rows the plans of the other tasks copy: one row of
+ * (slot, schema, name) each, ordered by slot, schema and name; *held is
+ * NULL when there are no state tables yet.
+ */
+extern bool state_tables_of_other_slots(PgConn *target, const char *slot,
+										PgResult **held);
 extern bool state_load_plan(PgConn *target, const char *slot, CopyPlan *plan);
 /* Forgets the copied ranges of the tables not completely copied. */
 extern bool state_reset_unfinished(PgConn *target, const char *slot);

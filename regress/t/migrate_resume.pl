@@ -9,7 +9,8 @@
 #   * killed again while following the slot, and run again, it continues
 #     from the target's recorded LSN;
 #   * every table is equal to the source in the end, row for row (an
-#     insert-only table without a key shows any change applied twice).
+#     insert-only table without a key shows any change applied twice);
+#   * the work directory keeps no schema dump once the schema is restored.
 use strict;
 use warnings;
 
@@ -24,7 +25,19 @@ my $target = target_node('target');
 my ($customers, $products) = load_sample($source, 'shop', 0.25);
 create_database($target, 'shop');
 my $pgbench = start_pgbench($source, 'shop', $customers, $products, rate => 150);
-my @args = ('--slot', 'resumed', '--jobs', '2', '--split-tables-larger-than', '2MB');
+my $work_dir = PostgreSQL::Test::Utils::tempdir();
+my @args = ('--slot', 'resumed', '--jobs', '2', '--split-tables-larger-than', '2MB',
+	'--dir', $work_dir);
+
+# The files of the schema dump (pg_dump's archive, its listings and SQL)
+# left in the work directory.
+sub dump_files
+{
+	opendir(my $dh, $work_dir) or die "opendir $work_dir: $!";
+	my @files = sort grep { /\.(dump|sql|list|toc)$/ } readdir $dh;
+	closedir $dh;
+	return join(' ', @files);
+}
 
 # --- killed during the copy ---------------------------------------------------
 my $run = start_migrate($source, 'shop', $target, 'shop', @args);
@@ -67,10 +80,12 @@ cmp_ok($done, '>', 0, "$done units were copied before the kill, $kept of tables 
 cmp_ok($left, '>', 0, "$left units were not");
 is($target->safe_psql('shop', 'SELECT count(*) FROM shop.countries'), '0',
 	'the unfinished unit left nothing on the target');
+is(dump_files(), '', 'the schema restored, the work directory keeps no schema dump');
 
 # --- resumed, then killed while following ---------------------------------------
 $run = start_migrate($source, 'shop', $target, 'shop', @args);
 ok(wait_phase($target, 'shop', 'resumed', 'stream', $run), 'the resumed copy ends');
+ok(-d $work_dir && dump_files() eq '', 'after the copy, the work directory is there, without a schema dump');
 like(slurp_file("$run->{dir}/stderr"), qr/copied again in a new snapshot/,
 	'unfinished tables are copied again in a new snapshot');
 is( $target->safe_psql('shop', qq{
