@@ -329,7 +329,8 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 	{
 		log_error("the source stores timestamps as floating point: their "
 				  "binary form cannot be read by the target");
-		log_hint("run pgferry with --no-binary");
+		log_hint("follow this slot with pgferry follow --no-binary (pgferry "
+				 "migrate has no such option)");
 		return false;
 	}
 	log_verbose("source: PostgreSQL %u, encoding %s, database \"%s\", "
@@ -626,18 +627,28 @@ follow_summary(const Follow *follow)
 	char position[LSN_TEXT_LEN];
 
 	log_info(
-		"applied %" PRIu64 " transactions (%" PRIu64 " row changes, %" PRIu64
-		" statements) up to %s; skipped %" PRIu64 " already applied",
-		follow->applied_txns, follow->counters.rows,
+		"applied %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
+		" %s) up to %s; skipped %" PRIu64 " already applied",
+		follow->applied_txns,
+		plural((long long) follow->applied_txns, "transaction",
+			   "transactions"),
+		follow->counters.rows,
+		plural((long long) follow->counters.rows, "row change", "row changes"),
 		follow->counters.statements,
+		plural((long long) follow->counters.statements, "statement",
+			   "statements"),
 		pg_lsn_format(follow->applied_commit, position), follow->skipped_txns);
 	if (follow->counters.missing_deletes)
-		log_info("%" PRIu64 " deletes found no row on the target (ignored)",
-				 follow->counters.missing_deletes);
+		log_info("%" PRIu64 " %s found no row on the target (ignored)",
+				 follow->counters.missing_deletes,
+				 plural((long long) follow->counters.missing_deletes, "delete",
+						"deletes"));
 	if (follow->counters.missing_updates)
-		log_info("%" PRIu64 " updates found no row on the target and inserted "
+		log_info("%" PRIu64 " %s found no row on the target and inserted "
 				 "the whole row",
-				 follow->counters.missing_updates);
+				 follow->counters.missing_updates,
+				 plural((long long) follow->counters.missing_updates, "update",
+						"updates"));
 }
 
 void

@@ -735,8 +735,9 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 			!build_post_data(post_sql, &post, source, &script->post_data))
 			goto done;
 	}
-	log_info("schema dumped: %d pre-data objects, %d post-data statements",
-			 kept.count, script->post_data.count);
+	log_info("schema dumped: %d pre-data %s, %d post-data %s", kept.count,
+			 plural(kept.count, "object", "objects"), script->post_data.count,
+			 plural(script->post_data.count, "statement", "statements"));
 	ok = true;
 	/* a failed dump keeps them, for its report */
 	remove_dump_files(archive, dir);
