@@ -162,11 +162,17 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 		return true;
 	}
 	params[1] = pg_result_value(res, 0, 1);
+	/* cutover's read-only state: a setting of the source database */
 	lag = pg_query_or_report(
 		source,
 		"SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $2::pg_lsn),\n"
 		"  round(coalesce(extract(epoch FROM r.flush_lag), 0)::numeric, 2),\n"
-		"  s.active, s.confirmed_flush_lsn\n"
+		"  s.active, s.confirmed_flush_lsn,\n"
+		"  EXISTS (SELECT 1 FROM pg_db_role_setting d\n"
+		"    WHERE d.setdatabase = (SELECT oid FROM pg_database\n"
+		"                           WHERE datname = current_database())\n"
+		"      AND d.setrole = 0\n"
+		"      AND 'default_transaction_read_only=on' = ANY (d.setconfig))\n"
 		"FROM pg_replication_slots s\n"
 		"LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid\n"
 		"WHERE s.slot_name = $1",
@@ -187,6 +193,10 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 			   pg_result_value(lag, 0, 1),
 			   pg_result_value(lag, 0, 2)[0] == 't' ? "active" : "inactive",
 			   value_or(lag, 0, 3, "-"));
+		if (pg_result_value(lag, 0, 4)[0] == 't')
+			printf("  cutover:    the source database is read-only (pgferry "
+				   "cutover ran; pgferry cutover --abort gives it writes "
+				   "back)\n");
 	}
 	pg_result_free(lag);
 	return true;

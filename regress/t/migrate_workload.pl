@@ -57,6 +57,11 @@ my $cutover = IPC::Run::run(\@cutover_cmd, '>', \$out, '2>', \$err);
 note "pgferry cutover:\n$out\n$err";
 ok($cutover, 'pgferry cutover succeeds');
 like("$out$err", qr/read-only window [0-9.]+ s/, 'cutover reports the read-only window');
+($out, $err) = ('', '');
+IPC::Run::run([ $ENV{PGFERRY} // 'pgferry', 'status', '--source', conn($source, 'shop'),
+		'--target', conn($target, 'shop'), '--slot', 'demo' ],
+	'>', \$out, '2>', \$err);
+like($out, qr/cutover: +the source database is read-only/, 'status shows the cutover');
 my $transactions = stop_pgbench($pgbench);
 my $stopped = stop_migrate($run, 'TERM');
 is($stopped->{rc}, 0, 'pgferry migrate stops on SIGTERM with exit 0');
