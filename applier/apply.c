@@ -155,16 +155,11 @@ apply_destroy(Applier *applier)
 bool
 apply_set_encoding(Applier *applier, const char *encoding)
 {
-	char *literal = pg_quote_literal(encoding);
-	Buf sql = BUF_INIT;
-	bool ok;
+	bool ok =
+		pg_exec_literal(applier->conn, "SET client_encoding =", encoding);
 
-	buf_printf(&sql, "SET client_encoding = %s", literal);
-	ok = pg_exec(applier->conn, sql.data);
 	if (!ok)
 		pg_report(applier->conn, "use the source's encoding %s", encoding);
-	buf_free(&sql);
-	free(literal);
 	return ok;
 }
 

@@ -103,9 +103,10 @@ run_with(PgConn *conn, const char *sql, const char *value)
 {
 	const char *params[1] = {value};
 	PgResult *res = pg_query(conn, sql, 1, params);
+	bool ok = res != NULL;
 
 	pg_result_free(res);
-	return res != NULL;
+	return ok;
 }
 
 /* Sets the source database's name and system identifier. */

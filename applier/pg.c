@@ -406,9 +406,11 @@ bool
 pg_exec(PgConn *conn, const char *sql)
 {
 	PgResult *res = pg_query(conn, sql, 0, NULL);
+	bool ok;
 
+	ok = res != NULL;
 	pg_result_free(res);
-	return res != NULL;
+	return ok;
 }
 
 PgResult *
@@ -466,20 +468,26 @@ pg_query_or_report(PgConn *conn, const char *sql, int nparams,
 	return NULL;
 }
 
+bool
+pg_exec_literal(PgConn *conn, const char *command, const char *value)
+{
+	char *literal = pg_quote_literal(value);
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	buf_printf(&sql, "%s %s", command, literal);
+	ok = pg_exec(conn, sql.data);
+	free(literal);
+	buf_free(&sql);
+	return ok;
+}
+
 /* Two statements: in pipeline mode a query string holds only one. */
 bool
 pg_begin_in_snapshot(PgConn *conn, const char *name)
 {
-	char *literal = pg_quote_literal(name);
-	Buf sql = BUF_INIT;
-	bool ok;
-
-	buf_printf(&sql, "SET TRANSACTION SNAPSHOT %s", literal);
-	ok = pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") &&
-		 pg_exec(conn, sql.data);
-	free(literal);
-	buf_free(&sql);
-	return ok;
+	return pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") &&
+		   pg_exec_literal(conn, "SET TRANSACTION SNAPSHOT", name);
 }
 
 int

@@ -131,6 +131,13 @@ extern PgResult *pg_query_or_report(PgConn *conn, const char *sql, int nparams,
 	__attribute__((format(printf, 5, 6)));
 
 /*
+ * Runs command followed by value as a quoted literal, for the utility
+ * statements that take no parameters (SET ... = 'value').
+ */
+extern bool pg_exec_literal(PgConn *conn, const char *command,
+							const char *value);
+
+/*
  * Starts a REPEATABLE READ, READ ONLY transaction in the exported snapshot
  * name (pg_export_snapshot()'s, or a new slot's); works in pipeline mode.
  */

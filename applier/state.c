@@ -99,9 +99,11 @@ state_exec(PgConn *target, const char *sql, int nparams,
 {
 	PgResult *res =
 		pg_query_or_report(target, sql, nparams, values, "%s", what);
+	bool ok;
 
+	ok = res != NULL;
 	pg_result_free(res);
-	return res != NULL;
+	return ok;
 }
 
 bool

@@ -108,6 +108,7 @@ find_applier(Verify *v)
 {
 	PgResult *res;
 	const char *params[3];
+	bool ok;
 
 	res = pg_query_or_report(
 		v->source,
@@ -145,8 +146,9 @@ find_applier(Verify *v)
 		if (res)
 			v->applier_running = atol(pg_result_value(res, 0, 0)) > 0;
 	}
+	ok = res != NULL;
 	pg_result_free(res);
-	return res != NULL;
+	return ok;
 }
 
 /*
