@@ -47,7 +47,10 @@ static const char sequences_sql[] =
 /*
  * Sets the target's sequence for the source's sequence `name` (owned by
  * table.column, both NULL if none): found through the column, else by name.
- * Logs and returns false when there is none or setval fails.
+ * A target sequence that has handed out values beyond the source's is
+ * left alone: the target took writes after an earlier cutover, and moving
+ * it back would hand out its keys again.  Logs and returns false when
+ * there is none or setval fails.
  */
 static bool
 set_sequence(PgConn *target, const char *name, const char *table,
@@ -59,17 +62,32 @@ set_sequence(PgConn *target, const char *name, const char *table,
 
 	res = pg_query_or_report(
 		target,
-		"SELECT pg_catalog.setval(s, $4::pg_catalog.int8, "
-		"$5::pg_catalog.bool), s::pg_catalog.text FROM ("
+		"SELECT CASE WHEN NOT ahead "
+		"THEN pg_catalog.setval(s, $4::pg_catalog.int8, $5::pg_catalog.bool) "
+		"END, s::pg_catalog.text, ahead, target_last FROM ("
+		"SELECT s, pg_catalog.pg_sequence_last_value(s) AS target_last,"
+		" COALESCE(CASE WHEN p.seqincrement > 0"
+		"  THEN pg_catalog.pg_sequence_last_value(s) > source_last"
+		"  ELSE pg_catalog.pg_sequence_last_value(s) < source_last END,"
+		" false) AS ahead FROM ("
 		"SELECT COALESCE(CASE WHEN pg_catalog.to_regclass($1) "
 		"IS NOT NULL THEN pg_catalog.pg_get_serial_sequence($1, $2) "
 		"END, pg_catalog.to_regclass($3)::pg_catalog.text)"
-		"::pg_catalog.regclass AS s) seq WHERE s IS NOT NULL",
+		"::pg_catalog.regclass AS s) seq "
+		"JOIN pg_catalog.pg_sequence p ON p.seqrelid = seq.s "
+		"CROSS JOIN LATERAL (SELECT CASE WHEN $5::pg_catalog.bool "
+		"THEN $4::pg_catalog.int8 ELSE $4::pg_catalog.int8 - p.seqincrement "
+		"END AS source_last) l) x",
 		5, params, "set sequence %s to %s", name, last_value);
 	if (res == NULL)
 		return false;
 	ok = pg_result_rows(res) == 1;
-	if (ok)
+	if (ok && pg_result_value(res, 0, 2)[0] == 't')
+		log_warning("target: sequence %s kept at %s, past the source's %s: "
+					"the target has taken writes since an earlier cutover",
+					pg_result_value(res, 0, 1), pg_result_value(res, 0, 3),
+					last_value);
+	else if (ok)
 		log_verbose("target: sequence %s set to %s (is_called %s)",
 					pg_result_value(res, 0, 1), last_value, is_called);
 	else

@@ -207,6 +207,17 @@ is($target->safe_psql('postgres',
 		"SELECT relispopulated FROM pg_class WHERE relname = 'never_filled'"),
 	'f', 'a materialized view not populated on the source is left alone');
 
+# A second cutover, once the target has taken writes, must not move its
+# sequences back: they would hand out the new rows' keys again.
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60' ], 120);
+like($res->{stderr},
+	qr/sequence public\.accounts_id_seq kept at $account_id, past the source's \d+: the target has taken writes/,
+	'a second cutover keeps a sequence the target has moved past the source\'s');
+is($target->safe_psql('postgres', "INSERT INTO accounts (owner) VALUES ('next') RETURNING id"),
+	$account_id + 1, 'the target\'s next insert after a second cutover takes the next id');
+$target->safe_psql('postgres', "DELETE FROM accounts WHERE owner IN ('on the target', 'next');
+	DELETE FROM events WHERE id = $event_id");
+
 $res = run_pgferry([ 'verify', @conn, '--exclude-tables', 'public.accounts, public.events' ], 60);
 is($res->{rc}, 0, 'verify after cutover: exit 0');
 like($res->{stdout}, qr/^table public\.notes: equal, \d+ rows/m,
