@@ -226,7 +226,9 @@ cli_store(const CliOption *option, char *arg)
 		case CLI_BYTES:
 			return cli_bytes(arg, option->to.bytes);
 		case CLI_LSN:
-			return pg_lsn_parse(arg, option->to.lsn);
+			/* 0/0 is no position: it would mean "no --endpos" */
+			return pg_lsn_parse(arg, option->to.lsn) &&
+				   *option->to.lsn != LSN_INVALID;
 	}
 	return true;
 }

@@ -123,7 +123,7 @@ extern bool cli_slot_name(const char *arg);
 #define CLI_ROW_ENDPOS(job)                                                   \
 	{                                                                         \
 		.name = "endpos", .kind = CLI_LSN, .to.lsn = &(job).endpos,           \
-		.bad = "--endpos: \"%s\" is not an LSN (like 0/16B3748)"              \
+		.bad = "--endpos: \"%s\" is not a WAL position (like 0/16B3748)"      \
 	}
 #define CLI_ROW_JOBS(job)                                                     \
 	{                                                                         \

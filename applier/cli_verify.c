@@ -163,7 +163,10 @@ cli_cutover_usage(void)
 		   "  2  bad command line\n"
 		   "  3  a server could not be reached\n"
 		   "  5  row counts differ after the switch (the source stays "
-		   "read-only)\n",
+		   "read-only)\n"
+		   "  6  not ready: post-data not all run, or a slot without its "
+		   "applier\n"
+		   "     (nothing was changed)\n",
 		   CUTOVER_DEFAULT_TIMEOUT, VERIFY_DEFAULT_JOBS);
 }
 

@@ -618,8 +618,14 @@ cutover_run(const CutoverOptions *opts)
 		status = EXIT_BLOCKED;
 		goto done;
 	}
-	if (!check_prepared_transactions(&c) || !find_slots(&c))
+	if (!check_prepared_transactions(&c))
 		goto done;
+	if (!find_slots(&c))
+	{
+		/* no applier to wait for: nothing was changed */
+		status = EXIT_BLOCKED;
+		goto done;
+	}
 
 	if (!set_read_only(&c, true))
 		goto done;

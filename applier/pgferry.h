@@ -16,7 +16,7 @@
 #define EXIT_CONNECTION 3 /* a server could not be reached */
 #define EXIT_APPLY 4	  /* bad frame, missing object, conflict, permission */
 #define EXIT_DIFFERENT 5  /* verify, cutover: source and target differ */
-#define EXIT_BLOCKED 6	  /* preflight, migrate: something blocks it */
+#define EXIT_BLOCKED 6 /* preflight, migrate, cutover: something blocks it */
 
 /*
  * Prefixes of the logical messages pgferry verify and pgferry cutover write

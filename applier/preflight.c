@@ -593,6 +593,50 @@ check_slot(Check *c)
 	pg_result_free(res);
 }
 
+/*
+ * Prepared transactions of the source: creating a slot waits until every
+ * transaction running then has ended, and a prepared one ends only when
+ * someone commits or rolls it back.
+ */
+static void
+check_prepared_transactions(Check *c)
+{
+	PgResult *res;
+	int count;
+
+	if (c->options->resuming)
+		return;
+	res = query(c, c->source,
+				"SELECT pg_catalog.quote_literal(gid), database, "
+				"prepared::text FROM pg_catalog.pg_prepared_xacts "
+				"ORDER BY prepared",
+				0, NULL, "list the prepared transactions");
+	if (res == NULL)
+		return;
+	count = pg_result_rows(res);
+	if (count == 0)
+		verdict(c, VERDICT_OK, "no prepared transactions on the source");
+	else
+	{
+		verdict(c, VERDICT_WARN,
+				"%d prepared %s on the source: creating the slot waits "
+				"until %s committed or rolled back",
+				count, plural(count, "transaction", "transactions"),
+				plural(count, "it is", "they are"));
+		line(c, "fix: end %s (in %s database), e.g.:",
+			 plural(count, "it", "them"), plural(count, "its", "their"));
+		for (int i = 0; i < count && i < LIST_MAX; i++)
+			line(c,
+				 "  COMMIT PREPARED %s;  -- or ROLLBACK PREPARED (database "
+				 "%s, prepared %s)",
+				 pg_result_value(res, i, 0), pg_result_value(res, i, 1),
+				 pg_result_value(res, i, 2));
+		if (count > LIST_MAX)
+			line(c, "  ... and %d more", count - LIST_MAX);
+	}
+	pg_result_free(res);
+}
+
 /* --- tables ------------------------------------------------------------------ */
 
 static void
@@ -789,6 +833,7 @@ preflight_check(PgConn *source, PgConn *target,
 	check_source_role(&c);
 	check_readable(&c);
 	check_slot(&c);
+	check_prepared_transactions(&c);
 	check_target(&c);
 	if (!options->resuming)
 		check_extensions_and_roles(&c);

@@ -430,7 +430,7 @@ state_range_done(PgConn *target, const char *slot, const CopyRange *range)
 	snprintf(bytes, sizeof(bytes), "%" PRId64, range->bytes);
 	return state_exec(target,
 					  "UPDATE pgferry.copy_ranges SET snapshot_lsn = $5, "
-					  "rows = $6, bytes = $7, finished_at = now() "
+					  "rows = $6, bytes = $7, finished_at = clock_timestamp() "
 					  "WHERE slot = $1 AND schema_name = $2 "
 					  "AND table_name = $3 AND range_no = $4",
 					  7, params, "record the copied range");

@@ -36,6 +36,11 @@ $res = run_pgferry([ 'follow', '--source', $source->connstr('postgres') ]);
 is($res->{rc}, 2, 'missing --target and --slot: exit 2');
 like($res->{stderr}, qr/--(target|slot)/, 'missing --target and --slot: option named');
 
+# 0/0 would read as no --endpos at all: following until stopped
+$res = follow($source, $target, slot => 'ferry', endpos => '0/0');
+is($res->{rc}, 2, '--endpos 0/0: exit 2');
+like($res->{stderr}, qr{--endpos: "0/0" is not a WAL position}, '--endpos 0/0: refused, named');
+
 # --- connection errors, bad target schema (fixed, resumed) --------------------
 
 psql_both(

@@ -64,7 +64,7 @@ sub source_writable
 # --- refused: no applier runs ---------------------------------------------------------
 
 my $res = run_pgferry([ 'cutover', @conn, '--slot', 'ferry' ], 60);
-is($res->{rc}, 1, 'without a running applier: exit 1');
+is($res->{rc}, 6, 'without a running applier: exit 6 (blocked)');
 like($res->{stderr}, qr/replication slot "ferry" is not in use/,
 	'without a running applier: the slot is named');
 like($res->{stderr}, qr/HINT:  start pgferry follow --slot ferry/,

@@ -16,7 +16,8 @@ use Test::More;
 
 my $source = PostgreSQL::Test::Cluster->new('source');
 $source->init;
-$source->append_conf('postgresql.conf', "wal_level = replica\nmax_wal_senders = 4\n");
+$source->append_conf('postgresql.conf',
+	"wal_level = replica\nmax_wal_senders = 4\nmax_prepared_transactions = 2\n");
 $source->start;
 my $has_setting = $source->safe_psql('postgres',
 	"SELECT count(*) FROM pg_settings WHERE name = 'output_plugin_libraries'") eq '1';
@@ -37,6 +38,9 @@ $source->safe_psql('app', q{
 	CREATE TABLE nokey (a int, b text);
 	CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY);
 	SELECT lo_from_bytea(0, 'a large object');
+	BEGIN;
+	INSERT INTO orders VALUES (1, 'prepared, not committed');
+	PREPARE TRANSACTION 'stuck';
 });
 create_database($target, 'app');
 $target->safe_psql('app', 'CREATE TABLE leftover (id int)');
@@ -80,6 +84,9 @@ like($out, qr/^WARN  unlogged tables: .*not streamed\n\s+fix:\n\s+ALTER TABLE pu
 	'an unlogged table with its fix');
 like($out, qr/^WARN  1 large object \(.*not in the logical stream\n\s+fix: /m,
 	'large objects: their later changes do not stream');
+like($out, qr/^WARN  1 prepared transaction on the source: creating the slot waits until it is committed or rolled back\n.*\n\s+COMMIT PREPARED 'stuck';  -- or ROLLBACK PREPARED \(database app, /m,
+	'a prepared transaction: the slot would wait for it, and how to end it');
+$source->safe_psql('app', "COMMIT PREPARED 'stuck'");
 like($out, qr/^BLOCK the target database already has 1 relation \(e\.g\. public\.leftover\)/m,
 	'a target database that is not empty');
 like($out, qr/^BLOCK the schema needs roles .*\n\s+fix: CREATE ROLE app;/m,
