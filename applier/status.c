@@ -249,6 +249,46 @@ print_rate(PgConn *target)
 	return diff != NULL;
 }
 
+/*
+ * The slots `pgferry follow` alone applies (pgferry.progress rows with no
+ * migration): their apply state.  *shown counts what was printed.
+ */
+static bool
+print_followers(PgConn *target, PgConn *source, const char *slot,
+				bool migrations, int *shown)
+{
+	const char *params[1] = {slot};
+	PgResult *res;
+	bool ok = true;
+
+	res = pg_query(
+		target,
+		migrations ? "SELECT slot_name FROM pgferry.progress p\n"
+					 "WHERE ($1::text IS NULL OR slot_name = $1)\n"
+					 "  AND NOT EXISTS (SELECT 1 FROM pgferry.migration m\n"
+					 "                  WHERE m.slot = p.slot_name)\n"
+					 "ORDER BY 1"
+				   : "SELECT slot_name FROM pgferry.progress\n"
+					 "WHERE $1::text IS NULL OR slot_name = $1 ORDER BY 1",
+		1, params);
+	if (res == NULL)
+	{
+		/* no pgferry.progress: nothing was ever applied here */
+		if (strcmp(pg_error_sqlstate(target), "42P01") == 0)
+			return true;
+		pg_report(target, "read pgferry.progress");
+		return false;
+	}
+	for (int i = 0; ok && i < pg_result_rows(res); i++)
+	{
+		printf("follow \"%s\":\n", pg_result_value(res, i, 0));
+		ok = print_apply(target, source, pg_result_value(res, i, 0));
+		(*shown)++;
+	}
+	pg_result_free(res);
+	return ok;
+}
+
 int
 status_run(const StatusOptions *options)
 {
@@ -256,6 +296,8 @@ status_run(const StatusOptions *options)
 	PgConn *source = NULL;
 	PgResult *res;
 	const char *params[1] = {options->slot};
+	bool migrations = true;
+	int shown = 0;
 	bool ok = true;
 
 	if (target == NULL)
@@ -275,23 +317,14 @@ status_run(const StatusOptions *options)
 				 1, params);
 	if (res == NULL)
 	{
-		if (strcmp(pg_error_sqlstate(target), "42P01") == 0)
-			printf("no migration recorded in this database (it has no "
-				   "pgferry.migration table)\n");
-		else
+		migrations = strcmp(pg_error_sqlstate(target), "42P01") != 0;
+		if (migrations)
+		{
 			pg_report(target, "read pgferry.migration");
-		pg_disconnect(target);
-		pg_disconnect(source);
-		return EXIT_OTHER;
+			ok = false;
+		}
 	}
-	if (pg_result_rows(res) == 0)
-	{
-		printf("no migration%s%s%s recorded in this database\n",
-			   options->slot ? " of slot \"" : "",
-			   options->slot ? options->slot : "", options->slot ? "\"" : "");
-		ok = options->slot == NULL;
-	}
-	for (int i = 0; ok && i < pg_result_rows(res); i++)
+	for (int i = 0; ok && res && i < pg_result_rows(res); i++)
 	{
 		const char *slot = pg_result_value(res, i, 0);
 
@@ -301,8 +334,19 @@ status_run(const StatusOptions *options)
 			   pg_result_value(res, i, 4), pg_result_value(res, i, 5),
 			   value_or(res, i, 2, "-"));
 		ok = print_copy(target, slot) && print_apply(target, source, slot);
+		shown++;
 	}
 	pg_result_free(res);
+	if (ok)
+		ok =
+			print_followers(target, source, options->slot, migrations, &shown);
+	if (ok && shown == 0)
+	{
+		printf("no migration or follow%s%s%s recorded in this database\n",
+			   options->slot ? " of slot \"" : "",
+			   options->slot ? options->slot : "", options->slot ? "\"" : "");
+		ok = false;
+	}
 	if (ok)
 		ok = print_rate(target);
 	pg_disconnect(target);

@@ -126,6 +126,13 @@ ok( wait_until(
 		30),
 	'the workload writes on the source');
 
+# status of a target that pgferry follow alone writes to (no migration)
+$res = run_pgferry([ 'status', @conn, '--slot', 'ferry' ], 60);
+is($res->{rc}, 0, 'status of a follow-only target: exit 0');
+like($res->{stdout},
+	qr/^follow "ferry":\n  apply: +source transactions applied up to [0-9A-F]+\/[0-9A-F]+ .*\n +lag /m,
+	'status of a follow-only target: what is applied, and the lag');
+
 my $open = $source->background_psql('postgres', on_error_stop => 0);
 $open->query_safe("BEGIN");
 $open->query_safe("INSERT INTO accounts (owner) VALUES ('uncommitted')");

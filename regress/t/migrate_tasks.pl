@@ -26,8 +26,16 @@ my $lobs = start_migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs'
 my $rest = start_migrate($source, 'shop', $target, 'shop', '--slot', 'task_rest',
 	'--exclude-tables', 'content.*', '--jobs', '2');
 
-# A second run of a task while the first goes on would share its directory
-# (and delete its files): it is refused, naming the directory.
+# Once the LOB task runs (its row is written after it holds its directory
+# and its lock), a second run of it would share its directory (and delete
+# its files): it is refused, naming the directory.
+ok( wait_until(
+		sub {
+			my ($rc, $out) = $target->psql('shop',
+				"SELECT 1 FROM pgferry.migration WHERE slot = 'task_lobs'");
+			return $out eq '1';
+		}),
+	'the LOB task has started');
 my $again = migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs',
 	'--include-tables', 'content.*');
 is($again->{rc}, 1, 'a second run of the same task is refused');
@@ -38,13 +46,6 @@ like(
 
 # With a directory of its own, the second run is refused all the same: the
 # two would copy and apply the task's tables twice.
-ok( wait_until(
-		sub {
-			my ($rc, $out) = $target->psql('shop',
-				"SELECT 1 FROM pgferry.migration WHERE slot = 'task_lobs'");
-			return $out eq '1';
-		}),
-	'the LOB task has started');
 my $other_dir = PostgreSQL::Test::Utils::tempdir();
 $again = migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs',
 	'--include-tables', 'content.*', '--dir', $other_dir);
