@@ -26,9 +26,17 @@
  *
  * Range bounds are passed as untyped parameters: each takes its key
  * column's type and collation, so a range means the same as in the index.
- * (Two servers whose collations sort text differently -- another glibc --
- * put a key near a bound in different ranges: it then shows as missing in
- * one range and extra in the next.)
+ * Two servers whose collations sort text differently (another collation,
+ * or the same one from another glibc or ICU) may put a key in one range on
+ * the source and in another on the target, where it shows as missing in
+ * one and extra in the other.  So the keys of a table are collected and
+ * reconciled (list_key), and reported once its ranges are compared: a key
+ * both missing and extra is on both sides, equal or changed as its two row
+ * hashes say.  That is exact only if the ranges split the keys of each side
+ * into disjoint sets: on the source they do (the bounds come in its order); on the target
+ * only if the bounds come in its order as well, so a bound that does not
+ * sort after the previous one on the target is passed over (its range
+ * joins the next).
  *
  *-------------------------------------------------------------------------
  */
@@ -255,22 +263,96 @@ same_key(const PgResult *a, int row_a, const PgResult *b, int row_b, int nkeys)
 	return true;
 }
 
-/* Names the key of row of res, as "  what: (id, b)=(1, x)". */
-static void
-report_key(VerifyTable *table, const VerifyLimits *limits, const char *what,
-		   const PgResult *res, int row)
+static bool
+same_listed_key(const VerifyTable *table, const ListedKey *listed,
+				const PgResult *res, int row)
 {
+	for (int i = 0; i < table->nkeys; i++)
+		if (strcmp(listed->key[i], pg_result_value(res, row, i)) != 0)
+			return false;
+	return true;
+}
+
+static void
+free_listed_key(const VerifyTable *table, ListedKey *listed)
+{
+	free_key(listed->key, table->nkeys);
+	free(listed->hash);
+}
+
+/*
+ * Collects the key of row of res (keys, then the row hash: a listing) as
+ * differing by kind.  A key missing that was listed extra before (or the
+ * reverse) is on both sides, in other ranges: it is dropped if its row
+ * hashes are equal, else named changed where it was first listed.  Other
+ * keys are kept in the order found, max_keys at most; beyond, only
+ * counted.  A key counted so is never matched: when more than max_keys
+ * halves wait for their other half, a key may be named missing (or extra)
+ * although its other half, counted as not named, is on the other side.
+ */
+static void
+list_key(VerifyTable *table, const VerifyLimits *limits, KeyDifference kind,
+		 const PgResult *res, int row)
+{
+	KeyDifference other_half = kind == KEY_MISSING ? KEY_EXTRA : KEY_MISSING;
+	const char *hash = pg_result_value(res, row, table->nkeys);
+	ListedKey *listed;
+
+	for (int i = 0; kind != KEY_CHANGED && i < table->nlisted; i++)
+	{
+		listed = &table->listed[i];
+		if (listed->kind != other_half ||
+			!same_listed_key(table, listed, res, row))
+			continue;
+		if (strcmp(listed->hash, hash) != 0)
+			listed->kind = KEY_CHANGED;
+		else
+		{
+			free_listed_key(table, listed);
+			table->nlisted--;
+			memmove(listed, listed + 1,
+					(table->nlisted - i) * sizeof(ListedKey));
+		}
+		return;
+	}
 	if (table->nlisted >= limits->max_keys)
 	{
 		table->nunlisted++;
 		return;
 	}
-	buf_printf(&table->report, "  %s: (%s)=(", what, table->key_names);
-	for (int i = 0; i < table->nkeys; i++)
-		buf_printf(&table->report, "%s%s", i ? ", " : "",
-				   pg_result_value(res, row, i));
-	buf_append_str(&table->report, ")\n");
-	table->nlisted++;
+	if (table->nlisted == table->listed_cap)
+	{
+		table->listed_cap = table->listed_cap ? 2 * table->listed_cap : 8;
+		table->listed =
+			xrealloc(table->listed, table->listed_cap * sizeof(ListedKey));
+	}
+	listed = &table->listed[table->nlisted++];
+	listed->kind = kind;
+	listed->key = copy_key(res, row, table->nkeys);
+	listed->hash = xstrdup(hash);
+}
+
+/* Writes the report of the listed keys, "  what: (id, b)=(1, x)" each. */
+static void
+report_listed(VerifyTable *table)
+{
+	static const char *const what[] = {
+		[KEY_CHANGED] = "changed",
+		[KEY_MISSING] = "missing on target",
+		[KEY_EXTRA] = "extra on target",
+	};
+
+	buf_reset(&table->report);
+	for (int i = 0; i < table->nlisted; i++)
+	{
+		const ListedKey *listed = &table->listed[i];
+
+		buf_printf(&table->report, "  %s: (%s)=(", what[listed->kind],
+				   table->key_names);
+		for (int k = 0; k < table->nkeys; k++)
+			buf_printf(&table->report, "%s%s", k ? ", " : "", listed->key[k]);
+		buf_append_str(&table->report, ")\n");
+	}
 }
 
 /* Keeps range to be compared again in the next pass. */
@@ -390,10 +472,8 @@ list_one_side(VerifySessions *sessions, VerifyTable *table,
 			return false;
 		listed = pg_result_rows(res);
 		for (int row = 0; row < listed; row++)
-			report_key(table, limits,
-					   side == SOURCE ? "missing on target"
-									  : "extra on target",
-					   res, row);
+			list_key(table, limits, side == SOURCE ? KEY_MISSING : KEY_EXTRA,
+					 res, row);
 		pg_result_free(res);
 	}
 	table->nunlisted += s[side].rows - listed;
@@ -433,17 +513,17 @@ list_both_sides(VerifySessions *sessions, VerifyTable *table,
 			j++;
 		if (j == ntarget)
 		{
-			report_key(table, limits, "missing on target", res[SOURCE], i);
+			list_key(table, limits, KEY_MISSING, res[SOURCE], i);
 			continue;
 		}
 		matched[j] = true;
 		if (strcmp(pg_result_value(res[SOURCE], i, table->nkeys),
 				   pg_result_value(res[TARGET], j, table->nkeys)) != 0)
-			report_key(table, limits, "changed", res[SOURCE], i);
+			list_key(table, limits, KEY_CHANGED, res[SOURCE], i);
 	}
 	for (int j = 0; j < ntarget; j++)
 		if (!matched[j])
-			report_key(table, limits, "extra on target", res[TARGET], j);
+			list_key(table, limits, KEY_EXTRA, res[TARGET], j);
 	free(matched);
 	pg_result_free(res[SOURCE]);
 	pg_result_free(res[TARGET]);
@@ -579,41 +659,112 @@ compare_range(VerifySessions *sessions, VerifyTable *table,
 	return narrow(sessions, table, limits, range, s);
 }
 
-bool
-verify_table_by_key(VerifySessions *sessions, VerifyTable *table,
-					const VerifyLimits *limits, bool recheck_only)
+/* The ranges the previous pass left unsettled. */
+static bool
+recheck_ranges(VerifySessions *sessions, VerifyTable *table,
+			   const VerifyLimits *limits)
+{
+	KeyRange *ranges = table->recheck;
+	int nranges = table->nrecheck;
+	bool ok = true;
+
+	table->recheck = NULL;
+	table->nrecheck = table->recheck_cap = 0;
+	table->nunsettled = 0;
+	for (int i = 0; i < nranges; i++)
+	{
+		if (ok)
+			ok = compare_range(sessions, table, limits, &ranges[i], false);
+		free_key(ranges[i].lo, table->nkeys);
+		free_key(ranges[i].hi, table->nkeys);
+	}
+	free(ranges);
+	return ok;
+}
+
+/* Whether key sorts after lo on the target, in its key columns' order. */
+static bool
+sorts_after_on_target(VerifySessions *sessions, VerifyTable *table,
+					  char *const *lo, char *const *key, bool *after)
+{
+	VerifyQuery query = VQUERY_INIT;
+	PgResult *res;
+
+	/* a UNION with the table's key columns gives key their types */
+	buf_append_str(&query.sql, "SELECT ");
+	vquery_key_tuple(&query, table);
+	buf_append_str(&query.sql, " > ");
+	vquery_value_tuple(&query, table, lo);
+	buf_append_str(&query.sql, " FROM (SELECT ");
+	vquery_key_list(&query, table);
+	buf_printf(&query.sql, " FROM ONLY %s WHERE false UNION ALL SELECT ",
+			   table->display);
+	for (int i = 0; i < table->nkeys; i++)
+	{
+		if (i)
+			buf_append_str(&query.sql, ", ");
+		vquery_param(&query, key[i]);
+	}
+	buf_append_str(&query.sql, ") bound");
+	res = vquery_run(sessions->target, table, &query,
+					 "order a key range's bounds");
+	buf_free(&query.sql);
+	if (res == NULL)
+		return false;
+	*after = strcmp(pg_result_value(res, 0, 0), "t") == 0;
+	pg_result_free(res);
+	return true;
+}
+
+/*
+ * The upper bound of the range after lo: range_rows rows on in the
+ * source's order, and further on while the target sorts it before lo (see
+ * the top of the file); NULL for the last range.
+ */
+static bool
+next_bound(VerifySessions *sessions, VerifyTable *table,
+		   const VerifyLimits *limits, char *const *lo, char ***hi)
+{
+	char **passed_over = NULL;
+	bool after = false;
+	bool ok = true;
+
+	*hi = NULL;
+	while (ok && !after)
+	{
+		KeyRange rest = {passed_over ? passed_over : (char **) lo, NULL};
+
+		ok = key_at_offset(sessions->source, table, &rest,
+						   limits->range_rows - 1, hi);
+		free_key(passed_over, table->nkeys);
+		passed_over = NULL;
+		if (!ok || *hi == NULL || lo == NULL)
+			break;
+		ok = sorts_after_on_target(sessions, table, lo, *hi, &after);
+		if (!after)
+		{
+			passed_over = *hi;
+			*hi = NULL;
+		}
+	}
+	free_key(passed_over, table->nkeys);
+	return ok;
+}
+
+/* The whole key space, in ranges of about range_rows rows. */
+static bool
+walk_ranges(VerifySessions *sessions, VerifyTable *table,
+			const VerifyLimits *limits)
 {
 	char **lo = NULL;
 	bool ok = true;
 
-	if (recheck_only)
-	{
-		KeyRange *ranges = table->recheck;
-		int nranges = table->nrecheck;
-
-		table->recheck = NULL;
-		table->nrecheck = table->recheck_cap = 0;
-		table->nunsettled = 0;
-		for (int i = 0; i < nranges; i++)
-		{
-			if (ok)
-				ok = compare_range(sessions, table, limits, &ranges[i], false);
-			free_key(ranges[i].lo, table->nkeys);
-			free_key(ranges[i].hi, table->nkeys);
-		}
-		free(ranges);
-		return ok;
-	}
-
 	for (;;)
 	{
-		KeyRange rest = {lo, NULL};
 		KeyRange range;
 		char **hi;
 
-		/* the range ends range_rows rows on, or is the last one */
-		if (!key_at_offset(sessions->source, table, &rest,
-						   limits->range_rows - 1, &hi))
+		if (!next_bound(sessions, table, limits, lo, &hi))
 		{
 			ok = false;
 			break;
@@ -627,6 +778,17 @@ verify_table_by_key(VerifySessions *sessions, VerifyTable *table,
 			break;
 	}
 	free_key(lo, table->nkeys);
+	return ok;
+}
+
+bool
+verify_table_by_key(VerifySessions *sessions, VerifyTable *table,
+					const VerifyLimits *limits, bool recheck_only)
+{
+	bool ok = recheck_only ? recheck_ranges(sessions, table, limits)
+						   : walk_ranges(sessions, table, limits);
+
+	report_listed(table);
 	return ok;
 }
 
@@ -662,6 +824,17 @@ verify_table_differs(const VerifyTable *table)
 }
 
 static void
+forget_listed(VerifyTable *table)
+{
+	/* a keyless table counts in nlisted the rows it printed, unlisted */
+	for (int i = 0; table->listed && i < table->nlisted; i++)
+		free_listed_key(table, &table->listed[i]);
+	free(table->listed);
+	table->listed = NULL;
+	table->nlisted = table->listed_cap = 0;
+}
+
+static void
 forget_recheck(VerifyTable *table)
 {
 	for (int i = 0; i < table->nrecheck; i++)
@@ -679,7 +852,7 @@ verify_table_reset(VerifyTable *table)
 {
 	table->source_rows = table->target_rows = 0;
 	buf_reset(&table->report);
-	table->nlisted = 0;
+	forget_listed(table);
 	table->nunlisted = 0;
 	table->nunnarrowed = 0;
 	table->unnarrowed_rows[SOURCE] = table->unnarrowed_rows[TARGET] = 0;
@@ -691,6 +864,7 @@ verify_table_reset(VerifyTable *table)
 void
 verify_table_free(VerifyTable *table)
 {
+	forget_listed(table);
 	forget_recheck(table);
 	free(table->schema);
 	free(table->name);

@@ -54,6 +54,21 @@ typedef struct KeyRange
 	char **hi;
 } KeyRange;
 
+/* A differing key named by a leaf's listing, before reconciliation. */
+typedef enum KeyDifference
+{
+	KEY_CHANGED,
+	KEY_MISSING, /* on the source only */
+	KEY_EXTRA	 /* on the target only */
+} KeyDifference;
+
+typedef struct ListedKey
+{
+	KeyDifference kind;
+	char **key; /* one text value per key column */
+	char *hash; /* the row hash of its side (the source's if changed) */
+} ListedKey;
+
 typedef struct VerifyTable
 {
 	/* what to compare, from the catalogs */
@@ -75,8 +90,12 @@ typedef struct VerifyTable
 	long target_rows;
 
 	/* confirmed differences, from every pass */
-	Buf report;				 /* one line per difference named */
-	int nlisted;			 /* differing rows named in report */
+	Buf report;		   /* one line per difference named */
+	int nlisted;	   /* differing rows named in report */
+	ListedKey *listed; /* keyed tables: those rows, matched as
+							  * listed, into report after each pass
+							  * (keyless ones print theirs at once) */
+	int listed_cap;
 	long nunlisted;			 /* differing rows found beyond max_keys */
 	long nunnarrowed;		 /* differing key ranges not narrowed
 								 * (beyond max_keys), and their rows: */

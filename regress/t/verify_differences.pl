@@ -170,4 +170,35 @@ like($res->{stdout}, qr/^  column "note" is missing on the target$/m,
 like($res->{stdout}, qr/^  changed: \(code, region\)=\(c3, 13\)$/m,
 	'the other columns are still compared');
 
+# --- a text key sorted otherwise on the target ------------------------------------------
+
+# The same rows, keyed by text in ICU's order on the source and in bytes on
+# the target: the source's range bounds put keys in other ranges (and out of
+# order) on the target, which must not show as differences.
+$source->safe_psql('postgres',
+	'CREATE TABLE vcoll (k text COLLATE "und-x-icu" PRIMARY KEY, v int)');
+$target->safe_psql('postgres',
+	'CREATE TABLE vcoll (k text COLLATE "C" PRIMARY KEY, v int)');
+my $vcoll_rows = q{
+INSERT INTO vcoll SELECT k, ord FROM unnest(ARRAY['a', 'A', 'b', 'B', 'z', 'Z',
+	'ä', 'Ä', 'é', 'e', 'E', '_x', '1', 'aa', 'aB', 'Ab']) WITH ORDINALITY AS u(k, ord);
+};
+$source->safe_psql('postgres', $vcoll_rows);
+$target->safe_psql('postgres', $vcoll_rows);
+
+$res = verify('--include-tables', 'public.vcoll', '--range-rows', '3');
+is($res->{rc}, 0, 'collation: identical rows in several ranges: exit 0')
+  or diag($res->{stdout});
+like($res->{stdout}, qr/^table public\.vcoll: equal, 16 rows$/m,
+	'collation: the table is reported equal');
+
+$target->safe_psql('postgres', q{UPDATE vcoll SET v = -1 WHERE k = 'A'});
+$res = verify('--include-tables', 'public.vcoll', '--range-rows', '3');
+is($res->{rc}, 5, 'collation: one changed row: exit 5');
+my @vcoll_named =
+  $res->{stdout} =~ /^  (?:changed|missing on target|extra on target).*$/mg;
+is_deeply(\@vcoll_named, ['  changed: (k)=(A)'],
+	'collation: exactly the changed key is named, as changed')
+  or diag($res->{stdout});
+
 done_testing();
