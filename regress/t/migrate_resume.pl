@@ -41,12 +41,7 @@ sub dump_files
 
 # --- killed during the copy ---------------------------------------------------
 my $run = start_migrate($source, 'shop', $target, 'shop', @args);
-ok( wait_until(
-		sub {
-			my ($rc, $out) = $target->psql('shop',
-				"SELECT to_regclass('shop.countries') IS NOT NULL");
-			return $out eq 't';
-		}),
+ok($target->poll_query_until('shop', "SELECT to_regclass('shop.countries') IS NOT NULL"),
 	'the schema is restored');
 # small tables are copied last, packed together: hold one of them
 my $locker = $target->background_psql('shop');

@@ -29,12 +29,8 @@ my $rest = start_migrate($source, 'shop', $target, 'shop', '--slot', 'task_rest'
 # Once the LOB task runs (its row is written after it holds its directory
 # and its lock), a second run of it would share its directory (and delete
 # its files): it is refused, naming the directory.
-ok( wait_until(
-		sub {
-			my ($rc, $out) = $target->psql('shop',
-				"SELECT 1 FROM pgferry.migration WHERE slot = 'task_lobs'");
-			return $out eq '1';
-		}),
+ok( $target->poll_query_until('shop',
+		"SELECT count(*) FROM pgferry.migration WHERE slot = 'task_lobs'", '1'),
 	'the LOB task has started');
 my $again = migrate($source, 'shop', $target, 'shop', '--slot', 'task_lobs',
 	'--include-tables', 'content.*');
