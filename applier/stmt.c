@@ -399,10 +399,10 @@ stmt_key_match(Buf *sql, const Rel *rel, const TargetRel *target,
 }
 
 /*
- * Whether an update of rows must move them (delete and insert them again):
- * a GENERATED ALWAYS identity column takes no value in an UPDATE, so a row
- * whose value there changed (SET id = DEFAULT on the source) can only be
- * written again whole, with OVERRIDING SYSTEM VALUE.
+ * Whether column i is written by an INSERT but by no UPDATE (a GENERATED
+ * ALWAYS identity): a row whose value there changed (SET id = DEFAULT on
+ * the source) is moved, deleted and inserted again with OVERRIDING SYSTEM
+ * VALUE.
  */
 static bool
 stmt_column_fixed(const TargetRel *target, int i)
@@ -526,52 +526,19 @@ stmt_move_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	free(new_expr);
 }
 
-void
-stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
-				   const RowChange *rows, int nrows, bool insert_missing)
+/*
+ * stmt_update_by_key's UPDATE (and, with insert_missing, INSERT of the rows
+ * it did not find).  vcs, key_pnum and new_pnum as there.
+ */
+static void
+stmt_update_rows(Stmt *stmt, const Rel *rel, const TargetRel *target,
+				 const RowChange *rows, int nrows, const ValueColumn *vcs,
+				 int nvcs, const int *key_pnum, const int *new_pnum,
+				 bool insert_missing)
 {
-	ValueColumn *vcs = xcalloc(2 * rel->ncolumns, sizeof(ValueColumn));
-	int *key_pnum = xcalloc(rel->ncolumns, sizeof(int));
-	int *new_pnum = xcalloc(rel->ncolumns, sizeof(int));
 	bool key_changed = rows[0].old_kind == OLD_KEY;
-	int nvcs = 0;
 	bool first = true;
 	Buf *sql = &stmt->sql;
-
-	/* the key that finds the row: the old one if it changed */
-	for (int i = 0; i < rel->ncolumns; i++)
-	{
-		if (!rel->columns[i].key)
-			continue;
-		vcs[nvcs].column = i;
-		vcs[nvcs].old = key_changed;
-		key_pnum[i] = ++nvcs;
-		if (!key_changed)
-			new_pnum[i] = key_pnum[i];
-	}
-	/* the new values that arrived */
-	for (int i = 0; i < rel->ncolumns; i++)
-	{
-		if (new_pnum[i] || !target->columns[i].writable ||
-			!stmt_present(&rows[0], i))
-			continue;
-		vcs[nvcs].column = i;
-		new_pnum[i] = ++nvcs;
-	}
-
-	for (int i = 0; i < rel->ncolumns && key_changed; i++)
-	{
-		if (rel->columns[i].key && stmt_column_fixed(target, i))
-		{
-			stmt_move_by_key(stmt, rel, target, rows, nrows, vcs, nvcs,
-							 key_pnum, new_pnum, insert_missing);
-			free(vcs);
-			free(key_pnum);
-			free(new_pnum);
-			stmt_finish(stmt);
-			return;
-		}
-	}
 
 	if (insert_missing)
 	{
@@ -613,6 +580,49 @@ stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	}
 	else
 		stmt->result_ords = nrows;
+}
+
+void
+stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
+				   const RowChange *rows, int nrows, bool insert_missing)
+{
+	ValueColumn *vcs = xcalloc(2 * rel->ncolumns, sizeof(ValueColumn));
+	int *key_pnum = xcalloc(rel->ncolumns, sizeof(int));
+	int *new_pnum = xcalloc(rel->ncolumns, sizeof(int));
+	bool key_changed = rows[0].old_kind == OLD_KEY;
+	int nvcs = 0;
+	bool move = false;
+
+	/* the key that finds the row: the old one if it changed */
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		if (!rel->columns[i].key)
+			continue;
+		vcs[nvcs].column = i;
+		vcs[nvcs].old = key_changed;
+		key_pnum[i] = ++nvcs;
+		if (!key_changed)
+			new_pnum[i] = key_pnum[i];
+	}
+	/* the new values that arrived */
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		if (new_pnum[i] || !target->columns[i].writable ||
+			!stmt_present(&rows[0], i))
+			continue;
+		vcs[nvcs].column = i;
+		new_pnum[i] = ++nvcs;
+	}
+
+	/* a key column no UPDATE writes: the rows are moved */
+	for (int i = 0; i < rel->ncolumns && key_changed; i++)
+		move |= rel->columns[i].key && stmt_column_fixed(target, i);
+	if (move)
+		stmt_move_by_key(stmt, rel, target, rows, nrows, vcs, nvcs, key_pnum,
+						 new_pnum, insert_missing);
+	else
+		stmt_update_rows(stmt, rel, target, rows, nrows, vcs, nvcs, key_pnum,
+						 new_pnum, insert_missing);
 	free(vcs);
 	free(key_pnum);
 	free(new_pnum);
