@@ -296,7 +296,7 @@ check_tables_free(Migrate *m, const SourceTables *tables)
 		{
 			log_error("%d of this task's tables %s already migrated by slot "
 					  "\"%s\": %s",
-					  taken, taken > 1 ? "are" : "is", slot, names.data);
+					  taken, plural(taken, "is", "are"), slot, names.data);
 			exit_code = EXIT_BLOCKED;
 		}
 		buf_free(&names);

@@ -21,7 +21,7 @@
 #include "pgferry.h"
 #include "preflight.h"
 
-/* Tables listed by name in one block at most. */
+/* Items (tables, transactions) listed by name in one block at most. */
 #define LIST_MAX 10
 
 typedef enum Verdict
@@ -81,6 +81,14 @@ line(Check *c, const char *fmt, ...)
 	vprintf(fmt, args);
 	va_end(args);
 	putchar('\n');
+}
+
+/* After a list of count items cut at LIST_MAX: how many were left out. */
+static void
+list_rest(Check *c, int count)
+{
+	if (count > LIST_MAX)
+		line(c, "  ... and %d more", count - LIST_MAX);
 }
 
 /* One row of a query's result, or NULL (after reporting) on error. */
@@ -631,8 +639,7 @@ check_prepared_transactions(Check *c)
 				 "%s, prepared %s)",
 				 pg_result_value(res, i, 0), pg_result_value(res, i, 1),
 				 pg_result_value(res, i, 2));
-		if (count > LIST_MAX)
-			line(c, "  ... and %d more", count - LIST_MAX);
+		list_rest(c, count);
 	}
 	pg_result_free(res);
 }
@@ -669,8 +676,7 @@ check_tables(Check *c)
 		else if (s->replica_identity == 'f' && !s->has_primary_key)
 			full++;
 	}
-	if (no_key > LIST_MAX)
-		line(c, "  ... and %d more", no_key - LIST_MAX);
+	list_rest(c, no_key);
 	if (no_key == 0)
 		verdict(c, VERDICT_OK,
 				"every table has a primary key or a usable "
@@ -702,8 +708,7 @@ check_tables(Check *c)
 		if (unlogged <= LIST_MAX)
 			line(c, "  ALTER TABLE %s SET LOGGED;", s->qualified);
 	}
-	if (unlogged > LIST_MAX)
-		line(c, "  ... and %d more", unlogged - LIST_MAX);
+	list_rest(c, unlogged);
 }
 
 static void

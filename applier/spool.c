@@ -24,6 +24,8 @@
 #include "spool.h"
 
 #define SPOOL_SUFFIX ".spool"
+/* The file of the directory lock (spool_lock_dir()) */
+#define LOCK_FILE "lock"
 
 typedef struct SpoolTxn
 {
@@ -76,7 +78,7 @@ spool_lock_dir(const char *dir, const char *option)
 	struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	int fd;
 
-	buf_printf(&path, "%s/lock", dir);
+	buf_printf(&path, "%s/" LOCK_FILE, dir);
 	fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 	{
@@ -118,7 +120,7 @@ spool_unlock_dir(const char *dir, int fd)
 
 	if (fd < 0)
 		return;
-	buf_printf(&path, "%s/lock", dir);
+	buf_printf(&path, "%s/" LOCK_FILE, dir);
 	unlink(path.data);
 	close(fd);
 	buf_free(&path);
