@@ -32,7 +32,8 @@ static const char columns_sql[] =
 
 /*
  * The key of each table: its primary key, else its narrowest unique,
- * immediate, valid, non-partial index on plain NOT NULL columns.
+ * immediate, valid, non-partial index on plain NOT NULL columns; and
+ * whether each key column sorts by a collation.
  */
 static const char keys_sql[] =
 	"WITH best AS ("
@@ -47,7 +48,7 @@ static const char keys_sql[] =
 	"     ON a.attrelid = x.indrelid AND a.attnum = k.attnum"
 	"   WHERE k.ord <= x.indnkeyatts AND NOT a.attnotnull)"
 	" ORDER BY x.indrelid, x.indisprimary DESC, x.indnkeyatts, x.indexrelid)"
-	"SELECT b.indrelid, a.attname"
+	"SELECT b.indrelid, a.attname, a.attcollation <> 0"
 	" FROM best b CROSS JOIN LATERAL pg_catalog.unnest("
 	"   b.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)"
 	" JOIN pg_catalog.pg_attribute a"
@@ -309,6 +310,9 @@ describe_table(VerifyTable *table, const SourceTable *s, const SourceTable *t,
 	nkeys = names_of(keys, s->oid, key_names);
 	match_columns(table, source_columns, nsource, target_columns, ntarget);
 	choose_key(table, key_names, nkeys, indexes, t->oid);
+	for (int row = first_row_of(keys, s->oid); row_is_of(keys, row, s->oid);
+		 row++)
+		table->key_collated |= pg_result_value(keys, row, 2)[0] == 't';
 	free(source_columns);
 	free(target_columns);
 	free(key_names);

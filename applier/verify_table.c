@@ -33,10 +33,11 @@
  * reconciled (list_key), and reported once its ranges are compared: a key
  * both missing and extra is on both sides, equal or changed as its two row
  * hashes say.  That is exact only if the ranges split the keys of each side
- * into disjoint sets: on the source they do (the bounds come in its order); on the target
- * only if the bounds come in its order as well, so a bound that does not
- * sort after the previous one on the target is passed over (its range
- * joins the next).
+ * into disjoint sets: on the source they do (the bounds come in its
+ * order); on the target only if the bounds come in its order as well, so a
+ * bound that does not sort after the previous one on the target is passed
+ * over (its range joins the next).  Only keys with a collatable column are
+ * checked so: others sort alike on both servers.
  *
  *-------------------------------------------------------------------------
  */
@@ -738,7 +739,8 @@ next_bound(VerifySessions *sessions, VerifyTable *table,
 						   limits->range_rows - 1, hi);
 		free_key(passed_over, table->nkeys);
 		passed_over = NULL;
-		if (!ok || *hi == NULL || lo == NULL)
+		/* without a collation, both servers sort the key alike */
+		if (!ok || *hi == NULL || lo == NULL || !table->key_collated)
 			break;
 		ok = sorts_after_on_target(sessions, table, lo, *hi, &after);
 		if (!after)

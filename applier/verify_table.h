@@ -80,6 +80,8 @@ typedef struct VerifyTable
 	int nkeys;				 /* 0: no usable key */
 	char **keys;			 /* quoted key column names */
 	char *key_names;		 /* "id, b": the key columns for messages */
+	bool key_collated;		 /* a key column sorts by a collation, which
+							  * the target may not share */
 	char *whole_rows_reason; /* without a key: why, for the report */
 	Buf notes;				 /* what the catalogs showed */
 	int nproblems;			 /* how many of the notes are differences */
