@@ -38,8 +38,11 @@ ISOLATION_OPTS = --inputdir=regress --outputdir=$(REGRESS_OUT)/isolation \
 	--temp-instance=$(REGRESS_OUT)/isolation-instance \
 	--temp-config=$(REGRESS_CONF) --encoding=UTF8
 TAP_TESTS = 1
-PROVE_TESTS = $(sort $(wildcard regress/t/*.pl))
+# SUITE=follow (plugin, migrate, verify, cutover, ...) runs one command's
+# end-to-end tests.
+PROVE_TESTS = $(sort $(wildcard regress/t/$(SUITE)*.pl))
 EXTRA_CLEAN = $(PROTO_GEN) $(REGRESS_OUT) applier/pgferry applier/*.o \
+	applier/*/*.o \
 	tmp_check
 
 PG_CONFIG ?= pg_config
@@ -54,10 +57,13 @@ $(PROTO_GEN) &: proto/pgferry.proto
 $(OBJS): $(PROTO_GEN) $(wildcard plugin/*.h)
 
 # --- the applier -------------------------------------------------------------
-APPLIER_SRCS = $(sort $(wildcard applier/*.c))
+# One folder per layer (see DEVELOPERS.md); a file includes "layer/name.h".
+APPLIER_LAYERS = common pg stream state catalog apply migrate verify cutover cli
+APPLIER_SRCS = $(sort $(wildcard $(APPLIER_LAYERS:%=applier/%/*.c)))
+APPLIER_HDRS = $(wildcard $(APPLIER_LAYERS:%=applier/%/*.h))
 APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o \
 	applier/pattern_syntax.o
-APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iproto \
+APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iapplier -I. -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
 APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
 
@@ -67,7 +73,7 @@ install: install-applier
 uninstall: uninstall-applier
 endif
 
-applier/%.o: applier/%.c $(PROTO_GEN) $(wildcard applier/*.h) \
+applier/%.o: applier/%.c $(PROTO_GEN) $(APPLIER_HDRS) \
 		plugin/pattern_syntax.h
 	$(CC) $(APPLIER_CFLAGS) $(APPLIER_EXTRA_CFLAGS) -c -o $@ $<
 
@@ -108,13 +114,14 @@ endif
 
 # --- checks and entry points ---------------------------------------------------
 lint:
-	clang-format --dry-run --Werror plugin/*.[ch] applier/*.[ch]
+	clang-format --dry-run --Werror plugin/*.[ch] applier/*/*.[ch]
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
-		-Iproto plugin applier
+		-Iproto -Iapplier -I. plugin applier
+	scripts/check-layers $(APPLIER_LAYERS)
 
 format:
-	clang-format -i plugin/*.[ch] applier/*.[ch]
+	clang-format -i plugin/*.[ch] applier/*/*.[ch]
 
 test:
 	scripts/run-tests

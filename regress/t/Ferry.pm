@@ -33,9 +33,11 @@ use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
   source_node target_node create_database create_slot current_lsn lsn_int
-  slot_confirmed_flush wait_slot_inactive follow start_follow follow_running
-  finish_follow
-  follow_ok follow_fails run_pgferry tables_match table_rows wait_until
+  slot_confirmed_flush wait_slot_inactive follow start_follow finish_follow
+  follow_ok follow_fails follow_stage
+  run_pgferry start_program program_running finish_program
+  pgbench_script start_pgbench_script stop_pgbench
+  tables_match table_rows wait_until
   newer_pg_dir psql_both start_frame_proxy
 );
 
@@ -255,46 +257,114 @@ sub follow_fails
 	return $res;
 }
 
-# Starts pgferry follow in the background; stdout and stderr go to files
-# (never a pipe nobody reads).  Returns a handle for finish_follow.
-sub start_follow
+# One stage of a follow test: runs $sql on the source (unless undef), then
+# pgferry follow up to the source's position (%p as for follow), then
+# compares every table of the databases (source_db and target_db, default
+# postgres).  Returns whether every table is equal.
+sub follow_stage
 {
-	my ($source, $target, %p) = @_;
-	my @cmd = ($pgferry, _follow_command($source, $target, %p));
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	note "starting: @cmd";
-	my $h = IPC::Run::start(\@cmd, '<', '/dev/null', '>', "$dir/stdout",
-		'2>', "$dir/stderr");
-	return { harness => $h, dir => $dir, cmd => \@cmd, started => time() };
+	my ($source, $target, $name, $sql, %p) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $sdb = $p{source_db} // 'postgres';
+	$source->safe_psql($sdb, $sql) if defined $sql;
+	follow_ok($source, $target, $name, %p);
+	return tables_match($source, $sdb, $target, $p{target_db} // 'postgres',
+		$name);
 }
 
-# Whether a started applier is still running (reaps it when it ended).
-sub follow_running
+# Starts a program (@$cmd) in the background; stdout and stderr go to files
+# (never a pipe nobody reads).  Returns a handle for finish_program.
+sub start_program
+{
+	my ($cmd) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	note "starting: @$cmd";
+	my $h = IPC::Run::start($cmd, '<', '/dev/null', '>', "$dir/stdout",
+		'2>', "$dir/stderr");
+	return { harness => $h, dir => $dir, cmd => $cmd, started => time() };
+}
+
+# Whether a started program is still running (reaps it when it ended).
+sub program_running
 {
 	my ($run) = @_;
 	return $run->{harness}->pumpable;
 }
 
-# Sends $signal (if given) and waits up to $timeout s for the applier to end.
-# Returns the same hash as follow().
-sub finish_follow
+# Sends $signal (if given) to a started program and waits up to $timeout s
+# for it to end (then kills it).  Returns { rc, stdout, stderr, cmd } as
+# run_pgferry does.
+sub finish_program
 {
 	my ($run, $signal, $timeout) = @_;
 	my $h = $run->{harness};
-	# The applier may end between the check and the signal.
-	eval { $h->signal($signal) } if $signal && follow_running($run);
+	my $name = $run->{cmd}[0] eq $pgferry ? "pgferry $run->{cmd}[1]" : $run->{cmd}[0];
+	# The program may end between the check and the signal.
+	eval { $h->signal($signal) } if $signal && program_running($run);
 	$timeout //= $PostgreSQL::Test::Utils::timeout_default;
-	wait_until(sub { !follow_running($run) }, $timeout);
-	my $timed_out = follow_running($run);
+	wait_until(sub { !program_running($run) }, $timeout);
+	my $timed_out = program_running($run);
 	$h->kill_kill if $timed_out;
-	$h->finish;
+	eval { $h->finish };
 	my $out = slurp_file("$run->{dir}/stdout");
 	my $err = slurp_file("$run->{dir}/stderr");
-	$err .= "\n[test: pgferry follow killed after ${timeout}s]" if $timed_out;
+	$err .= "\n[test: $name killed after ${timeout}s]" if $timed_out;
 	my $res = _result($h->full_result, $out, $err, $run->{cmd});
-	note sprintf("pgferry follow: rc=%s after %.1fs\nstdout:\n%s\nstderr:\n%s",
-		$res->{rc}, time() - $run->{started}, $out, $err);
+	note sprintf("%s: rc=%s after %.1fs\nstdout:\n%s\nstderr:\n%s",
+		$name, $res->{rc}, time() - $run->{started}, $out, $err);
 	return $res;
+}
+
+# Starts pgferry follow in the background (%p as for follow).
+sub start_follow
+{
+	my ($source, $target, %p) = @_;
+	return start_program([ $pgferry, _follow_command($source, $target, %p) ]);
+}
+
+# Ends a background pgferry follow (see finish_program).
+sub finish_follow
+{
+	my ($run, $signal, $timeout) = @_;
+	return finish_program($run, $signal, $timeout);
+}
+
+sub _pgbench_command
+{
+	my ($node, $db, $script, @args) = @_;
+	my $file = PostgreSQL::Test::Utils::tempdir() . '/workload.sql';
+	PostgreSQL::Test::Utils::append_to_file($file, $script);
+	return [ 'pgbench', '-n', '-f', $file, @args, $node->connstr($db) ];
+}
+
+# Runs pgbench with a script of its own (its text) on $node's database $db;
+# @args are pgbench's options (-c, -j, -t, -T, -R, -D ...).  Returns
+# { rc, stdout, stderr } as run_pgferry does.
+sub pgbench_script
+{
+	my ($node, $db, $script, @args) = @_;
+	my $cmd = _pgbench_command($node, $db, $script, @args);
+	my ($out, $err) = ('', '');
+	note "running: @$cmd";
+	IPC::Run::run($cmd, '<', '/dev/null', '>', \$out, '2>', \$err);
+	note "pgbench:\n$out\n$err";
+	return _result($?, $out, $err, $cmd);
+}
+
+# The same in the background: a handle for stop_pgbench.
+sub start_pgbench_script
+{
+	my ($node, $db, $script, @args) = @_;
+	return start_program(_pgbench_command($node, $db, $script, @args));
+}
+
+# Stops a background pgbench (or waits for its end, with $wait); returns the
+# transactions it committed, when it printed that.
+sub stop_pgbench
+{
+	my ($run, $wait) = @_;
+	my $res = finish_program($run, $wait ? undef : 'TERM', $wait ? undef : 30);
+	return $res->{stdout} =~ /actually processed: (\d+)/ ? $1 : undef;
 }
 
 # Starts FrameProxy (regress/t/FrameProxy.pm) in $mode in front of $node,

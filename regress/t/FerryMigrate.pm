@@ -3,8 +3,8 @@
 # of Ferry.pm's servers and row comparisons).
 #
 #   * load_sample: the demo's sample database (demo/sample.sql) at a scale;
-#   * start_pgbench / stop_pgbench: the demo's write workload
-#     (demo/workload.sql) in the background;
+#   * start_pgbench: the demo's write workload (demo/workload.sql) in the
+#     background (Ferry's stop_pgbench stops it);
 #   * migrate / start_migrate / stop_migrate: the pgferry migrate command,
 #     to completion or in the background (stdout and stderr kept in files);
 #   * wait_phase / wait_applied: poll the state on the target;
@@ -24,7 +24,7 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
-  load_sample start_pgbench stop_pgbench migrate start_migrate stop_migrate
+  load_sample start_pgbench migrate start_migrate stop_migrate
   wait_phase wait_applied wait_source_applied schema_matches conn
 );
 
@@ -50,37 +50,18 @@ sub load_sample
 		'SELECT (SELECT count(*) FROM shop.customers), (SELECT count(*) FROM shop.products)');
 }
 
-# The demo workload in the background: pgbench -R $rate with $clients.
+# The demo workload in the background: pgbench -R $rate with $clients (stop
+# it with Ferry's stop_pgbench).
 sub start_pgbench
 {
 	my ($node, $db, $customers, $products, %p) = @_;
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my @cmd = (
-		'pgbench', '-n', '-f', 'demo/workload.sql',
-		'-D', "customers=$customers", '-D', "products=$products",
-		'-c', $p{clients} // 2, '-j', 2, '-R', $p{rate} // 100, '-T', 600,
-		conn($node, $db));
-	note "starting: @cmd";
-	my $h = IPC::Run::start(\@cmd, '<', \undef, '>', "$dir/stdout", '2>', "$dir/stderr");
-	return { harness => $h, dir => $dir };
-}
-
-# Stops pgbench; returns the transactions it committed (from its log when it
-# printed one).
-sub stop_pgbench
-{
-	my ($run) = @_;
-	my $h = $run->{harness};
-	if ($h->pumpable)
-	{
-		$h->signal('TERM');
-		wait_until(sub { eval { $h->pump_nb }; !$h->pumpable }, 30);
-		$h->kill_kill if $h->pumpable;
-	}
-	eval { $h->finish };
-	my $out = slurp_file("$run->{dir}/stdout");
-	note "pgbench:\n$out\n" . slurp_file("$run->{dir}/stderr");
-	return $out =~ /actually processed: (\d+)/ ? $1 : undef;
+	return start_program(
+		[
+			'pgbench', '-n', '-f', 'demo/workload.sql',
+			'-D', "customers=$customers", '-D', "products=$products",
+			'-c', $p{clients} // 2, '-j', 2, '-R', $p{rate} // 100, '-T', 600,
+			conn($node, $db)
+		]);
 }
 
 sub _migrate_command
@@ -96,49 +77,22 @@ sub migrate
 {
 	my ($source, $sdb, $target, $tdb, @args) = @_;
 	my @cmd = _migrate_command($source, $sdb, $target, $tdb, @args);
-	my ($out, $err) = ('', '');
-	note "running: @cmd";
-	my $h = IPC::Run::start(\@cmd, '<', \undef, '>', \$out, '2>', \$err,
-		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
-	eval { $h->finish };
-	if ($@)
-	{
-		$h->kill_kill;
-		$err .= "\n[test: killed after a timeout: $@]";
-	}
-	my $status = $h->full_result;
-	my $rc = !defined $status ? 'unknown'
-	  : $status & 127 ? 'signal ' . ($status & 127) : $status >> 8;
-	note "pgferry migrate: rc=$rc\nstdout:\n$out\nstderr:\n$err";
-	return { rc => $rc, stdout => $out, stderr => $err };
+	return run_pgferry([ @cmd[ 1 .. $#cmd ] ]);
 }
 
 # pgferry migrate in the background.
 sub start_migrate
 {
 	my ($source, $sdb, $target, $tdb, @args) = @_;
-	my @cmd = _migrate_command($source, $sdb, $target, $tdb, @args);
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	note "starting: @cmd";
-	my $h = IPC::Run::start(\@cmd, '<', \undef, '>', "$dir/stdout", '2>', "$dir/stderr");
-	return { harness => $h, dir => $dir };
+	return start_program([ _migrate_command($source, $sdb, $target, $tdb, @args) ]);
 }
 
-# Ends a background migrate with $signal (KILL, TERM); returns { rc, stderr }.
+# Ends a background migrate with $signal (KILL, TERM); returns { rc, stdout,
+# stderr }.
 sub stop_migrate
 {
 	my ($run, $signal) = @_;
-	my $h = $run->{harness};
-	$h->signal($signal) if $h->pumpable;
-	wait_until(sub { eval { $h->pump_nb }; !$h->pumpable }, 60);
-	$h->kill_kill if $h->pumpable;
-	eval { $h->finish };
-	my $status = $h->full_result;
-	my $rc = !defined $status ? 'unknown'
-	  : $status & 127 ? 'signal ' . ($status & 127) : $status >> 8;
-	my $err = slurp_file("$run->{dir}/stderr");
-	note "pgferry migrate ended by $signal: rc=$rc\nstderr:\n$err";
-	return { rc => $rc, stderr => $err };
+	return finish_program($run, $signal, 60);
 }
 
 # Waits until the migration of $slot is in $phase; false after a timeout or
@@ -148,7 +102,7 @@ sub wait_phase
 	my ($target, $tdb, $slot, $phase, $run) = @_;
 	return wait_until(
 		sub {
-			return 0 if $run && !$run->{harness}->pumpable;
+			return 0 if $run && !program_running($run);
 			my ($rc, $out) = $target->psql($tdb,
 				"SELECT phase FROM pgferry.migration WHERE slot = '$slot'");
 			return $rc == 0 && $out eq $phase;

@@ -18,7 +18,6 @@ use warnings;
 
 use lib 'regress/t';
 use Ferry;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
@@ -101,9 +100,7 @@ $idle->quit;
 
 # --- the switch, under load ------------------------------------------------------------------
 
-my $script = PostgreSQL::Test::Utils::tempdir() . '/workload.sql';
-PostgreSQL::Test::Utils::append_to_file(
-	$script, q{
+my $script = q{
 \set aid random(1, 200)
 \set delta random(1, 100)
 BEGIN;
@@ -113,14 +110,9 @@ INSERT INTO accounts (owner) VALUES ('new');
 INSERT INTO notes VALUES ('note ' || :aid);
 SELECT nextval('invoice_no');
 END;
-});
-my ($bench_out, $bench_err) = ('', '');
-my $bench = IPC::Run::start(
-	[
-		'pgbench', '-n', '-f', $script, '-c', '2', '-j', '2', '-T', '30',
-		$source->connstr('postgres')
-	],
-	'>', \$bench_out, '2>', \$bench_err);
+};
+my $bench = start_pgbench_script($source, 'postgres', $script, '-c', '2',
+	'-j', '2', '-T', '30');
 ok( wait_until(
 		sub { $source->safe_psql('postgres', 'SELECT count(*) FROM notes') > 500 },
 		30),
@@ -150,7 +142,7 @@ like($res->{stderr}, qr/target: has applied the source up to /,
 	'cutover: waits until the target has applied the last LSN');
 like($res->{stdout}, qr/^verify: 3 tables, 3 equal, 0 different/m,
 	'cutover: the final check of row counts passes');
-$bench->finish;
+stop_pgbench($bench, 1);
 
 my ($rc, $out, $err) = $source->psql('postgres',
 	"INSERT INTO accounts (owner) VALUES ('after cutover')");

@@ -13,7 +13,6 @@ use warnings;
 
 use lib 'regress/t';
 use Ferry;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -36,9 +35,7 @@ my $follow = start_follow($source, $target, slot => 'ferry', endpos => 'none',
 	args => [ '--spool-dir', PostgreSQL::Test::Utils::tempdir() ]);
 
 # The workload touches accounts 1..1000 only, appends to history and journal.
-my $script = PostgreSQL::Test::Utils::tempdir() . '/workload.sql';
-PostgreSQL::Test::Utils::append_to_file(
-	$script, q{
+my $script = q{
 \set aid random(1, 1000)
 \set delta random(-100, 100)
 BEGIN;
@@ -46,14 +43,9 @@ UPDATE accounts SET balance = balance + :delta WHERE id = :aid;
 INSERT INTO history (account, delta) VALUES (:aid, :delta);
 INSERT INTO journal VALUES (:aid, :delta);
 END;
-});
-my ($bench_out, $bench_err) = ('', '');
-my $bench = IPC::Run::start(
-	[
-		'pgbench', '-n', '-f', $script, '-c', '2', '-j', '2', '-T', '12',
-		$source->connstr('postgres')
-	],
-	'>', \$bench_out, '2>', \$bench_err);
+};
+my $bench = start_pgbench_script($source, 'postgres', $script, '-c', '2',
+	'-j', '2', '-T', '12');
 ok( wait_until(
 		sub {
 			my ($rc, $applied) = $target->psql('postgres',
@@ -94,7 +86,7 @@ like($res->{stdout},
 unlike($res->{stdout}, qr/^  (?:missing on target|extra on target): \(id\)/m,
 	'under load: no row of the appended tables is taken for a difference');
 
-$bench->finish;
+stop_pgbench($bench, 1);
 
 # Idle: one exact pass, even though nothing is written after verify's point.
 $res = run_pgferry([ @verify, '--passes', '1' ], 120);

@@ -1,0 +1,741 @@
+/*-------------------------------------------------------------------------
+ *
+ * apply.c
+ *	  The target side: statements that make the target equal the source.
+ *
+ * Every statement is queued in pipeline mode with what its result must
+ * show (an "expectation"); apply_sync() reads the results in order and
+ * checks them: rows an update did not find are a conflict, deletes that
+ * found nothing are counted.  Statements whose SQL serves other rows
+ * (arrays of any length, see stmt.c) are prepared once per session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply/apply.h"
+#include "apply/prepared.h"
+#include "apply/stmt.h"
+#include "apply/target.h"
+#include "common/buf.h"
+#include "common/exit.h"
+#include "common/log.h"
+#include "state/appliers.h"
+
+typedef enum ExpectKind
+{
+	EXPECT_NOTHING,
+	EXPECT_ORDS,	/* returns the ord of each row updated; a row
+								 * not found is a conflict */
+	EXPECT_DELETED, /* count of rows deleted */
+	EXPECT_INSERTED /* count of missing rows inserted */
+} ExpectKind;
+
+typedef struct Expect
+{
+	ExpectKind kind;
+	const ApplyGroup *group;
+	int first_row; /* the statement's rows in the group */
+	int nrows;
+	char what[200]; /* "insert 12 rows into table ..." */
+} Expect;
+
+typedef bool (*MessageHandler)(Applier *applier, const char *content,
+							   size_t len);
+
+/*
+ * Handlers of logical messages with a "pgferry" prefix, by prefix.  DDL
+ * replication registers its handler here; messages of other prefixes are
+ * not pgferry's business and are ignored.  A NULL handler: a marker that
+ * pgferry verify and cutover write on the source (state/appliers.h) so that the
+ * applier moves past a point, which it does by applying the marker's
+ * commit: there is nothing else to do.
+ */
+static const struct
+{
+	const char *prefix;
+	MessageHandler handler;
+} message_handlers[] = {
+	{VERIFY_MARKER_PREFIX, NULL}, {CUTOVER_MARKER_PREFIX, NULL}, {NULL, NULL}};
+
+struct Applier
+{
+	PgConn *conn;
+	bool in_transaction;
+	bool transient; /* the last failure may go away */
+
+	Expect *expects;
+	int nexpects;
+	int expects_size;
+
+	PreparedSet *prepared;
+
+	Stmt stmt; /* reused from statement to statement */
+	ApplyCounters counters;
+};
+
+static const char session_setup[] =
+	"SET statement_timeout = 0; SET lock_timeout = 0; "
+	"SET idle_in_transaction_session_timeout = 0; "
+	"SET datestyle = ISO; SET intervalstyle = postgres; "
+	"SET extra_float_digits = 3; SET timezone = 'UTC'; SET lc_monetary = 'C'; "
+	"SET search_path = pg_catalog";
+
+static bool
+apply_session_role(PgConn *conn)
+{
+	if (pg_exec(conn, "SET session_replication_role = replica"))
+		return true;
+	if (strcmp(pg_error_sqlstate(conn), "42501") != 0)
+	{
+		pg_report(conn, "set session_replication_role");
+		return false;
+	}
+	log_warning("target: role \"%s\" may not set session_replication_role: "
+				"triggers and foreign key checks of the target fire while "
+				"changes are applied",
+				pg_user(conn));
+	log_hint("connect as a superuser, or have one run: GRANT SET ON "
+			 "PARAMETER session_replication_role TO \"%s\" (PostgreSQL 15 "
+			 "and later); --fire-triggers asks for this behaviour and "
+			 "silences this warning",
+			 pg_user(conn));
+	return true;
+}
+
+Applier *
+apply_create(PgConn *conn, bool fire_triggers)
+{
+	Applier *applier;
+
+	if (!fire_triggers && !apply_session_role(conn))
+		return NULL;
+	if (!pg_exec(conn, session_setup))
+	{
+		pg_report(conn, "prepare the target session");
+		return NULL;
+	}
+
+	/*
+	 * A statement's rows come as arrays whose length the planner would see
+	 * on each custom plan: for a few thousand keys it may then pick a hash
+	 * join over the whole table, where the generic plan probes the key's
+	 * index.  Servers before 12 lack the setting.
+	 */
+	if (!pg_exec(conn, "SET plan_cache_mode = force_generic_plan") &&
+		strcmp(pg_error_sqlstate(conn), "42704") != 0)
+	{
+		pg_report(conn, "prepare the target session");
+		return NULL;
+	}
+	if (!pg_pipeline_begin(conn))
+	{
+		pg_report(conn, "enter pipeline mode");
+		return NULL;
+	}
+	applier = xcalloc(1, sizeof(Applier));
+	applier->conn = conn;
+	applier->prepared = prepared_create();
+	stmt_init(&applier->stmt);
+	return applier;
+}
+
+void
+apply_destroy(Applier *applier)
+{
+	if (applier == NULL)
+		return;
+	prepared_destroy(applier->prepared);
+	free(applier->expects);
+	stmt_free(&applier->stmt);
+	free(applier);
+}
+
+bool
+apply_set_encoding(Applier *applier, const char *encoding)
+{
+	bool ok =
+		pg_exec_literal(applier->conn, "SET client_encoding =", encoding);
+
+	if (!ok)
+		pg_report(applier->conn, "use the source's encoding %s", encoding);
+	return ok;
+}
+
+const ApplyCounters *
+apply_counters(const Applier *applier)
+{
+	return &applier->counters;
+}
+
+bool
+apply_failure_is_transient(const Applier *applier)
+{
+	return applier->transient;
+}
+
+/* --- sending ------------------------------------------------------------ */
+
+static Expect *
+apply_expect(Applier *applier, ExpectKind kind, const ApplyGroup *group,
+			 int first_row, int nrows)
+{
+	Expect *expect;
+
+	if (applier->nexpects == applier->expects_size)
+	{
+		applier->expects_size =
+			applier->expects_size ? 2 * applier->expects_size : 64;
+		applier->expects =
+			xrealloc(applier->expects, applier->expects_size * sizeof(Expect));
+	}
+	expect = &applier->expects[applier->nexpects++];
+	expect->kind = kind;
+	expect->group = group;
+	expect->first_row = first_row;
+	expect->nrows = nrows;
+	expect->what[0] = '\0';
+	return expect;
+}
+
+static bool
+apply_send_failed(Applier *applier, const char *what)
+{
+	applier->transient = pg_error_is_transient(applier->conn);
+	pg_report(applier->conn, "send the statement to %s", what);
+	return false;
+}
+
+/* Queues a statement without parameters. */
+static bool
+apply_send_command(Applier *applier, const char *sql, const char *what)
+{
+	Expect *expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
+
+	snprintf(expect->what, sizeof(expect->what), "%s", what);
+	if (!pg_send_query(applier->conn, sql, NULL))
+		return apply_send_failed(applier, what);
+	return true;
+}
+
+static bool
+apply_begin(Applier *applier)
+{
+	if (applier->in_transaction)
+		return true;
+	applier->in_transaction = true;
+	return apply_send_command(applier, "BEGIN", "begin a transaction");
+}
+
+/*
+ * Puts in name the prepared statement for stmt, queuing its PREPARE if
+ * the session does not have it yet.
+ */
+static bool
+apply_prepare(Applier *applier, const Stmt *stmt, const ApplyGroup *group,
+			  char *name)
+{
+	Expect *expect;
+
+	if (prepared_full(applier->prepared))
+	{
+		/* many relation versions came and went: start afresh */
+		if (!apply_send_command(applier, "DEALLOCATE ALL",
+								"drop prepared statements"))
+			return false;
+		prepared_forget(applier->prepared);
+	}
+	if (!prepared_lookup(applier->prepared, stmt, name))
+		return true;
+	expect = apply_expect(applier, EXPECT_NOTHING, group, 0, 0);
+	snprintf(expect->what, sizeof(expect->what),
+			 "prepare a statement for table %s",
+			 ((const TargetRel *) group->rel->target)->display);
+	if (!pg_send_prepare(applier->conn, name, stmt->sql.data, stmt->nparams,
+						 stmt->types))
+		return apply_send_failed(applier, "prepare a statement");
+	return true;
+}
+
+/* Queues the statement built in applier->stmt, with its expectation. */
+static bool
+apply_send(Applier *applier, ExpectKind kind, const ApplyGroup *group,
+		   int first_row, int nrows, const char *verb)
+{
+	Stmt *stmt = &applier->stmt;
+	PgParams params = {stmt->nparams, stmt->types, stmt->values, stmt->lengths,
+					   stmt->formats};
+	Expect *expect;
+	bool sent;
+
+	if (!apply_begin(applier))
+		return false;
+	if (stmt->reusable)
+	{
+		char name[PREPARED_NAME_LEN];
+
+		if (!apply_prepare(applier, stmt, group, name))
+			return false;
+		expect = apply_expect(applier, kind, group, first_row, nrows);
+		sent = pg_send_prepared(applier->conn, name, &params);
+	}
+	else
+	{
+		expect = apply_expect(applier, kind, group, first_row, nrows);
+		sent = pg_send_query(applier->conn, stmt->sql.data, &params);
+	}
+	snprintf(expect->what, sizeof(expect->what), "%s %d %s of table %s", verb,
+			 nrows, plural(nrows, "row", "rows"),
+			 ((const TargetRel *) group->rel->target)->display);
+	applier->counters.statements++;
+	if (!sent)
+		return apply_send_failed(applier, expect->what);
+	return true;
+}
+
+bool
+apply_push(Applier *applier)
+{
+	if (pg_pipeline_push(applier->conn))
+		return true;
+	applier->transient = pg_error_is_transient(applier->conn);
+	pg_report(applier->conn, "send statements");
+	return false;
+}
+
+/* --- groups ------------------------------------------------------------- */
+
+/* Whether a row change carries the whole new row (no unchanged TOAST). */
+static bool
+apply_whole_row(const Rel *rel, const RowChange *row)
+{
+	for (int i = 0; i < rel->ncolumns; i++)
+		if (row->new_values[i].kind == VALUE_UNCHANGED)
+			return false;
+	return true;
+}
+
+/*
+ * The target mapping of rel.  Its catalog lookup is a pipeline segment of
+ * its own, so whatever was queued is synced (and checked) first.
+ */
+static TargetRel *
+apply_target(Applier *applier, Rel *rel)
+{
+	TargetRel *target;
+
+	if (rel->target)
+		return rel->target;
+	if (!apply_sync(applier))
+		return NULL;
+	target = target_rel(applier->conn, rel);
+	if (target == NULL)
+		applier->transient = pg_error_is_transient(applier->conn);
+	return target;
+}
+
+/*
+ * Updates and deletes need a way to find the row: a key, or the whole old
+ * row (identity FULL, whose key is every column: none in a table without
+ * columns).
+ */
+static bool
+apply_check_identity(const Rel *rel, const RowChange *row)
+{
+	if (row->kind == CHANGE_INSERT)
+		return true;
+	if (rel->identity == REL_IDENTITY_FULL && row->old_kind == OLD_ROW)
+		return true;
+	if (rel->nkeys > 0 && rel->identity != REL_IDENTITY_NOTHING &&
+		(row->kind == CHANGE_UPDATE || row->old_kind != OLD_NONE))
+		return true;
+	log_error("cannot apply %s of table %s: the source identifies its rows "
+			  "by nothing (replica identity %s)",
+			  row->kind == CHANGE_UPDATE ? "an update" : "a delete",
+			  rel_display(rel),
+			  rel->identity == REL_IDENTITY_NOTHING
+				  ? "NOTHING"
+				  : "DEFAULT without a primary key");
+	log_detail("the change is in the WAL without a key, and no later ALTER "
+			   "TABLE gives it one: it can never be applied, so the table "
+			   "must be migrated again");
+	log_hint("on the source, give the table a primary key or run ALTER "
+			 "TABLE %s REPLICA IDENTITY FULL (or USING INDEX) so that its "
+			 "later changes carry one; the other tables can go on without "
+			 "it with pgferry follow on this slot and --exclude-tables '%s' "
+			 "added to its table filters (pgferry migrate takes no new "
+			 "table filters); the table is then no longer kept equal on "
+			 "the target, and only a new migration brings it back",
+			 rel_display(rel), rel_display(rel));
+	return false;
+}
+
+static bool
+apply_upsert(Applier *applier, const ApplyGroup *group, TargetRel *target)
+{
+	const Rel *rel = group->rel;
+	int start = 0;
+
+	while (start < group->nrows)
+	{
+		const RowChange *rows = &group->rows[start];
+		bool updates = rows[0].kind == CHANGE_UPDATE;
+		int n = 1;
+		int limit = stmt_rows_per_statement(rel, target, group->nrows - start);
+		bool ok;
+
+		/*
+		 * With an arbiter, inserts and updates are one statement.  Without
+		 * one, inserts are plain and updates find rows by key.
+		 */
+		while (n < limit && (target->conflict_sql ||
+							 (rows[n].kind == CHANGE_UPDATE) == updates))
+			n++;
+		stmt_reset(&applier->stmt);
+		if (target->conflict_sql || !updates)
+		{
+			stmt_upsert(&applier->stmt, rel, target, rows, n, true);
+			ok = apply_send(applier, EXPECT_NOTHING, group, start, n,
+							target->conflict_sql ? "insert or update"
+												 : "insert");
+		}
+		else
+		{
+			if (!apply_check_identity(rel, &rows[0]))
+				return false;
+			stmt_update_by_key(&applier->stmt, rel, target, rows, n, true);
+			ok = apply_send(applier, EXPECT_INSERTED, group, start, n,
+							"update");
+		}
+		if (!ok)
+			return false;
+		start += n;
+	}
+	return true;
+}
+
+static bool
+apply_by_key(Applier *applier, const ApplyGroup *group, TargetRel *target)
+{
+	const Rel *rel = group->rel;
+
+	if (!apply_check_identity(rel, &group->rows[0]))
+		return false;
+	for (int start = 0; start < group->nrows;)
+	{
+		int n = stmt_rows_per_statement(rel, target, group->nrows - start);
+		bool ok;
+
+		stmt_reset(&applier->stmt);
+		if (group->kind == GROUP_DELETE)
+		{
+			stmt_delete_by_key(&applier->stmt, rel, target,
+							   &group->rows[start], n);
+			ok =
+				apply_send(applier, EXPECT_DELETED, group, start, n, "delete");
+		}
+		else
+		{
+			stmt_update_by_key(&applier->stmt, rel, target,
+							   &group->rows[start], n, false);
+			ok = apply_send(applier, EXPECT_ORDS, group, start, n, "update");
+		}
+		if (!ok)
+			return false;
+		start += n;
+	}
+	return true;
+}
+
+/* One update or delete found by its old key or its whole old row. */
+static bool
+apply_row(Applier *applier, const ApplyGroup *group, TargetRel *target)
+{
+	const Rel *rel = group->rel;
+	const RowChange *row = &group->rows[0];
+	bool whole;
+
+	if (!apply_check_identity(rel, row))
+		return false;
+	stmt_reset(&applier->stmt);
+	if (row->kind == CHANGE_DELETE)
+	{
+		stmt_row_delete(&applier->stmt, rel, target, row);
+		return apply_send(applier, EXPECT_DELETED, group, 0, 1, "delete");
+	}
+	whole = apply_whole_row(rel, row);
+	if (row->old_kind == OLD_KEY)
+		stmt_update_by_key(&applier->stmt, rel, target, row, 1, whole);
+	else
+		stmt_row_update(&applier->stmt, rel, target, row, whole);
+	return apply_send(applier, whole ? EXPECT_INSERTED : EXPECT_ORDS, group, 0,
+					  1, "update");
+}
+
+static bool
+apply_truncate(Applier *applier, const ApplyGroup *group)
+{
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	buf_append_str(&sql, "TRUNCATE ");
+	for (int i = 0; i < group->nrels; i++)
+	{
+		const TargetRel *target = apply_target(applier, group->rels[i]);
+
+		if (target == NULL)
+		{
+			buf_free(&sql);
+			return false;
+		}
+		buf_printf(&sql, "%s%s", i ? ", " : "", target->name_sql);
+	}
+	if (group->restart_identity)
+		buf_append_str(&sql, " RESTART IDENTITY");
+	if (group->cascade)
+		buf_append_str(&sql, " CASCADE");
+	ok = apply_begin(applier) &&
+		 apply_send_command(applier, sql.data, "truncate");
+	if (ok)
+		snprintf(applier->expects[applier->nexpects - 1].what,
+				 sizeof(applier->expects[0].what), "%s", sql.data);
+	buf_free(&sql);
+	return ok;
+}
+
+static bool
+apply_message(Applier *applier, const ApplyGroup *group)
+{
+	for (int i = 0; message_handlers[i].prefix; i++)
+		if (strcmp(message_handlers[i].prefix, group->prefix) == 0)
+			return message_handlers[i].handler == NULL ||
+				   message_handlers[i].handler(applier, group->content,
+											   group->content_len);
+	if (strncmp(group->prefix, "pgferry", 7) == 0)
+	{
+		applier->counters.messages_ignored++;
+		log_verbose("ignored a logical message with prefix \"%s\": no "
+					"handler for it in this version",
+					group->prefix);
+	}
+	return true;
+}
+
+bool
+apply_group(Applier *applier, const ApplyGroup *group)
+{
+	TargetRel *target;
+
+	switch (group->kind)
+	{
+		case GROUP_TRUNCATE:
+			return apply_truncate(applier, group);
+		case GROUP_MESSAGE:
+			return apply_message(applier, group);
+		default:
+			break;
+	}
+	if ((target = apply_target(applier, group->rel)) == NULL)
+		return false;
+	applier->counters.rows += group->nrows;
+	switch (group->kind)
+	{
+		case GROUP_UPSERT:
+			return apply_upsert(applier, group, target);
+		case GROUP_UPDATE:
+		case GROUP_DELETE:
+			return apply_by_key(applier, group, target);
+		default:
+			return apply_row(applier, group, target);
+	}
+}
+
+/* --- results ------------------------------------------------------------ */
+
+/* Logs a failed statement with a hint chosen by its SQLSTATE. */
+static void
+apply_report_failure(Applier *applier, const Expect *expect)
+{
+	PgConn *conn = applier->conn;
+	const char *state = pg_error_sqlstate(conn);
+
+	applier->transient = pg_error_is_transient(conn);
+	pg_report(conn, "%s", expect->what);
+	if (applier->transient)
+		return;
+	/* no cast for a binary value of another type, or no operator for it */
+	if ((strcmp(state, "42804") == 0 || strcmp(state, "42846") == 0 ||
+		 strcmp(state, "42883") == 0) &&
+		expect->group &&
+		target_report_conversions(expect->group->rel,
+								  expect->group->rel->target))
+		return;
+	if (strcmp(state, "42501") == 0)
+		log_hint("grant role \"%s\" SELECT, INSERT, UPDATE, DELETE and "
+				 "TRUNCATE on the table (and USAGE on its schema) on the "
+				 "target",
+				 pg_user(conn));
+	else if (strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0)
+		log_hint("the target's table differs from the source's: make them "
+				 "match, then restart pgferry");
+	else if (strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0)
+		log_hint("the target column's type cannot take the source's value: "
+				 "give it the source's type, then restart pgferry");
+	else if (strncmp(state, "23", 2) == 0)
+		log_hint("a constraint of the target rejects the source's row: the "
+				 "target must not be written to by anything but pgferry, and "
+				 "its constraints must match the source's");
+}
+
+/* The text of the key of row (for a conflict message), or NULL. */
+static char *
+apply_key_text(Applier *applier, const ApplyGroup *group, int row)
+{
+	Stmt stmt;
+	PgParams params;
+	PgResult *res;
+	char *text = NULL;
+
+	stmt_init(&stmt);
+	stmt_key_text(&stmt, group->rel, group->rel->target, &group->rows[row]);
+	params = (PgParams){stmt.nparams, stmt.types, stmt.values, stmt.lengths,
+						stmt.formats};
+	if (pg_send_query(applier->conn, stmt.sql.data, &params) &&
+		pg_pipeline_sync(applier->conn))
+	{
+		res = pg_pipeline_result(applier->conn);
+		if (res && pg_result_rows(res) == 1)
+			text = xstrdup(pg_result_value(res, 0, 0));
+		pg_result_free(res);
+		pg_pipeline_wait_sync(applier->conn);
+	}
+	stmt_free(&stmt);
+	return text;
+}
+
+static void
+apply_report_conflict(Applier *applier, const Expect *expect, int row)
+{
+	char *key = apply_key_text(applier, expect->group, row);
+
+	log_error("conflict: an update of table %s finds no row with key (%s) "
+			  "on the target, and the source did not send the whole row "
+			  "(unchanged TOASTed columns) to insert it",
+			  ((const TargetRel *) expect->group->rel->target)->display,
+			  key ? key : "?");
+	log_hint("the target lacks a row the source has: insert that row on "
+			 "the target (from the source), then restart pgferry; a table "
+			 "that lacks more rows must be migrated again");
+	free(key);
+}
+
+/*
+ * Checks an EXPECT_ORDS result; returns the first row (in the group) it
+ * did not find, or -1.
+ */
+static int
+apply_missing_ord(const Expect *expect, const PgResult *res)
+{
+	bool *found;
+	int missing = -1;
+
+	if (pg_result_rows(res) >= expect->nrows)
+		return -1;
+	found = xcalloc(expect->nrows, sizeof(bool));
+	for (int i = 0; i < pg_result_rows(res); i++)
+	{
+		long ord = atol(pg_result_value(res, i, 0));
+
+		if (ord >= 1 && ord <= expect->nrows)
+			found[ord - 1] = true;
+	}
+	for (int i = 0; i < expect->nrows && missing < 0; i++)
+		if (!found[i])
+			missing = expect->first_row + i;
+	free(found);
+	return missing;
+}
+
+bool
+apply_sync(Applier *applier)
+{
+	const Expect *conflict = NULL;
+	int conflict_row = -1;
+	bool ok = true;
+
+	if (applier->nexpects == 0)
+		return true;
+	if (!pg_pipeline_sync(applier->conn))
+		return apply_send_failed(applier, "the target");
+	for (int i = 0; i < applier->nexpects && ok; i++)
+	{
+		const Expect *expect = &applier->expects[i];
+		PgResult *res = pg_pipeline_result(applier->conn);
+		long count;
+
+		if (res == NULL)
+		{
+			apply_report_failure(applier, expect);
+			ok = false;
+			break;
+		}
+		count = pg_result_affected(res);
+		switch (expect->kind)
+		{
+			case EXPECT_NOTHING:
+				break;
+			case EXPECT_ORDS:
+				conflict_row = apply_missing_ord(expect, res);
+				if (conflict_row >= 0)
+				{
+					conflict = expect;
+					ok = false;
+				}
+				break;
+			case EXPECT_DELETED:
+				if (count < expect->nrows)
+					applier->counters.missing_deletes += expect->nrows - count;
+				break;
+			case EXPECT_INSERTED:
+				if (count > 0)
+					applier->counters.missing_updates += count;
+				break;
+		}
+		pg_result_free(res);
+	}
+	if (!pg_pipeline_wait_sync(applier->conn) && ok)
+	{
+		/* a failure only the sync point reveals (the connection) */
+		applier->transient = pg_error_is_transient(applier->conn);
+		pg_report(applier->conn, "apply changes");
+		ok = false;
+	}
+	if (conflict)
+	{
+		applier->transient = false;
+		apply_report_conflict(applier, conflict, conflict_row);
+	}
+	applier->nexpects = 0;
+	return ok;
+}
+
+bool
+apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
+			 Lsn end_lsn)
+{
+	Expect *expect;
+
+	if (!apply_sync(applier) || !apply_begin(applier))
+		return false;
+	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
+	snprintf(expect->what, sizeof(expect->what),
+			 "record the position in pgferry.progress");
+	if (!progress_send(applier->conn, key, commit_lsn, end_lsn))
+		return apply_send_failed(applier, "pgferry.progress");
+	if (!apply_send_command(applier, "COMMIT", "commit"))
+		return false;
+	applier->in_transaction = false;
+	return apply_sync(applier);
+}

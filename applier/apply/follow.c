@@ -1,0 +1,736 @@
+/*-------------------------------------------------------------------------
+ *
+ * follow.c
+ *	  The follow job: keep the target equal to the source, from a slot.
+ *
+ * One session is: hold the slot's task lock (one process per slot and
+ * target), connect both servers, read pgferry.progress, start the
+ * stream, then for each frame: decode it; spool it if it belongs to a
+ * streamed transaction still in progress; skip it if its transaction is
+ * already applied; otherwise hand it to the batch.  The target commits at
+ * a source commit when the batch is full or the stream is idle, and only
+ * then is the source told the position as flushed.
+ *
+ * A session that fails on a connection (either side) is torn down, the
+ * open target transaction with it; the next session resumes from
+ * pgferry.progress, and the walsender sends again whatever was not
+ * confirmed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply/apply.h"
+#include "apply/follow.h"
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/exit.h"
+#include "common/log.h"
+#include "state/progress.h"
+#include "state/state.h"
+#include "state/tablesync.h"
+#include "stream/decode.h"
+#include "stream/spool.h"
+#include "stream/stream.h"
+
+/*
+ * A pause of the stream this long commits what the batch holds.  While the
+ * source catches up, frames come in bursts a few milliseconds apart (the
+ * walsender decodes while the target commits): committing at each gap
+ * would cost a commit per source transaction.
+ */
+#define FOLLOW_IDLE_COMMIT_MS 20
+
+/* The target's queued statements are pushed out every this many frames. */
+#define FOLLOW_PUSH_FRAMES 32
+
+/* Backoff between sessions: doubling from 1 s up to 30 s. */
+#define FOLLOW_BACKOFF_MIN_MS 1000
+#define FOLLOW_BACKOFF_MAX_MS 30000
+/* Failing this long without a working session ends the job. */
+#define FOLLOW_GIVE_UP_MS (10 * 60 * 1000)
+
+typedef enum SessionEnd
+{
+	SESSION_DONE,  /* endpos reached or stop requested */
+	SESSION_RETRY, /* a connection failed: reconnect */
+	SESSION_FAILED /* exit with status */
+} SessionEnd;
+
+typedef struct Follow
+{
+	const FollowOptions *options;
+	char *include_tables; /* the patterns, comma-separated */
+	char *exclude_tables;
+
+	/* one session */
+	Stream *stream;
+	PgConn *target;
+	Applier *applier;
+	Batch *batch;
+	ProgressKey key;
+	bool received; /* a frame came in this session */
+
+	/* kept across sessions */
+	PgConn *task_lock; /* holds the slot's task lock */
+	Decoder *decoder;
+	Spool *spool;
+	Lsn applied_commit; /* recorded: skip transactions at or below */
+	Lsn applied_end;
+	TableSync *table_sync; /* tables copied after the slot's start */
+	Lsn commit_lsn;		   /* of the transaction being received */
+	uint64_t applied_txns;
+	uint64_t skipped_txns;
+	ApplyCounters counters; /* of the sessions that ended */
+
+	/* where the stream stands */
+	bool startup_seen;
+	bool in_transaction; /* between BEGIN and COMMIT */
+	bool skipping;		 /* its changes are already on the target */
+	uint32_t stream_xid; /* in a stream block of this xid, or 0 */
+	Lsn wal_end;
+	int status; /* exit status when SESSION_FAILED */
+} Follow;
+
+static volatile sig_atomic_t stop_requests = 0;
+
+static void
+follow_signal(int signo)
+{
+	(void) signo;
+	stop_requests++;
+}
+
+static SessionEnd
+follow_fail(Follow *follow, int status)
+{
+	follow->status = status;
+	return SESSION_FAILED;
+}
+
+/* A failure on the target: reconnect if it may pass, else stop. */
+static SessionEnd
+follow_apply_failed(Follow *follow)
+{
+	if (apply_failure_is_transient(follow->applier))
+		return SESSION_RETRY;
+	return follow_fail(follow, EXIT_APPLY);
+}
+
+/* --- session setup and teardown ------------------------------------------ */
+
+/*
+ * Makes sure the task lock is still held: a restart of the target ends its
+ * session too, and a new one must take the lock again.
+ */
+static SessionEnd
+follow_hold_task_lock(Follow *follow)
+{
+	bool busy;
+
+	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+		return SESSION_DONE;
+	pg_disconnect(follow->task_lock);
+	follow->task_lock =
+		state_lock_task(follow->options->target, follow->options->slot, &busy);
+	if (follow->task_lock)
+		return SESSION_DONE;
+	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
+}
+
+static void
+follow_close_session(Follow *follow)
+{
+	const ApplyCounters *c;
+
+	if (follow->applier)
+	{
+		c = apply_counters(follow->applier);
+		follow->counters.rows += c->rows;
+		follow->counters.statements += c->statements;
+		follow->counters.missing_deletes += c->missing_deletes;
+		follow->counters.missing_updates += c->missing_updates;
+		follow->counters.messages_ignored += c->messages_ignored;
+	}
+	batch_destroy(follow->batch);
+	apply_destroy(follow->applier);
+	pg_disconnect(follow->target);
+	stream_close(follow->stream);
+	follow->batch = NULL;
+	follow->applier = NULL;
+	follow->target = NULL;
+	follow->stream = NULL;
+	spool_discard_all(follow->spool);
+	decode_reset(follow->decoder);
+	follow->startup_seen = false;
+	follow->in_transaction = false;
+	follow->skipping = false;
+	follow->stream_xid = 0;
+}
+
+static SessionEnd
+follow_open_session(Follow *follow)
+{
+	const FollowOptions *options = follow->options;
+	StreamOptions stream_options = {
+		options->source, options->slot,			 options->create_slot,
+		options->binary, follow->include_tables, follow->exclude_tables};
+	char position[LSN_TEXT_LEN];
+	bool transient;
+	SessionEnd end;
+
+	follow->received = false;
+	end = follow_hold_task_lock(follow);
+	if (end != SESSION_DONE)
+		return end;
+	follow->stream = stream_open(&stream_options, &transient);
+	if (follow->stream == NULL)
+		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
+	follow->key.slot = options->slot;
+	follow->key.system_identifier = stream_system_identifier(follow->stream);
+	follow->key.database = stream_database(follow->stream);
+
+	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
+	if (follow->target == NULL)
+		return SESSION_RETRY;
+	if (!progress_prepare(follow->target) ||
+		!progress_read(follow->target, &follow->key, &follow->applied_commit,
+					   &follow->applied_end))
+		return pg_error_is_transient(follow->target)
+				   ? SESSION_RETRY
+				   : follow_fail(follow, EXIT_APPLY);
+	tablesync_free(follow->table_sync);
+	follow->table_sync = tablesync_load(follow->target, options->slot);
+	if (follow->table_sync == NULL)
+		return pg_error_is_transient(follow->target)
+				   ? SESSION_RETRY
+				   : follow_fail(follow, EXIT_APPLY);
+	follow->applier = apply_create(follow->target, options->fire_triggers);
+	if (follow->applier == NULL)
+		return pg_error_is_transient(follow->target)
+				   ? SESSION_RETRY
+				   : follow_fail(follow, EXIT_APPLY);
+	follow->batch = batch_create(&options->limits, follow->applier);
+
+	stream_set_flushed(follow->stream, follow->applied_end);
+	if (!stream_start(follow->stream))
+		return stream_failure_is_transient(follow->stream)
+				   ? SESSION_RETRY
+				   : follow_fail(follow, EXIT_OTHER);
+	if (follow->applied_commit != LSN_INVALID)
+		log_info("resuming slot \"%s\" after source transaction committed at "
+				 "%s",
+				 options->slot,
+				 pg_lsn_format(follow->applied_commit, position));
+	else
+		log_info("streaming slot \"%s\" from its start", options->slot);
+	return SESSION_DONE;
+}
+
+/* --- committing ------------------------------------------------------------ */
+
+/* Commits the whole source transactions of the batch; reports them. */
+static bool
+follow_commit(Follow *follow)
+{
+	BatchStats stats;
+	char position[LSN_TEXT_LEN];
+
+	if (!batch_has_transactions(follow->batch))
+		return true;
+	if (!batch_commit(follow->batch, &follow->key, &stats))
+		return false;
+	follow->applied_commit = stats.commit_lsn;
+	follow->applied_end = stats.end_lsn;
+	follow->applied_txns += stats.txns;
+	stream_set_flushed(follow->stream, stats.end_lsn);
+	if (log_is_verbose())
+		log_verbose("applied %" PRIu64 " transactions, %" PRIu64
+					" rows, %" PRIu64 " bytes in %" PRId64
+					" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
+					stats.txns, stats.rows, stats.bytes, stats.elapsed_ms,
+					pg_lsn_format(stats.end_lsn, position),
+					follow->wal_end > stats.end_lsn
+						? (uint64_t) (follow->wal_end - stats.end_lsn)
+						: 0,
+					(clock_pg_now() - stats.commit_time) / 1e6);
+	return stream_send_feedback(follow->stream);
+}
+
+/* Commits what is whole and reports the final position: the end. */
+static SessionEnd
+follow_finish(Follow *follow)
+{
+	if (!follow_commit(follow))
+		return follow_apply_failed(follow);
+	if (!stream_send_feedback(follow->stream))
+		return SESSION_RETRY;
+	return SESSION_DONE;
+}
+
+/* --- frames ------------------------------------------------------------ */
+
+static bool
+follow_check_startup(Follow *follow, const SourceFacts *facts)
+{
+	char system_identifier[32];
+
+	snprintf(system_identifier, sizeof(system_identifier), "%" PRIu64,
+			 facts->system_identifier);
+	if (strcmp(system_identifier, follow->key.system_identifier) != 0)
+	{
+		log_error("the stream's source is system %s, not the system %s the "
+				  "connection reached",
+				  system_identifier, follow->key.system_identifier);
+		return false;
+	}
+	if (facts->binary != follow->options->binary)
+	{
+		log_error("the source sends %s values; pgferry asked for %s",
+				  facts->binary ? "binary" : "text",
+				  follow->options->binary ? "binary" : "text");
+		log_hint("the source's pgferry plugin is too old for this applier: "
+				 "install the same pgferry version on both sides");
+		return false;
+	}
+	if (facts->binary && !facts->integer_datetimes)
+	{
+		log_error("the source stores timestamps as floating point: their "
+				  "binary form cannot be read by the target");
+		log_hint("follow this slot with pgferry follow --no-binary (pgferry "
+				 "migrate has no such option)");
+		return false;
+	}
+	log_verbose("source: PostgreSQL %u, encoding %s, database \"%s\", "
+				"plugin %s, %s values",
+				facts->server_version_num, facts->server_encoding,
+				facts->database, facts->plugin_version,
+				facts->binary ? "binary" : "text");
+	follow->startup_seen = true;
+	return apply_set_encoding(follow->applier, facts->server_encoding);
+}
+
+/* Puts a change of a streamed transaction in its spool file. */
+static bool
+follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
+{
+	uint32_t xid = follow->stream_xid;
+	uint32_t subxid = change->xid ? change->xid : xid;
+
+	if (change->rel && !spool_write_relation(follow->spool, xid, change->rel))
+		return false;
+	for (int i = 0; i < change->nrels; i++)
+		if (!spool_write_relation(follow->spool, xid, change->rels[i]))
+			return false;
+	return spool_write(follow->spool, xid, subxid, msg->data, msg->len);
+}
+
+typedef struct Replay
+{
+	Follow *follow;
+	Lsn lsn;
+	bool decoded; /* false: the failure was decoding */
+} Replay;
+
+/* One spooled frame of a streamed transaction, at its commit. */
+static bool
+follow_replay_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	Replay *replay = arg;
+	Change change;
+
+	if (!decode_frame(replay->follow->decoder, frame, len, replay->lsn,
+					  &change))
+	{
+		replay->decoded = false;
+		return false;
+	}
+	if (change.kind == CHANGE_RELATION ||
+		tablesync_skip(replay->follow->table_sync, &change, replay->lsn))
+		return true;
+	return batch_add(replay->follow->batch, &change);
+}
+
+static SessionEnd
+follow_stream_commit(Follow *follow, const Change *change)
+{
+	Replay replay = {follow, change->lsn, true};
+	uint32_t xid = change->xid;
+	Lsn commit_lsn = change->lsn;
+	Lsn end_lsn = change->end_lsn;
+	int64_t commit_time = change->commit_time;
+	bool ok;
+
+	if (commit_lsn <= follow->applied_commit)
+	{
+		spool_abort(follow->spool, xid, xid);
+		follow->skipped_txns++;
+		return SESSION_DONE;
+	}
+	log_verbose("applying streamed transaction %u (%" PRIu64 " bytes spooled)",
+				xid, spool_bytes(follow->spool, xid));
+	decode_replay_begin(follow->decoder);
+	ok = spool_replay(follow->spool, xid, follow_replay_frame, &replay);
+	decode_replay_end(follow->decoder);
+	if (!ok)
+	{
+		if (!replay.decoded)
+			return follow_fail(follow, EXIT_APPLY);
+		if (follow->applier && !apply_failure_is_transient(follow->applier))
+			return follow_fail(follow, EXIT_APPLY);
+		return SESSION_RETRY;
+	}
+	batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
+	if (batch_should_commit(follow->batch) && !follow_commit(follow))
+		return follow_apply_failed(follow);
+	return SESSION_DONE;
+}
+
+static bool
+follow_past_endpos(const Follow *follow, Lsn commit_lsn)
+{
+	return follow->options->endpos != LSN_INVALID &&
+		   commit_lsn > follow->options->endpos;
+}
+
+/*
+ * Handles one frame.  SESSION_DONE means "go on" here, except when
+ * *finished is set: the end position is reached.
+ */
+static SessionEnd
+follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
+{
+	Change change;
+
+	if (!decode_frame(follow->decoder, msg->data, msg->len, msg->wal_start,
+					  &change))
+		return follow_fail(follow, EXIT_APPLY);
+	if (!follow->startup_seen && change.kind != CHANGE_STARTUP)
+	{
+		log_error("the stream did not start with a Startup frame");
+		return follow_fail(follow, EXIT_APPLY);
+	}
+
+	switch (change.kind)
+	{
+		case CHANGE_STARTUP:
+			return follow_check_startup(follow, change.facts)
+					   ? SESSION_DONE
+					   : follow_fail(follow, EXIT_APPLY);
+		case CHANGE_RELATION:
+			return SESSION_DONE;
+		case CHANGE_BEGIN:
+			if (follow_past_endpos(follow, change.lsn))
+			{
+				*finished = true;
+				return follow_finish(follow);
+			}
+			follow->in_transaction = true;
+			follow->skipping = change.lsn <= follow->applied_commit;
+			follow->commit_lsn = change.lsn;
+			return SESSION_DONE;
+		case CHANGE_COMMIT:
+			follow->in_transaction = false;
+			if (follow->skipping)
+			{
+				follow->skipped_txns++;
+				follow->skipping = false;
+				return SESSION_DONE;
+			}
+			batch_end_transaction(follow->batch, change.lsn, change.end_lsn,
+								  change.commit_time);
+			if (batch_should_commit(follow->batch) && !follow_commit(follow))
+				return follow_apply_failed(follow);
+			return SESSION_DONE;
+		case CHANGE_STREAM_START:
+			follow->stream_xid = change.xid;
+			return spool_start(follow->spool, change.xid, change.first_segment)
+					   ? SESSION_DONE
+					   : follow_fail(follow, EXIT_OTHER);
+		case CHANGE_STREAM_STOP:
+			follow->stream_xid = 0;
+			return SESSION_DONE;
+		case CHANGE_STREAM_ABORT:
+			spool_abort(follow->spool, change.xid, change.subxid);
+			return SESSION_DONE;
+		case CHANGE_STREAM_COMMIT:
+			if (follow_past_endpos(follow, change.lsn))
+			{
+				*finished = true;
+				return follow_finish(follow);
+			}
+			return follow_stream_commit(follow, &change);
+		default:
+			break;
+	}
+
+	/* a row change, truncate or message */
+	if (follow->stream_xid != 0 &&
+		(change.kind != CHANGE_MESSAGE || change.transactional))
+		return follow_spool(follow, &change, msg)
+				   ? SESSION_DONE
+				   : follow_fail(follow, EXIT_OTHER);
+	if (follow->skipping ||
+		tablesync_skip(follow->table_sync, &change, follow->commit_lsn))
+		return SESSION_DONE;
+	if (!batch_add(follow->batch, &change))
+		return follow_apply_failed(follow);
+	return SESSION_DONE;
+}
+
+/* --- the loop -------------------------------------------------------------- */
+
+static SessionEnd
+follow_session(Follow *follow)
+{
+	SessionEnd end = follow_open_session(follow);
+	uint64_t frames = 0;
+
+	if (end != SESSION_DONE)
+		return end;
+	for (;;)
+	{
+		StreamMessage msg;
+		StreamEvent event;
+		bool finished = false;
+
+		if (stop_requests > 1)
+		{
+			log_info("stopping now: the open target transaction is rolled "
+					 "back and will be applied again on restart");
+			return SESSION_DONE;
+		}
+		if (stop_requests && !follow->in_transaction)
+		{
+			log_info("stopping on request");
+			return follow_finish(follow);
+		}
+
+		event = stream_receive(follow->stream, 0, &msg, follow->target);
+		if (event == STREAM_IDLE && !follow->in_transaction &&
+			batch_has_transactions(follow->batch))
+		{
+			/* the stream paused: commit unless it goes on at once */
+			event = stream_receive(follow->stream, FOLLOW_IDLE_COMMIT_MS, &msg,
+								   follow->target);
+			if (event == STREAM_IDLE && !follow_commit(follow))
+				return follow_apply_failed(follow);
+		}
+		if (event == STREAM_IDLE)
+			event = stream_receive(follow->stream, 1000, &msg, follow->target);
+		switch (event)
+		{
+			case STREAM_IDLE:
+				continue;
+			case STREAM_FAILED:
+				return stream_failure_is_transient(follow->stream)
+						   ? SESSION_RETRY
+						   : follow_fail(follow, EXIT_OTHER);
+			case STREAM_KEEPALIVE:
+				if (msg.wal_end > follow->wal_end)
+					follow->wal_end = msg.wal_end;
+				if (follow->in_transaction || follow->stream_xid)
+					continue;
+
+				/*
+				 * Everything up to wal_end has been received: once it is
+				 * committed, the slot need not keep that WAL for us.
+				 */
+				if (!follow_commit(follow))
+					return follow_apply_failed(follow);
+				stream_set_flushed(follow->stream, msg.wal_end);
+				if (follow->options->endpos != LSN_INVALID &&
+					msg.wal_end >= follow->options->endpos)
+					return follow_finish(follow);
+				continue;
+			case STREAM_FRAME:
+				follow->received = true;
+				if (msg.wal_end > follow->wal_end)
+					follow->wal_end = msg.wal_end;
+				end = follow_frame(follow, &msg, &finished);
+				if (end != SESSION_DONE || finished)
+					return end;
+
+				/*
+				 * A statement larger than the socket buffer reaches the
+				 * target in pieces: send the next one now and then, or the
+				 * target waits for it while frames are decoded.
+				 */
+				if (++frames % FOLLOW_PUSH_FRAMES == 0 &&
+					!apply_push(follow->applier))
+					return follow_apply_failed(follow);
+				continue;
+		}
+	}
+}
+
+/* Sleeps ms, or less if a stop is requested. */
+static void
+follow_sleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (!stop_requests && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * $TMPDIR/pgferry-UID-SLOT: the user's id keeps one user's leftover
+ * directory from blocking another user's run of the same slot.
+ */
+char *
+follow_default_spool_dir(const char *slot)
+{
+	const char *tmp = getenv("TMPDIR");
+	Buf dir = BUF_INIT;
+
+	buf_printf(&dir, "%s/pgferry-%u-%s", tmp && tmp[0] ? tmp : "/tmp",
+			   (unsigned) getuid(), slot);
+	return dir.data;
+}
+
+static void
+follow_summary(const Follow *follow)
+{
+	char position[LSN_TEXT_LEN];
+
+	log_info(
+		"applied %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
+		" %s) up to %s; skipped %" PRIu64 " already applied",
+		follow->applied_txns,
+		plural((long long) follow->applied_txns, "transaction",
+			   "transactions"),
+		follow->counters.rows,
+		plural((long long) follow->counters.rows, "row change", "row changes"),
+		follow->counters.statements,
+		plural((long long) follow->counters.statements, "statement",
+			   "statements"),
+		pg_lsn_format(follow->applied_commit, position), follow->skipped_txns);
+	if (follow->counters.missing_deletes)
+		log_info("%" PRIu64 " %s found no row on the target (ignored)",
+				 follow->counters.missing_deletes,
+				 plural((long long) follow->counters.missing_deletes, "delete",
+						"deletes"));
+	if (follow->counters.missing_updates)
+		log_info("%" PRIu64 " %s found no row on the target and inserted "
+				 "the whole row",
+				 follow->counters.missing_updates,
+				 plural((long long) follow->counters.missing_updates, "update",
+						"updates"));
+}
+
+void
+follow_options_init(FollowOptions *options)
+{
+	memset(options, 0, sizeof(FollowOptions));
+	options->binary = true;
+	options->limits.rows = FOLLOW_DEFAULT_BATCH_ROWS;
+	options->limits.bytes = FOLLOW_DEFAULT_BATCH_BYTES;
+	options->limits.time_ms = FOLLOW_DEFAULT_BATCH_TIME_MS;
+}
+
+/* The patterns as the plugin's option wants them, or NULL for none. */
+static char *
+follow_join_patterns(const char *const *patterns, int count)
+{
+	Buf list = BUF_INIT;
+
+	for (int i = 0; i < count; i++)
+		buf_printf(&list, "%s%s", i ? "," : "", patterns[i]);
+	return list.data;
+}
+
+int
+follow_run(const FollowOptions *options)
+{
+	Follow follow = {0};
+	struct sigaction action = {0};
+	char *spool_dir = options->spool_dir
+						  ? xstrdup(options->spool_dir)
+						  : follow_default_spool_dir(options->slot);
+	int backoff = FOLLOW_BACKOFF_MIN_MS;
+	int64_t failing_since = 0;
+	bool ever_connected = false;
+	int status = EXIT_DONE;
+
+	action.sa_handler = follow_signal;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGINT, &action, NULL);
+	sigaction(SIGTERM, &action, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	follow.options = options;
+	follow.include_tables =
+		follow_join_patterns(options->include_tables, options->ninclude);
+	follow.exclude_tables =
+		follow_join_patterns(options->exclude_tables, options->nexclude);
+	follow.task_lock = options->task_lock;
+	follow.decoder = decode_create();
+	follow.spool = spool_open(spool_dir);
+	free(spool_dir);
+	if (follow.spool == NULL)
+	{
+		pg_disconnect(follow.task_lock);
+		decode_destroy(follow.decoder);
+		free(follow.include_tables);
+		free(follow.exclude_tables);
+		return EXIT_OTHER;
+	}
+
+	for (;;)
+	{
+		SessionEnd end = follow_session(&follow);
+
+		if (follow.stream && follow.target)
+			ever_connected = true;
+		follow_close_session(&follow);
+		if (end == SESSION_DONE)
+			break;
+		if (end == SESSION_FAILED)
+		{
+			status = follow.status;
+			break;
+		}
+		/* SESSION_RETRY */
+		if (!ever_connected)
+		{
+			status = EXIT_CONNECTION;
+			break;
+		}
+		if (follow.received || failing_since == 0)
+		{
+			failing_since = clock_ms();
+			backoff = FOLLOW_BACKOFF_MIN_MS;
+		}
+		if (clock_ms() - failing_since > FOLLOW_GIVE_UP_MS)
+		{
+			log_error("giving up: no working session for %d minutes",
+					  FOLLOW_GIVE_UP_MS / 60000);
+			status = EXIT_CONNECTION;
+			break;
+		}
+		log_info("reconnecting in %d s", backoff / 1000);
+		follow_sleep(backoff);
+		if (stop_requests)
+			break;
+		backoff = backoff * 2 > FOLLOW_BACKOFF_MAX_MS ? FOLLOW_BACKOFF_MAX_MS
+													  : backoff * 2;
+	}
+
+	if (ever_connected)
+		follow_summary(&follow);
+	tablesync_free(follow.table_sync);
+	spool_close(follow.spool);
+	pg_disconnect(follow.task_lock);
+	decode_destroy(follow.decoder);
+	free(follow.include_tables);
+	free(follow.exclude_tables);
+	return status;
+}

@@ -1,0 +1,108 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate.c
+ *	  The command line of `pgferry migrate`.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/exit.h"
+#include "migrate/copy.h"
+#include "migrate/migrate.h"
+
+/*
+ * The slot migrate creates: a name as PostgreSQL allows it, which adds a
+ * length limit (NAMEDATALEN - 1).
+ */
+static bool
+valid_slot_name(const char *name)
+{
+	return cli_slot_name(name) && strlen(name) <= 63;
+}
+
+static void
+cli_migrate_usage(void)
+{
+	printf("Move a live database to the target: check, restore the schema, "
+		   "copy every\ntable in one snapshot, build indexes and "
+		   "constraints, then keep the target\nequal to the source by "
+		   "following the slot until stopped (then: pgferry\nverify, "
+		   "pgferry cutover).\n\n"
+		   "Usage:\n  pgferry migrate --source CONNINFO --target CONNINFO "
+		   "[OPTION]...\n\n"
+		   "Interrupted at any point (even kill -9), run it again with the "
+		   "same arguments:\nit resumes from its state in the pgferry "
+		   "schema of the target.  Tables (or\nsets of tables) may be moved "
+		   "by separate tasks, each with its own --slot and\nfilters.\n\n"
+		   "Options:\n" CLI_HELP_SOURCE
+		   "  --target CONNINFO        target database (empty, or holding "
+		   "this migration)\n"
+		   "  --slot NAME              replication slot, also the task's "
+		   "name (default %s)\n"
+		   "  --jobs N                 tables copied and indexed at once "
+		   "(default %d)\n" CLI_HELP_TABLES
+		   "  --split-tables-larger-than SIZE\n"
+		   "                           copy bigger tables in ranges of about "
+		   "SIZE in parallel\n"
+		   "                           (default 1GB)\n"
+		   "  --endpos LSN             stop following once every "
+		   "transaction committed at or\n"
+		   "                           before LSN is applied (default: "
+		   "until SIGINT/SIGTERM)\n"
+		   "  --dir PATH               work directory for the schema dump "
+		   "(default\n"
+		   "                           $TMPDIR/pgferry-UID-SLOT)\n"
+		   "  --log-progress           progress as log lines even on a "
+		   "terminal\n"
+		   "  --fire-triggers          fire the target's triggers while "
+		   "following\n"
+		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
+		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS);
+	cli_print_exit_codes(stdout, CLI_MIGRATE);
+}
+
+int
+cli_migrate(int argc, char **argv)
+{
+	MigrateOptions options = {.slot = MIGRATE_DEFAULT_SLOT,
+							  .jobs = MIGRATE_DEFAULT_JOBS,
+							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES};
+	const CliOption table[] = {
+		CLI_ROW_SOURCE(options),
+		CLI_ROW_TARGET(options),
+		{.name = "slot",
+		 .kind = CLI_TEXT,
+		 .to.text = &options.slot,
+		 .valid = valid_slot_name,
+		 .bad = "--slot: \"%s\" is not a slot name (lower-case letters, "
+				"digits and _, at most 63)"},
+		{.name = "dir", .kind = CLI_TEXT, .to.text = &options.dir},
+		CLI_ROW_JOBS(options),
+		CLI_ROW_INCLUDE(options),
+		CLI_ROW_EXCLUDE(options),
+		CLI_ROW_ENDPOS(options),
+		{.name = "split-tables-larger-than",
+		 .kind = CLI_BYTES,
+		 .to.bytes = &options.split_bytes,
+		 .bad = "--split-tables-larger-than: \"%s\" is not a size (like "
+				"512MB)"},
+		{.name = "log-progress",
+		 .kind = CLI_SET,
+		 .to.flag = &options.log_progress},
+		{.name = "fire-triggers",
+		 .kind = CLI_SET,
+		 .to.flag = &options.fire_triggers},
+		{.name = "verbose", .kind = CLI_VERBOSE},
+		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
+		{.name = NULL}};
+	int status;
+
+	if (!cli_parse("migrate", table, argc, argv, &status))
+		return status;
+	if (!cli_need("migrate", options.source, options.target, CLI_NEED_BOTH))
+		return EXIT_USAGE;
+	return migrate_run(&options);
+}

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * clock.h
+ *	  The applier's one clock: elapsed time, and wall time as PostgreSQL
+ *	  counts it.
+ *
+ * Durations and deadlines use the monotonic clock, which no change of the
+ * system time moves.  Times exchanged with a server (commit times, the
+ * standby status update) are microseconds since PostgreSQL's epoch,
+ * 2000-01-01 00:00 UTC.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_CLOCK_H
+#define PGFERRY_CLOCK_H
+
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock. */
+extern int64_t clock_ms(void);
+
+/* Seconds on the monotonic clock. */
+extern double clock_seconds(void);
+
+/* The wall time now, in microseconds since 2000-01-01 00:00 UTC. */
+extern int64_t clock_pg_now(void);
+
+#endif /* PGFERRY_CLOCK_H */

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * exit.h
+ *	  The exit codes of every pgferry command.
+ *
+ * Every job returns one of these.  What each means to each command is
+ * written once, in cli/exit_codes.c, from which every --help, and the
+ * README's table (checked by the suite), take it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_EXIT_H
+#define PGFERRY_EXIT_H
+
+#define EXIT_DONE 0		  /* finished (or stopped on request) */
+#define EXIT_OTHER 1	  /* anything else: out of memory, I/O, ... */
+#define EXIT_USAGE 2	  /* bad command line */
+#define EXIT_CONNECTION 3 /* a server could not be reached */
+#define EXIT_APPLY 4	  /* bad frame, missing object, conflict, permission */
+#define EXIT_DIFFERENT 5  /* verify, cutover: source and target differ */
+#define EXIT_BLOCKED 6 /* preflight, migrate, cutover: something blocks it */
+
+#endif /* PGFERRY_EXIT_H */

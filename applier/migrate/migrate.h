@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate.h
+ *	  `pgferry migrate`: the whole move of a database, resumable.
+ *
+ * Promises:
+ *	- In order: preflight (nothing changes if it finds a blocking
+ *	  problem); a slot with an exported snapshot; the schema's pre-data
+ *	  section from pg_dump in that snapshot; the parallel copy of every
+ *	  table in that snapshot, each table's post-data as soon as its rows are
+ *	  in, foreign keys last; then `pgferry follow` on the slot until
+ *	  stopped or --endpos.
+ *	- Run again with the same arguments after an interruption of any kind
+ *	  (kill -9 included), it resumes from the state on the target (see
+ *	  state.h): what committed is kept, tables left unfinished are copied
+ *	  again whole, in a new snapshot (from a temporary slot) whose LSN is
+ *	  recorded for them in pgferry.table_sync, and the stream continues from
+ *	  the target's recorded LSN.  The follow job skips a re-copied table's
+ *	  changes that committed before its snapshot, as native logical
+ *	  replication's table synchronisation does, so every table is exact.
+ *	- Tasks: several migrate processes may move disjoint table sets of one
+ *	  database into one target, each with its own --slot and filters; the
+ *	  schema is restored once, by the first.  A task that would take a
+ *	  table another task's plan holds is refused (EXIT_BLOCKED) before it
+ *	  changes anything (or, started at the same time as that task, undoes
+ *	  its start).  One process at a time runs a task: a second one exits
+ *	  with EXIT_OTHER, whatever its --dir.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_MIGRATE_H
+#define PGFERRY_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg/pg.h"
+
+typedef struct MigrateOptions
+{
+	const char *source; /* conninfo */
+	const char *target; /* conninfo */
+	const char *slot;
+	const char *dir; /* work directory (schema dump, spool); NULL: a
+								 * default under $TMPDIR */
+	int jobs;
+	const char *const *include_tables;
+	int ninclude;
+	const char *const *exclude_tables;
+	int nexclude;
+	Lsn endpos;			 /* LSN_INVALID: follow until stopped */
+	int64_t split_bytes; /* tables above this are split */
+	bool log_progress;	 /* log lines even on a terminal */
+	bool fire_triggers;	 /* passed on to follow */
+} MigrateOptions;
+
+#define MIGRATE_DEFAULT_SLOT "pgferry"
+#define MIGRATE_DEFAULT_JOBS 4
+
+/* Runs the migration; returns an exit code (pgferry.h, preflight.h). */
+extern int migrate_run(const MigrateOptions *options);
+
+#endif /* PGFERRY_MIGRATE_H */

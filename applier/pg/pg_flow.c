@@ -1,0 +1,390 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_flow.c
+ *	  The protocol flows beyond one statement and one result: pipeline
+ *	  mode, COPY, streaming replication (see pg.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+
+#include "common/clock.h"
+#include "pg/pg_internal.h"
+
+/* --- pipeline mode ------------------------------------------------------------ */
+
+bool
+pg_pipeline_begin(PgConn *conn)
+{
+	if (PQenterPipelineMode(conn->conn) != 1 ||
+		PQsetnonblocking(conn->conn, 1) != 0)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	conn->failed_segment = false;
+	return true;
+}
+
+bool
+pg_pipeline_end(PgConn *conn)
+{
+	if (PQsetnonblocking(conn->conn, 0) != 0 ||
+		PQexitPipelineMode(conn->conn) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Sends what libpq has buffered without blocking; reads whatever results
+ * arrived meanwhile, so the server never blocks writing them to us.
+ */
+bool
+pg_pipeline_push(PgConn *conn)
+{
+	if (PQflush(conn->conn) < 0 || PQconsumeInput(conn->conn) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Waits until every buffered byte has gone to the server. */
+static bool
+pg_flush_all(PgConn *conn)
+{
+	int pending;
+
+	while ((pending = PQflush(conn->conn)) == 1)
+	{
+		struct pollfd pfd = {PQsocket(conn->conn), POLLIN | POLLOUT, 0};
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		if ((pfd.revents & POLLIN) && PQconsumeInput(conn->conn) != 1)
+			break;
+	}
+	if (pending != 0)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return true;
+}
+
+bool
+pg_send_query(PgConn *conn, const char *sql, const PgParams *params)
+{
+	int sent;
+
+	if (params)
+		sent = PQsendQueryParams(conn->conn, sql, params->count, params->types,
+								 params->values, params->lengths,
+								 params->formats, 0);
+	else
+		sent =
+			PQsendQueryParams(conn->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (sent != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return pg_pipeline_push(conn);
+}
+
+bool
+pg_send_prepare(PgConn *conn, const char *name, const char *sql, int nparams,
+				const Oid *types)
+{
+	if (PQsendPrepare(conn->conn, name, sql, nparams, types) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return pg_pipeline_push(conn);
+}
+
+bool
+pg_send_prepared(PgConn *conn, const char *name, const PgParams *params)
+{
+	if (PQsendQueryPrepared(conn->conn, name, params->count, params->values,
+							params->lengths, params->formats, 0) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return pg_pipeline_push(conn);
+}
+
+bool
+pg_pipeline_sync(PgConn *conn)
+{
+	if (PQpipelineSync(conn->conn) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return pg_flush_all(conn);
+}
+
+PgResult *
+pg_pipeline_result(PgConn *conn)
+{
+	PGresult *res = PQgetResult(conn->conn);
+	PGresult *end;
+
+	if (res == NULL)
+	{
+		pg_error_record(conn, NULL);
+		conn->failed_segment = true;
+		return NULL;
+	}
+	switch (PQresultStatus(res))
+	{
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			/* skipped after an earlier failure, whose error we keep */
+			PQclear(res);
+			res = NULL;
+			break;
+		default:
+			pg_error_record(conn, res);
+			conn->failed_segment = true;
+			PQclear(res);
+			res = NULL;
+			break;
+	}
+	/* each statement's results end with a NULL */
+	while ((end = PQgetResult(conn->conn)) != NULL)
+	{
+		if (PQresultStatus(end) == PGRES_PIPELINE_SYNC)
+		{
+			/* a statement result missing: should not happen */
+			PQclear(end);
+			break;
+		}
+		PQclear(end);
+	}
+	return res;
+}
+
+bool
+pg_pipeline_wait_sync(PgConn *conn)
+{
+	bool ok = !conn->failed_segment;
+
+	for (;;)
+	{
+		PGresult *res = PQgetResult(conn->conn);
+
+		if (res == NULL)
+		{
+			if (pg_conn_lost(conn))
+			{
+				pg_error_record(conn, NULL);
+				return false;
+			}
+			continue; /* end of a statement's results */
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+		{
+			PQclear(res);
+			break;
+		}
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && ok)
+		{
+			pg_error_record(conn, res);
+			ok = false;
+		}
+		PQclear(res);
+	}
+	conn->failed_segment = false;
+	return ok;
+}
+
+/* --- COPY ------------------------------------------------------------------- */
+
+static bool
+pg_expect(PgConn *conn, PGresult *res, ExecStatusType expected)
+{
+	bool ok = (PQresultStatus(res) == expected);
+
+	if (!ok)
+		pg_error_record(conn, res);
+	PQclear(res);
+	return ok;
+}
+
+bool
+pg_copy_in_begin(PgConn *conn, const char *sql)
+{
+	return pg_expect(conn, PQexec(conn->conn, sql), PGRES_COPY_IN);
+}
+
+bool
+pg_copy_in_put(PgConn *conn, const char *data, size_t len)
+{
+	while (len > 0)
+	{
+		int chunk = len > (1 << 30) ? (1 << 30) : (int) len;
+
+		if (PQputCopyData(conn->conn, data, chunk) != 1)
+		{
+			pg_error_record(conn, NULL);
+			return false;
+		}
+		data += chunk;
+		len -= chunk;
+	}
+	return true;
+}
+
+bool
+pg_copy_in_end(PgConn *conn, long *rows)
+{
+	PGresult *res;
+	bool ok;
+
+	if (PQputCopyEnd(conn->conn, NULL) != 1)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	res = PQgetResult(conn->conn);
+	ok = (PQresultStatus(res) == PGRES_COMMAND_OK);
+	if (!ok)
+		pg_error_record(conn, res);
+	else if (rows)
+		*rows = pg_result_affected(res);
+	PQclear(res);
+	while ((res = PQgetResult(conn->conn)) != NULL)
+		PQclear(res);
+	return ok;
+}
+
+bool
+pg_copy_out_begin(PgConn *conn, const char *sql)
+{
+	return pg_expect(conn, PQexec(conn->conn, sql), PGRES_COPY_OUT);
+}
+
+int
+pg_copy_out_get(PgConn *conn, char **data)
+{
+	int len = PQgetCopyData(conn->conn, data, 0);
+	PGresult *res;
+
+	if (len > 0)
+		return len;
+	if (len == -2)
+	{
+		pg_error_record(conn, NULL);
+		return -2;
+	}
+	/* end of data: the COPY's own result says whether it succeeded */
+	res = PQgetResult(conn->conn);
+	len = (PQresultStatus(res) == PGRES_COMMAND_OK) ? -1 : -2;
+	if (len == -2)
+		pg_error_record(conn, res);
+	PQclear(res);
+	while ((res = PQgetResult(conn->conn)) != NULL)
+		PQclear(res);
+	return len;
+}
+
+void
+pg_free(void *data)
+{
+	PQfreemem(data);
+}
+
+/* --- streaming replication ------------------------------------------------- */
+
+bool
+pg_replication_start(PgConn *conn, const char *command)
+{
+	return pg_expect(conn, PQexec(conn->conn, command), PGRES_COPY_BOTH);
+}
+
+int
+pg_replication_receive(PgConn *conn, char **data, int timeout_ms, PgConn *pump)
+{
+	int64_t deadline = clock_ms() + timeout_ms;
+	bool read_socket = false;
+
+	for (;;)
+	{
+		int len = PQgetCopyData(conn->conn, data, 1);
+		struct pollfd pfd[2] = {{PQsocket(conn->conn), POLLIN, 0}};
+		int npfd = 1;
+		int wait_ms;
+
+		if (len > 0)
+			return len;
+		if (len == -1)
+		{
+			PGresult *res = PQgetResult(conn->conn);
+
+			/* the server ended the stream, maybe with an error */
+			if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			{
+				pg_error_record(conn, res);
+				PQclear(res);
+				return -2;
+			}
+			PQclear(res);
+			return -1;
+		}
+		if (len == -2)
+		{
+			pg_error_record(conn, NULL);
+			return -2;
+		}
+
+		/*
+		 * Nothing buffered: read what the socket has, then wait; meanwhile
+		 * keep feeding pump's server the statements queued for it.
+		 */
+		if (pump && PQflush(pump->conn) == 1)
+		{
+			pfd[1].fd = PQsocket(pump->conn);
+			pfd[1].events = POLLOUT;
+			npfd = 2;
+		}
+		if (read_socket)
+		{
+			wait_ms = timeout_ms < 0 ? -1 : (int) (deadline - clock_ms());
+			if (timeout_ms >= 0 && wait_ms <= 0)
+				return 0;
+			if (poll(pfd, npfd, wait_ms) <= 0)
+				return 0; /* timeout, or a signal to look at */
+			if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+				continue; /* only pump's socket was ready */
+		}
+		if (PQconsumeInput(conn->conn) != 1)
+		{
+			pg_error_record(conn, NULL);
+			return -2;
+		}
+		read_socket = true;
+	}
+}
+
+bool
+pg_replication_send(PgConn *conn, const char *data, int len)
+{
+	if (PQputCopyData(conn->conn, data, len) != 1 || PQflush(conn->conn) != 0)
+	{
+		pg_error_record(conn, NULL);
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_internal.h
+ *	  What pg.c and pg_flow.c share: the connection struct and error
+ *	  recording.  Nothing outside those two files includes this.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_PG_INTERNAL_H
+#define PGFERRY_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "pg/pg.h"
+
+struct PgConn
+{
+	PGconn *conn;
+	char *label;		 /* "source", "target", ... */
+	char *display;		 /* redacted conninfo */
+	bool failed_segment; /* a statement of the current pipeline segment
+						  * failed */
+	/* the last error */
+	char sqlstate[6];
+	char *message;
+	char *detail;
+	char *hint;
+};
+
+/*
+ * Records the error of res, or the connection's error message when res
+ * carries none (lost connection, protocol trouble).
+ */
+extern void pg_error_record(PgConn *conn, const PGresult *res);
+
+#endif /* PGFERRY_PG_INTERNAL_H */

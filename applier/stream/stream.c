@@ -1,0 +1,446 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *	  The source side: a logical replication stream from a pgferry slot.
+ *
+ * The streaming replication protocol, as the applier uses it: XLogData
+ * ('w') carries one frame, a primary keepalive ('k') the server's WAL end
+ * and whether it wants an answer; the answer is a standby status update
+ * ('r') with the positions written, flushed and applied.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "stream/stream.h"
+
+/* A status update goes out at least this often. */
+#define STREAM_FEEDBACK_INTERVAL_MS 10000
+
+/*
+ * Session settings of the walsender: text values must be produced in
+ * forms any target reads back the same way.
+ */
+#define STREAM_SESSION_OPTIONS                                                \
+	"-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "     \
+	"-c timezone=UTC -c lc_monetary=C"
+
+struct Stream
+{
+	StreamOptions options;
+	PgConn *conn;
+	char *system_identifier;
+	char *database;
+	char *frame;  /* the last message, owned by libpq */
+	Lsn received; /* end of the last frame received */
+	Lsn flushed;
+	int64_t last_feedback_ms;
+	bool transient; /* the last failure may go away */
+};
+
+static uint64_t
+stream_read_uint64(const char *p)
+{
+	uint32_t hi;
+	uint32_t lo;
+
+	memcpy(&hi, p, 4);
+	memcpy(&lo, p + 4, 4);
+	return ((uint64_t) ntohl(hi) << 32) | ntohl(lo);
+}
+
+static void
+stream_write_uint64(char *p, uint64_t value)
+{
+	uint32_t hi = htonl((uint32_t) (value >> 32));
+	uint32_t lo = htonl((uint32_t) value);
+
+	memcpy(p, &hi, 4);
+	memcpy(p + 4, &lo, 4);
+}
+
+/* Records a failure of the connection and whether it may pass. */
+static bool
+stream_fail(Stream *stream, const char *what)
+{
+	stream->transient = pg_error_is_transient(stream->conn);
+	pg_report(stream->conn, "%s", what);
+	return false;
+}
+
+static bool
+stream_identify(Stream *stream)
+{
+	PgResult *res = pg_query(stream->conn, "IDENTIFY_SYSTEM", 0, NULL);
+
+	if (res == NULL)
+		return stream_fail(stream, "identify the source system");
+	if (pg_result_rows(res) != 1 || pg_result_columns(res) < 4 ||
+		pg_result_value(res, 0, 3) == NULL)
+	{
+		pg_result_free(res);
+		log_error("source: IDENTIFY_SYSTEM did not name a database");
+		log_hint("connect to the database the slot decodes (dbname=...)");
+		return false;
+	}
+	stream->system_identifier = xstrdup(pg_result_value(res, 0, 0));
+	stream->database = xstrdup(pg_result_value(res, 0, 3));
+	pg_result_free(res);
+	return true;
+}
+
+/*
+ * Text values must come in the server encoding the Startup frame names
+ * (and binary text-like values always do): whatever client_encoding the
+ * environment asked for (PGCLIENTENCODING), the session uses the server's.
+ */
+static bool
+stream_use_server_encoding(Stream *stream)
+{
+	const char *encoding = pg_parameter(stream->conn, "server_encoding");
+	char *literal;
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	if (encoding == NULL)
+		return true;
+	literal = pg_quote_literal(encoding);
+	buf_printf(&sql, "SET client_encoding = %s", literal);
+	ok = pg_exec(stream->conn, sql.data);
+	buf_free(&sql);
+	free(literal);
+	return ok || stream_fail(stream, "use the server encoding");
+}
+
+/*
+ * Explains the server's refusal of the plugin, with the exact fix.  The
+ * setting is a list: ALTER SYSTEM wants one literal per library.
+ */
+static void
+stream_explain_plugin_refused(Stream *stream)
+{
+	PgResult *res =
+		pg_query(stream->conn, "SHOW output_plugin_libraries", 0, NULL);
+	const char *current = res ? pg_result_value(res, 0, 0) : NULL;
+	Buf list = BUF_INIT;
+
+	for (const char *p = current; p && *p;)
+	{
+		size_t len;
+		char *name;
+		char *literal;
+
+		while (*p == ' ' || *p == ',' || *p == '"')
+			p++;
+		len = strcspn(p, ",\"");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			break;
+		name = xstrndup(p, len);
+		literal = pg_quote_literal(name);
+		buf_printf(&list, "%s, ", literal);
+		free(literal);
+		free(name);
+		p += len;
+	}
+	log_error("source: the server refuses pgferry as an output plugin: %s",
+			  pg_error_message(stream->conn));
+	log_hint("as a superuser on the source, run: ALTER SYSTEM SET "
+			 "output_plugin_libraries = %s'pgferry'; SELECT "
+			 "pg_reload_conf();",
+			 list.data ? list.data : "");
+	buf_free(&list);
+	pg_result_free(res);
+}
+
+static bool
+stream_create_slot(Stream *stream)
+{
+	char *slot = pg_quote_ident(stream->options.slot);
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	/* the pre-15 syntax, which every server since 10 accepts */
+	buf_printf(&sql,
+			   "CREATE_REPLICATION_SLOT %s LOGICAL pgferry "
+			   "NOEXPORT_SNAPSHOT",
+			   slot);
+	ok = pg_exec(stream->conn, sql.data);
+	buf_free(&sql);
+	free(slot);
+	if (ok)
+	{
+		log_info("created replication slot \"%s\" with plugin pgferry",
+				 stream->options.slot);
+		return true;
+	}
+	if (strcmp(pg_error_sqlstate(stream->conn), "42501") == 0 &&
+		strstr(pg_error_message(stream->conn), "output plugin"))
+	{
+		stream_explain_plugin_refused(stream);
+		return false;
+	}
+	return stream_fail(stream, "create the replication slot");
+}
+
+static bool
+stream_check_slot(Stream *stream)
+{
+	char *literal = pg_quote_literal(stream->options.slot);
+	Buf sql = BUF_INIT;
+	PgResult *res;
+	const char *plugin;
+	const char *database;
+	bool ok = true;
+
+	buf_printf(&sql,
+			   "SELECT plugin, database, slot_type "
+			   "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s",
+			   literal);
+	res = pg_query(stream->conn, sql.data, 0, NULL);
+	buf_free(&sql);
+	free(literal);
+	if (res == NULL)
+		return stream_fail(stream, "look up the replication slot");
+	if (pg_result_rows(res) == 0)
+	{
+		pg_result_free(res);
+		if (stream->options.create_slot)
+			return stream_create_slot(stream);
+		log_error("source: replication slot \"%s\" does not exist",
+				  stream->options.slot);
+		log_hint("add --create-slot to create it with the pgferry plugin");
+		return false;
+	}
+	plugin = pg_result_value(res, 0, 0);
+	database = pg_result_value(res, 0, 1);
+	if (strcmp(pg_result_value(res, 0, 2), "logical") != 0 || plugin == NULL ||
+		strcmp(plugin, "pgferry") != 0)
+	{
+		log_error("source: replication slot \"%s\" does not use the pgferry "
+				  "plugin (it uses %s)",
+				  stream->options.slot, plugin ? plugin : "none: physical");
+		log_hint("drop it or choose another slot name with --slot");
+		ok = false;
+	}
+	else if (database && strcmp(database, stream->database) != 0)
+	{
+		log_error("source: replication slot \"%s\" decodes database \"%s\", "
+				  "not \"%s\"",
+				  stream->options.slot, database, stream->database);
+		log_hint("connect --source to database \"%s\"", database);
+		ok = false;
+	}
+	pg_result_free(res);
+	return ok;
+}
+
+Stream *
+stream_open(const StreamOptions *options, bool *transient)
+{
+	Stream *stream = xcalloc(1, sizeof(Stream));
+
+	stream->options = *options;
+	stream->conn = pg_connect(options->conninfo, "source", PG_CONN_REPLICATION,
+							  STREAM_SESSION_OPTIONS);
+	*transient = true;
+	if (stream->conn == NULL)
+	{
+		free(stream);
+		return NULL;
+	}
+	if (!stream_identify(stream) || !stream_use_server_encoding(stream) ||
+		!stream_check_slot(stream))
+	{
+		*transient = stream->transient;
+		stream_close(stream);
+		return NULL;
+	}
+	return stream;
+}
+
+void
+stream_close(Stream *stream)
+{
+	if (stream == NULL)
+		return;
+	if (stream->frame)
+		pg_free(stream->frame);
+	pg_disconnect(stream->conn);
+	free(stream->system_identifier);
+	free(stream->database);
+	free(stream);
+}
+
+const char *
+stream_system_identifier(const Stream *stream)
+{
+	return stream->system_identifier;
+}
+
+const char *
+stream_database(const Stream *stream)
+{
+	return stream->database;
+}
+
+/* Appends one plugin option, name and value quoted. */
+static void
+stream_add_option(Buf *sql, const char *name, const char *value)
+{
+	char *quoted = pg_quote_literal(value);
+
+	buf_printf(sql, "%s\"%s\" %s", sql->data[sql->len - 1] == '(' ? "" : ", ",
+			   name, quoted);
+	free(quoted);
+}
+
+bool
+stream_start(Stream *stream)
+{
+	char *slot = pg_quote_ident(stream->options.slot);
+	char start[LSN_TEXT_LEN];
+	Buf sql = BUF_INIT;
+	bool ok;
+
+	buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (", slot,
+			   pg_lsn_format(stream->flushed, start));
+	stream_add_option(&sql, "proto_version", "1");
+	stream_add_option(&sql, "binary", stream->options.binary ? "on" : "off");
+	stream_add_option(&sql, "skip_empty_xacts", "on");
+	stream_add_option(&sql, "stream", "on");
+	if (stream->options.include_tables)
+		stream_add_option(&sql, "include_tables",
+						  stream->options.include_tables);
+	if (stream->options.exclude_tables)
+		stream_add_option(&sql, "exclude_tables",
+						  stream->options.exclude_tables);
+	buf_append_str(&sql, ")");
+	ok = pg_replication_start(stream->conn, sql.data);
+	buf_free(&sql);
+	free(slot);
+	if (!ok)
+	{
+		if (strcmp(pg_error_sqlstate(stream->conn), "42501") == 0 &&
+			strstr(pg_error_message(stream->conn), "output plugin"))
+		{
+			stream_explain_plugin_refused(stream);
+			stream->transient = false;
+			return false;
+		}
+		return stream_fail(stream, "start replication");
+	}
+	stream->last_feedback_ms = clock_ms();
+	return true;
+}
+
+void
+stream_set_flushed(Stream *stream, Lsn flushed)
+{
+	if (flushed > stream->flushed)
+		stream->flushed = flushed;
+}
+
+Lsn
+stream_flushed(const Stream *stream)
+{
+	return stream->flushed;
+}
+
+bool
+stream_send_feedback(Stream *stream)
+{
+	char reply[1 + 8 + 8 + 8 + 8 + 1];
+	Lsn written = stream->received > stream->flushed ? stream->received
+													 : stream->flushed;
+
+	reply[0] = 'r';
+	stream_write_uint64(reply + 1, written);
+	stream_write_uint64(reply + 9, stream->flushed);
+	stream_write_uint64(reply + 17, stream->flushed);
+	stream_write_uint64(reply + 25, (uint64_t) clock_pg_now());
+	reply[33] = 0;
+	stream->last_feedback_ms = clock_ms();
+	if (!pg_replication_send(stream->conn, reply, sizeof(reply)))
+		return stream_fail(stream, "send a status update to the source");
+	return true;
+}
+
+StreamEvent
+stream_receive(Stream *stream, int timeout_ms, StreamMessage *msg,
+			   PgConn *pump)
+{
+	int64_t now = clock_ms();
+	int64_t until_feedback =
+		stream->last_feedback_ms + STREAM_FEEDBACK_INTERVAL_MS - now;
+	int len;
+
+	if (stream->frame)
+	{
+		pg_free(stream->frame);
+		stream->frame = NULL;
+	}
+	if (until_feedback <= 0)
+	{
+		if (!stream_send_feedback(stream))
+			return STREAM_FAILED;
+		until_feedback = STREAM_FEEDBACK_INTERVAL_MS;
+	}
+	if (timeout_ms < 0 || timeout_ms > until_feedback)
+		timeout_ms = (int) until_feedback;
+
+	len =
+		pg_replication_receive(stream->conn, &stream->frame, timeout_ms, pump);
+	if (len == 0)
+		return STREAM_IDLE;
+	if (len == -1)
+	{
+		log_error("source: the server ended the replication stream");
+		stream->transient = true;
+		return STREAM_FAILED;
+	}
+	if (len < 0)
+	{
+		stream_fail(stream, "receive from the replication stream");
+		return STREAM_FAILED;
+	}
+
+	if (stream->frame[0] == 'w' && len >= 25)
+	{
+		msg->wal_start = stream_read_uint64(stream->frame + 1);
+		msg->wal_end = stream_read_uint64(stream->frame + 9);
+		msg->data = (const uint8_t *) stream->frame + 25;
+		msg->len = (uint32_t) (len - 25);
+		if (msg->wal_start > stream->received)
+			stream->received = msg->wal_start;
+		return STREAM_FRAME;
+	}
+	if (stream->frame[0] == 'k' && len >= 18)
+	{
+		msg->wal_end = stream_read_uint64(stream->frame + 1);
+		msg->data = NULL;
+		msg->len = 0;
+		if (stream->frame[17] && !stream_send_feedback(stream))
+			return STREAM_FAILED;
+		return STREAM_KEEPALIVE;
+	}
+	log_error("source: unexpected replication message of type '%c' "
+			  "(%d bytes)",
+			  stream->frame[0], len);
+	stream->transient = false;
+	return STREAM_FAILED;
+}
+
+bool
+stream_failure_is_transient(const Stream *stream)
+{
+	return stream->transient;
+}

@@ -1,0 +1,87 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.h
+ *	  The source side: a logical replication stream from a pgferry slot.
+ *
+ * Promises:
+ *	- stream_open() connects with replication=database, identifies the
+ *	  source (system identifier, database), checks the slot (plugin
+ *	  pgferry, this database) and creates it when asked.  A server that
+ *	  refuses the plugin gets the exact setting to change.
+ *	- stream_start() sends START_REPLICATION with the plugin's options.
+ *	- stream_receive() hands over one XLogData payload (a frame) at a time
+ *	  and answers keepalives itself; it sends a standby status update at
+ *	  least every 10 seconds and whenever the server asks for one.
+ *	- The flush position reported is only ever what stream_set_flushed()
+ *	  was told: the end of the last source transaction committed on the
+ *	  target.  The slot never releases WAL the target does not have.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGFERRY_STREAM_H
+#define PGFERRY_STREAM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pg/pg.h"
+
+typedef struct StreamOptions
+{
+	const char *conninfo;
+	const char *slot;
+	bool create_slot;
+	bool binary;
+	const char *include_tables; /* comma-separated patterns, or NULL */
+	const char *exclude_tables;
+} StreamOptions;
+
+typedef enum StreamEvent
+{
+	STREAM_FRAME,	  /* msg->data holds one frame */
+	STREAM_KEEPALIVE, /* msg->wal_end is the server's position */
+	STREAM_IDLE,	  /* nothing arrived in time */
+	STREAM_FAILED	  /* the error is logged */
+} StreamEvent;
+
+typedef struct StreamMessage
+{
+	const uint8_t *data; /* STREAM_FRAME; valid until next receive */
+	uint32_t len;
+	Lsn wal_start; /* STREAM_FRAME: where the frame starts */
+	Lsn wal_end;   /* the server's end of WAL */
+} StreamMessage;
+
+typedef struct Stream Stream;
+
+/*
+ * Connects and checks the slot.  On failure returns NULL and sets
+ * *transient: whether trying again later may work.
+ */
+extern Stream *stream_open(const StreamOptions *options, bool *transient);
+extern void stream_close(Stream *stream);
+
+/* The source's system identifier (decimal text) and database name. */
+extern const char *stream_system_identifier(const Stream *stream);
+extern const char *stream_database(const Stream *stream);
+
+/* Starts streaming from the slot's confirmed position. */
+extern bool stream_start(Stream *stream);
+
+/*
+ * Waits up to timeout_ms (0: only what is there) for a message, meanwhile
+ * sending pump's queued statements (see pg_replication_receive).
+ */
+extern StreamEvent stream_receive(Stream *stream, int timeout_ms,
+								  StreamMessage *msg, PgConn *pump);
+
+/* What may be reported as flushed from now on (only ever grows). */
+extern void stream_set_flushed(Stream *stream, Lsn flushed);
+extern Lsn stream_flushed(const Stream *stream);
+/* Sends a standby status update now. */
+extern bool stream_send_feedback(Stream *stream);
+
+/* Whether the last failure may go away by reconnecting. */
+extern bool stream_failure_is_transient(const Stream *stream);
+
+#endif /* PGFERRY_STREAM_H */

@@ -1,0 +1,94 @@
+
+# Text in any encoding the source accepts (docs/design.md, promise 5): source
+# databases in LATIN1 (single byte) and EUC_JP (multibyte, not UTF-8),
+# applied into UTF8 databases with binary and with text values, and LATIN1
+# into LATIN1.  Compared as UTF-8 on both sides: every character arrives as
+# the same character, whatever bytes encode it.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = source_node('source');
+my $target = target_node('target');
+
+my $schema = q{
+CREATE TABLE enc (id int PRIMARY KEY, t text, v varchar(12), c char(3),
+	nm name, j json, jb jsonb, a text[]);
+};
+
+sub create_encoded_database
+{
+	my ($node, $db, $encoding) = @_;
+	$node->safe_psql('postgres',
+		"CREATE DATABASE $db ENCODING '$encoding' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+	);
+	$node->safe_psql($db, $schema);
+}
+
+# The workload is written in UTF-8 (client_encoding) and stored in the
+# database's encoding.
+my %workload = (
+	latin1 => q{
+SET client_encoding = 'UTF8';
+INSERT INTO enc VALUES
+	(1, 'café crème brûlée', 'naïve façade', 'ÿßÆ', 'größe_½',
+		'{"clé": "valeur ¿?"}', '{"clé": "«valeur»"}', '{"à", "b é", NULL}'),
+	(2, E'non\u00a0breaking, ¡olé!', 'þorn', 'µ°±', 'x', '"ø"', '"ø"', '{}'),
+	(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+UPDATE enc SET t = t || ' ¶', a = a || 'ü'::text WHERE id = 1;
+DELETE FROM enc WHERE id = 3;
+},
+	euc_jp => q{
+SET client_encoding = 'UTF8';
+INSERT INTO enc VALUES
+	(1, '日本語のテキスト、全角ＡＢＣ', 'カタカナ', '漢字', '名前',
+		'{"キー": "値"}', '{"キー": ["値", 1]}', '{"一", "二 三", NULL}'),
+	(2, '半角ｶﾅ ①②', 'ひらがな', 'ｱｲ', 'y', '"〒"', '"〒"', '{}'),
+	(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+UPDATE enc SET t = t || '・追加', a = a || '四'::text WHERE id = 1;
+DELETE FROM enc WHERE id = 3;
+});
+
+create_encoded_database($source, 'latin1', 'LATIN1');
+create_encoded_database($source, 'euc_jp', 'EUC_JP');
+
+# [ source database, target database, its encoding, options ]
+my @runs = (
+	[ 'latin1', 'latin1_utf8_bin',  'UTF8',   ['--binary'] ],
+	[ 'latin1', 'latin1_utf8_text', 'UTF8',   ['--no-binary'] ],
+	[ 'latin1', 'latin1_latin1',    'LATIN1', ['--binary'] ],
+	[ 'euc_jp', 'euc_jp_utf8_bin',  'UTF8',   ['--binary'] ],
+	[ 'euc_jp', 'euc_jp_utf8_text', 'UTF8',   ['--no-binary'] ]);
+
+foreach my $run (@runs)
+{
+	my ($sdb, $tdb, $encoding) = @$run;
+	create_encoded_database($target, $tdb, $encoding);
+	create_slot($source, $sdb, $tdb);
+}
+$source->safe_psql($_, $workload{$_}) for keys %workload;
+
+foreach my $run (@runs)
+{
+	my ($sdb, $tdb, $encoding, $args) = @$run;
+	my $name = "$sdb into $encoding, @$args";
+	follow_ok(
+		$source, $target, $name,
+		slot => $tdb,
+		source_db => $sdb,
+		target_db => $tdb,
+		args => $args);
+	tables_match($source, $sdb, $target, $tdb, $name);
+}
+
+# The same three characters: one byte each in LATIN1, two in UTF-8.
+is($source->safe_psql('latin1', 'SELECT octet_length(c) FROM enc WHERE id = 1'),
+	3, 'LATIN1 source stores single-byte characters');
+is($target->safe_psql('latin1_utf8_bin', 'SELECT octet_length(c) FROM enc WHERE id = 1'),
+	6, 'UTF8 target stores them converted');
+
+done_testing();
