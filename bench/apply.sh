@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
-# bench/apply.sh: pgferry follow against native logical replication applying
-# the same workload (issue 3), and pgferry's peak memory applying one large
-# transaction.  Run through scripts/bench apply.
+# bench/apply.sh: pgferry follow against native logical replication,
+# pglogical and decoding alone, each applying the same backlog, on three
+# workloads; and pgferry's peak memory applying one large transaction.  Run
+# through scripts/bench apply.
 #
-# Both consumers' slots exist before the workload; both start after it, so
-# each applies the whole backlog, one after the other (never side by side on
-# two cores).  pgferry is timed from start to exit of `pgferry follow
-# --endpos LSN`; native replication from ALTER SUBSCRIPTION ... ENABLE until
-# the target has applied everything up to LSN.  LSN is the source's WAL
-# insert position after the workload (its updates commit asynchronously).
+#   bulk    200 transactions of 1,000 inserts, one update of 1/4 and one
+#           delete of 1/10 of the rows, 20,000 single-row updates
+#   oltp    pgbench's TPC-B transactions (accounts, tellers, branches,
+#           history) plus an insert into an events table: 20,000
+#           transactions, 100,000 row changes
+#   hot     20,000 single-row update transactions over 100 rows
+#
+# Every consumer's slot exists before the workload and every consumer starts
+# after it, one at a time (never side by side on two cores), and applies the
+# whole backlog up to LSN, the source's WAL insert position after the
+# workload.  A transaction committed after LSN lets each of them see the end
+# at once.  pgferry is timed from start to exit of `pgferry follow --endpos`;
+# native replication and pglogical from enabling the subscription until the
+# target has applied everything up to LSN; decoding alone is pg_recvlogical
+# of a pgferry slot into /dev/null, the time no consumer of a slot can beat.
+# CPU is measured per process: the walsender and the target's backends (the
+# children a postmaster reaped, or the apply worker itself), and pgferry.
 # Each target is then compared row for row with the source.
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -17,143 +29,372 @@ src_port=$((${BENCH_PORT_BASE:-5580} + 1))
 tgt_port=$((${BENCH_PORT_BASE:-5580} + 2))
 big_mb=${BENCH_BIG_TXN_MB:-1024}
 big_row_kb=8
+ticks=$(getconf CLK_TCK)
 
 bench_begin apply
 bench_log "starting the servers"
-bench_server_start source "$src_port"
-bench_server_start target "$tgt_port"
-src=$(bench_dsn "$src_port" bench)
+BENCH_PRELOAD=pglogical bench_server_start source "$src_port"
+BENCH_PRELOAD=pglogical bench_server_start target "$tgt_port"
+pglogical_unavailable=
+if ! bench_sql "$src_port" postgres "SELECT 1 FROM pg_available_extensions WHERE name = 'pglogical'" |
+	grep -q 1; then
+	pglogical_unavailable="the pglogical extension is not installed"
+fi
 
-bench_createdb "$src_port" bench
-bench_create_rows_table "$src_port" bench
-bench_sql "$src_port" bench "CREATE PUBLICATION bench_pub FOR TABLE bench_rows"
-for db in ferry native; do
-	bench_createdb "$tgt_port" "$db"
-	bench_create_rows_table "$tgt_port" "$db"
-done
-
-# bench_create_ferry_slot DB SLOT: create a pgferry slot; on failure set
-# ferry_unavailable to why, so that the rest of the part still runs.
-bench_create_ferry_slot()
+# bench_reaped_cpu SERVER: CPU seconds (user + system) of the processes the
+# server's postmaster has reaped so far.
+bench_reaped_cpu()
 {
-	local err
-	if ! err=$(bench_sql "$src_port" "$1" \
-		"SELECT 1 FROM pg_create_logical_replication_slot('$2', 'pgferry')" 2>&1 >/dev/null); then
-		ferry_unavailable=$(bench_cell "$err")
-		bench_log "pgferry slot $2 not created: $ferry_unavailable"
-	fi
+	local pid
+	pid=$(head -n 1 "$BENCH_ROOT/$1/postmaster.pid")
+	awk -v t="$ticks" '{ printf "%.2f", ($16 + $17) / t }' "/proc/$pid/stat"
 }
 
-ferry_unavailable=
-if bench_pgferry_has follow; then
-	bench_create_ferry_slot bench s_ferry
-	bench_create_ferry_slot bench s_decode
-else
-	ferry_unavailable="the installed pgferry has no follow command"
-	bench_log "pgferry follow: not available: $ferry_unavailable"
-fi
-bench_sql "$src_port" bench \
-	"SELECT 1 FROM pg_create_logical_replication_slot('s_native', 'pgoutput')" >/dev/null
-
-bench_log "running the workload (200 x 1,000 inserts, update 1/4, delete 1/10, 20,000 updates)"
-start_lsn=$(bench_sql "$src_port" bench "SELECT pg_current_wal_insert_lsn()")
-workload_start=$(bench_now)
-bench_rows_workload "$src_port" bench
-# 20,000 single-row update transactions, each on a row that exists (not 1 mod 10).
-cat >"$BENCH_ROOT/updates.pgbench" <<-'EOF'
-	\set r random(0, 179999)
-	\set id (:r / 9) * 10 + :r % 9 + 2
-	UPDATE bench_rows SET amount = amount + 1 WHERE id = :id;
-EOF
-PGOPTIONS='-c synchronous_commit=off' "$PGBIN/pgbench" -n -c 2 -j 2 -t 10000 --random-seed=1 \
-	-f "$BENCH_ROOT/updates.pgbench" "$src" >"$BENCH_ROOT/pgbench.log" 2>&1
-workload_secs=$(bench_since "$workload_start")
-end_lsn=$(bench_sql "$src_port" bench "SELECT pg_current_wal_insert_lsn()")
-wal_bytes=$(bench_sql "$src_port" bench "SELECT pg_wal_lsn_diff('$end_lsn', '$start_lsn')")
-source_digest=$(bench_digest "$src_port" bench bench_rows)
-
-# bench_compare DB: whether target database DB holds what the source does.
-bench_compare()
+# bench_process_cpu PID: CPU seconds (user + system) of a running process.
+bench_process_cpu()
 {
-	if [ "$(bench_digest "$tgt_port" "$1" bench_rows)" = "$source_digest" ]; then
-		echo yes
-	else
-		echo "**NO**"
-	fi
+	awk -v t="$ticks" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"
 }
 
-# The pgferry row of the results: figures, or why there are none.
-ferry_time='' ferry_row=("not available: $ferry_unavailable" "" "")
-if [ -z "$ferry_unavailable" ]; then
-	bench_log "pgferry follow --endpos $end_lsn"
-	bench_measure "$BENCH_ROOT/ferry.log" pgferry follow --source "$src" \
-		--target "$(bench_dsn "$tgt_port" ferry)" --slot s_ferry --endpos "$end_lsn"
-	if [ "$BENCH_STATUS" = 0 ]; then
-		ferry_time=$BENCH_WALL
-		ferry_row=("$(bench_secs "$BENCH_WALL")" "$BENCH_RSS_MB" "$(bench_compare ferry)")
-	else
-		ferry_row=("failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/ferry.log")" "" "")
-		bench_log "pgferry follow failed (exit $BENCH_STATUS)"
+bench_minus()
+{
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a - b }'
+}
+
+# --- the workloads -----------------------------------------------------------
+
+# workload_schema NAME PORT DB: the workload's tables and starting rows.
+workload_schema()
+{
+	case $1 in
+	bulk)
+		bench_create_rows_table "$2" "$3"
+		;;
+	oltp)
+		"$PGBIN/pgbench" -i -q -s 1 "$(bench_dsn "$2" "$3")" >"$BENCH_ROOT/pgbench-init-$3.log" 2>&1
+		bench_sql "$2" "$3" "CREATE TABLE events (id bigserial PRIMARY KEY, aid int, delta int,
+			at timestamptz)"
+		;;
+	hot)
+		bench_sql "$2" "$3" "CREATE TABLE hot (id int PRIMARY KEY, n bigint NOT NULL, pad text);
+			INSERT INTO hot SELECT i, 0, repeat('x', 100) FROM generate_series(1, 100) i"
+		;;
+	esac
+}
+
+# workload_run NAME: the workload on the source database NAME.
+workload_run()
+{
+	local script=$BENCH_ROOT/$1.pgbench src
+	src=$(bench_dsn "$src_port" "$1")
+	case $1 in
+	bulk)
+		bench_rows_workload "$src_port" bulk
+		# 20,000 single-row update transactions, each on a row that exists (not 1 mod 10).
+		cat >"$script" <<-'EOF'
+			\set r random(0, 179999)
+			\set id (:r / 9) * 10 + :r % 9 + 2
+			UPDATE bench_rows SET amount = amount + 1 WHERE id = :id;
+		EOF
+		;;
+	oltp)
+		cat >"$script" <<-'EOF'
+			\set aid random(1, 100000)
+			\set bid 1
+			\set tid random(1, 10)
+			\set delta random(-5000, 5000)
+			BEGIN;
+			UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+			SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+			UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+			UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+			INSERT INTO pgbench_history (tid, bid, aid, delta, mtime)
+				VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+			INSERT INTO events (aid, delta, at) VALUES (:aid, :delta, now());
+			END;
+		EOF
+		;;
+	hot)
+		cat >"$script" <<-'EOF'
+			\set id random(1, 100)
+			UPDATE hot SET n = n + 1 WHERE id = :id;
+		EOF
+		;;
+	esac
+	PGOPTIONS='-c synchronous_commit=off' "$PGBIN/pgbench" -n -c 2 -j 2 -t 10000 --random-seed=1 \
+		-f "$script" "$src" >"$BENCH_ROOT/pgbench-$1.log" 2>&1
+}
+
+# workload_tables NAME: the workload's tables, for the comparisons.
+workload_tables()
+{
+	case $1 in
+	bulk) echo bench_rows ;;
+	oltp) echo pgbench_accounts pgbench_tellers pgbench_branches pgbench_history events ;;
+	hot) echo hot ;;
+	esac
+}
+
+# --- the consumers ---------------------------------------------------------------
+
+# compare NAME DB: whether target database DB holds what the source does.
+compare()
+{
+	local table
+	for table in $(workload_tables "$1"); do
+		if [ "$(bench_digest "$tgt_port" "$2" "$table")" != \
+			"$(bench_digest "$src_port" "$1" "$table")" ]; then
+			echo "**NO** ($table)"
+			return
+		fi
+	done
+	echo yes
+}
+
+# The row of a consumer that failed or could not run.
+row_failed()
+{
+	bench_md_row "$1" "$2" "" "" "" "" "" ""
+}
+
+# ferry NAME LABEL ARGS...: pgferry follow of slot NAME_ferry (or, with
+# --ordered, NAME_ordered) into the target database of the same name.
+ferry()
+{
+	local name=$1 label=$2 db walsender target
+	shift 2
+	db=${name}_ferry
+	[ "${1:-}" != --ordered ] || db=${name}_ordered
+	walsender=$(bench_reaped_cpu source)
+	target=$(bench_reaped_cpu target)
+	bench_log "$name: $label"
+	# pglogical's own tables, written on the source when its node is made
+	bench_measure "$BENCH_ROOT/$db.log" pgferry follow --source "$(bench_dsn "$src_port" "$name")" \
+		--target "$(bench_dsn "$tgt_port" "$db")" --slot "$db" --endpos "$end_lsn" \
+		--exclude-tables 'pglogical.*' "$@"
+	if [ "$BENCH_STATUS" != 0 ]; then
+		row_failed "$label" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$db.log")"
+		return
 	fi
-fi
+	sleep 0.5 # the postmasters reap their children
+	local summary statements rows
+	summary=$(grep -o 'row changes\?: [0-9]* rows\? written in [0-9]* statements\?' "$BENCH_ROOT/$db.log" || true)
+	rows=$(awk '{ print $3 }' <<<"$summary")
+	statements=$(awk '{ print $7 }' <<<"$summary")
+	[ "$label" != "pgferry follow" ] || ferry_time=$BENCH_WALL
+	bench_md_row "$label" "$(bench_secs "$BENCH_WALL")" "${statements:-?}" "${rows:-?}" \
+		"$(bench_minus "$(bench_reaped_cpu source)" "$walsender")" \
+		"$(bench_minus "$(bench_reaped_cpu target)" "$target")" \
+		"$(awk '/User time/ { u = $NF } /System time/ { s = $NF } END { printf "%.2f", u + s }' \
+			"$BENCH_ROOT/$db.log.time")" \
+		"$(compare "$name" "$db")"
+}
 
-# Decoding alone: the same plugin and options read into /dev/null.  Every
-# consumer of a slot waits for its decoding (one walsender, one core): this is
-# the time no applier can beat on this machine.
-decode_time='' decode_row=("not available: $ferry_unavailable" "" "")
-if [ -z "$ferry_unavailable" ]; then
-	bench_log "decoding alone: pg_recvlogical --endpos $end_lsn into /dev/null"
-	bench_measure "$BENCH_ROOT/decode.log" "$PGBIN/pg_recvlogical" -d "$src" --slot s_decode \
-		--start --endpos "$end_lsn" --file /dev/null --no-loop -o proto_version=1 -o binary=on \
-		-o skip_empty_xacts=on -o stream=on
-	if [ "$BENCH_STATUS" = 0 ]; then
-		decode_time=$BENCH_WALL
-		decode_row=("$(bench_secs "$BENCH_WALL")" "n/a" "n/a")
-	else
-		decode_row=("failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/decode.log")" "" "")
+decode_alone()
+{
+	local walsender
+	walsender=$(bench_reaped_cpu source)
+	bench_log "$1: decoding alone"
+	bench_measure "$BENCH_ROOT/$1-decode.log" "$PGBIN/pg_recvlogical" -d "$(bench_dsn "$src_port" "$1")" \
+		--slot "$1_decode" --start --endpos "$end_lsn" --file /dev/null --no-loop \
+		-o proto_version=1 -o binary=on -o skip_empty_xacts=on -o stream=on
+	if [ "$BENCH_STATUS" != 0 ]; then
+		row_failed "decoding alone" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$1-decode.log")"
+		return
 	fi
-fi
+	sleep 0.5
+	decode_time=$BENCH_WALL
+	bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null)" \
+		"$(bench_secs "$BENCH_WALL")" "n/a" "n/a" \
+		"$(bench_minus "$(bench_reaped_cpu source)" "$walsender")" "n/a" "n/a" "n/a"
+}
 
-bench_log "native logical replication"
-bench_sql "$tgt_port" native "CREATE SUBSCRIPTION native_sub CONNECTION '$src'
-	PUBLICATION bench_pub
-	WITH (copy_data = false, create_slot = false, slot_name = 's_native', enabled = false)"
-native_start=$(bench_now)
-bench_sql "$tgt_port" native "ALTER SUBSCRIPTION native_sub ENABLE"
-# Applied up to LSN: the origin's remote_lsn (advanced at each applied commit)
-# or a keepalive past LSN handled by the apply worker, which handles messages
-# in order, so after every change before it.
-PGOPTIONS="-c statement_timeout=${BENCH_TIMEOUT:-1800}s" bench_sql "$tgt_port" native "
-	DO \$\$
-	BEGIN
-		WHILE NOT EXISTS (
-			SELECT 1 FROM pg_stat_subscription AS s
-			LEFT JOIN pg_replication_origin_status AS o ON o.external_id = 'pg_' || s.subid
-			WHERE s.subname = 'native_sub'
-			  AND (s.latest_end_lsn >= '$end_lsn' OR o.remote_lsn >= '$end_lsn')) LOOP
-			PERFORM pg_sleep(0.02);
-		END LOOP;
-	END
-	\$\$"
-native_time=$(bench_since "$native_start")
-native_equal=$(bench_compare native)
-# Its walsender would otherwise decode the large transaction below too.
-PGOPTIONS='-c client_min_messages=warning' bench_sql "$tgt_port" native "DROP SUBSCRIPTION native_sub"
+# wait_applied DB ORIGIN_PATTERN: waits until the target's replication
+# origins matching the pattern have applied everything up to end_lsn (an
+# origin's remote_lsn moves at each commit applied).
+wait_applied()
+{
+	PGOPTIONS="-c statement_timeout=${BENCH_TIMEOUT:-1800}s" bench_sql "$tgt_port" "$1" "
+		DO \$\$
+		BEGIN
+			WHILE NOT EXISTS (SELECT 1 FROM pg_replication_origin_status
+				WHERE external_id LIKE '$2' AND remote_lsn >= '$end_lsn') LOOP
+				PERFORM pg_sleep(0.02);
+			END LOOP;
+		END
+		\$\$"
+}
 
-bench_md_begin "Apply: pgferry follow against native logical replication"
-bench_md "Workload on the source: 200 transactions of 1,000 inserts, one update of 1/4 and one delete" \
-	"of 1/10 of the rows, then 20,000 single-row update transactions (pgbench, 2 clients):" \
-	"$(bench_mb "$wal_bytes") MB of WAL, written in $(bench_secs "$workload_secs") s. Both consumers start" \
-	"after it. pgferry: wall time of \`pgferry follow --endpos\`; native: from ENABLE until the" \
-	"target has applied everything up to the same LSN (pg_stat_subscription, replication origin)." "" \
-	"| applier | time (s) | peak RSS (MB) | target equal to source |" \
-	"| --- | ---: | ---: | --- |"
-bench_md_row "pgferry follow" "${ferry_row[@]}"
-bench_md_row "native logical replication" "$(bench_secs "$native_time")" "n/a" "$native_equal"
-bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null)" "${decode_row[@]}"
-bench_md "" "Native time / pgferry time: **$(bench_ratio "$native_time" "$ferry_time")** (goal >= 3.00)." \
-	"Native time / decoding alone: $(bench_ratio "$native_time" "$decode_time"), the most any consumer of" \
-	"a slot can reach here: no applier finishes before the walsender has decoded the WAL." ""
+# subscriber_row LABEL DB START WALSENDER WORKER: the row of a subscriber
+# whose apply worker (pid WORKER) applied the backlog since START.
+subscriber_row()
+{
+	local label=$1 db=$2 start=$3 walsender=$4 worker_cpu=$5
+	local time
+	time=$(bench_since "$start")
+	[ "$label" != "native logical replication" ] || native_time=$time
+	sleep 0.5
+	bench_md_row "$label" "$(bench_secs "$time")" "n/a" "n/a" \
+		"$(bench_minus "$(bench_reaped_cpu source)" "$walsender")" "$worker_cpu" "n/a" \
+		"$(compare "$NAME" "$db")"
+}
+
+native()
+{
+	local db=${NAME}_native start walsender pid cpu0 cpu
+	bench_log "$NAME: native logical replication"
+	bench_sql "$tgt_port" "$db" "CREATE SUBSCRIPTION native_sub CONNECTION '$(bench_dsn "$src_port" "$NAME")'
+		PUBLICATION ${NAME}_pub
+		WITH (copy_data = false, create_slot = false, slot_name = '${NAME}_native', enabled = false)"
+	walsender=$(bench_reaped_cpu source)
+	start=$(bench_now)
+	bench_sql "$tgt_port" "$db" "ALTER SUBSCRIPTION native_sub ENABLE"
+	until pid=$(bench_sql "$tgt_port" "$db" "SELECT pid FROM pg_stat_subscription
+		WHERE subname = 'native_sub' AND pid IS NOT NULL") && [ -n "$pid" ]; do
+		sleep 0.01
+	done
+	cpu0=$(bench_process_cpu "$pid")
+	wait_applied "$db" 'pg_%'
+	cpu=$(bench_minus "$(bench_process_cpu "$pid")" "$cpu0")
+	# its walsender, reaped, counts; the slot stays for nobody
+	bench_sql "$tgt_port" "$db" "ALTER SUBSCRIPTION native_sub DISABLE"
+	bench_sql "$tgt_port" "$db" "ALTER SUBSCRIPTION native_sub SET (slot_name = NONE)"
+	subscriber_row "native logical replication" "$db" "$start" "$walsender" "$cpu"
+	bench_sql "$tgt_port" "$db" "DROP SUBSCRIPTION native_sub"
+}
+
+pglogical()
+{
+	local db=${NAME}_pglogical start walsender pid cpu0 cpu
+	if [ -n "$pglogical_unavailable" ]; then
+		row_failed "pglogical" "not available: $pglogical_unavailable"
+		return
+	fi
+	bench_log "$NAME: pglogical"
+	walsender=$(bench_reaped_cpu source)
+	start=$(bench_now)
+	bench_sql "$tgt_port" "$db" "SELECT pglogical.alter_subscription_enable('sub', true)" >/dev/null
+	until pid=$(bench_sql "$tgt_port" "$db" "SELECT pid FROM pg_stat_activity
+		WHERE datname = '$db' AND backend_type = 'pglogical apply $db:sub'") && [ -n "$pid" ]; do
+		pid=$(bench_sql "$tgt_port" "$db" "SELECT pid FROM pg_stat_activity
+			WHERE datname = '$db' AND application_name = 'sub' AND backend_type LIKE 'pglogical%'")
+		[ -z "$pid" ] || break
+		sleep 0.01
+	done
+	cpu0=$(bench_process_cpu "$pid")
+	wait_applied "$db" 'pgl_%'
+	cpu=$(bench_minus "$(bench_process_cpu "$pid")" "$cpu0")
+	bench_sql "$tgt_port" "$db" "SELECT pglogical.alter_subscription_disable('sub', true)" >/dev/null
+	subscriber_row "pglogical" "$db" "$start" "$walsender" "$cpu"
+}
+
+# pglogical_prepare NAME: a disabled pglogical subscription whose slot exists
+# before the workload (pglogical creates it when the subscription starts).
+pglogical_prepare()
+{
+	local db=${1}_pglogical slot
+	[ -z "$pglogical_unavailable" ] || return 0
+	bench_sql "$src_port" "$1" "CREATE EXTENSION IF NOT EXISTS pglogical;
+		SELECT pglogical.create_node(node_name := 'provider_$1', dsn := '$(bench_dsn "$src_port" "$1")');
+		SELECT pglogical.replication_set_add_table('default', c.oid)
+		FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary
+		WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r';
+		SELECT pglogical.replication_set_add_table('default_insert_only', c.oid)
+		FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+		AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)" >/dev/null
+	bench_sql "$tgt_port" "$db" "CREATE EXTENSION IF NOT EXISTS pglogical;
+		SELECT pglogical.create_node(node_name := 'subscriber_$1', dsn := '$(bench_dsn "$tgt_port" "$db")');
+		SELECT pglogical.create_subscription(subscription_name := 'sub',
+			provider_dsn := '$(bench_dsn "$src_port" "$1")',
+			replication_sets := ARRAY['default', 'default_insert_only'],
+			synchronize_structure := false, synchronize_data := false)" >/dev/null
+	until slot=$(bench_sql "$src_port" "$1" "SELECT slot_name FROM pg_replication_slots
+		WHERE database = '$1' AND plugin = 'pglogical_output'") && [ -n "$slot" ]; do
+		sleep 0.05
+	done
+	bench_sql "$tgt_port" "$db" "SELECT pglogical.alter_subscription_disable('sub', true)" >/dev/null
+}
+
+# The set-wise floor of the bulk workload: the target itself writing the
+# final rows with COPY into the empty table (the net effect of the whole
+# backlog), the least any applier could do.
+floor_row()
+{
+	local file=$BENCH_ROOT/bulk-final.copy
+	bench_sql "$src_port" bulk "\\copy bench_rows TO '$file'"
+	bench_createdb "$tgt_port" bulk_floor
+	workload_schema bulk "$tgt_port" bulk_floor
+	bench_log "bulk: the set-wise floor (COPY of the final rows)"
+	bench_measure "$BENCH_ROOT/bulk-floor.log" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
+		-d "$(bench_dsn "$tgt_port" bulk_floor)" -c "\\copy bench_rows FROM '$file'"
+	floor_time=$BENCH_WALL
+	bench_md_row "set-wise floor (COPY of the final rows by the target)" "$(bench_secs "$BENCH_WALL")" \
+		"1" "$(bench_sql "$src_port" bulk "SELECT count(*) FROM bench_rows")" "n/a" "n/a" "n/a" \
+		"$(compare bulk bulk_floor)"
+}
+
+# run_workload NAME TITLE: every consumer applies NAME's backlog.
+run_workload()
+{
+	local consumer db
+	NAME=$1
+	ferry_time='' decode_time='' native_time='' floor_time=''
+	bench_createdb "$src_port" "$NAME"
+	workload_schema "$NAME" "$src_port" "$NAME"
+	bench_sql "$src_port" "$NAME" "CREATE PUBLICATION ${NAME}_pub FOR TABLE $(workload_tables "$NAME" |
+		sed 's/ /, /g')"
+	for consumer in ferry ordered native pglogical; do
+		db=${NAME}_$consumer
+		bench_createdb "$tgt_port" "$db"
+		workload_schema "$NAME" "$tgt_port" "$db"
+	done
+	# pglogical, preloaded, looks for its schema when any database creates a subscription
+	[ -n "$pglogical_unavailable" ] ||
+		bench_sql "$tgt_port" "${NAME}_native" "CREATE EXTENSION pglogical"
+	for consumer in ferry ordered decode; do
+		bench_sql "$src_port" "$NAME" \
+			"SELECT 1 FROM pg_create_logical_replication_slot('${NAME}_$consumer', 'pgferry')" >/dev/null
+	done
+	bench_sql "$src_port" "$NAME" \
+		"SELECT 1 FROM pg_create_logical_replication_slot('${NAME}_native', 'pgoutput')" >/dev/null
+	pglogical_prepare "$NAME"
+
+	bench_log "$NAME: the workload"
+	local start_lsn wal_bytes workload_start
+	start_lsn=$(bench_sql "$src_port" "$NAME" "SELECT pg_current_wal_insert_lsn()")
+	workload_start=$(bench_now)
+	workload_run "$NAME"
+	workload_secs=$(bench_since "$workload_start")
+	end_lsn=$(bench_sql "$src_port" "$NAME" "SELECT pg_current_wal_insert_lsn()")
+	wal_bytes=$(bench_sql "$src_port" "$NAME" "SELECT pg_wal_lsn_diff('$end_lsn', '$start_lsn')")
+	# a commit after end_lsn: every consumer sees the end as soon as it gets there
+	bench_sql "$src_port" "$NAME" "SELECT pg_logical_emit_message(true, 'bench', 'end')" >/dev/null
+
+	bench_md "### $2" "" \
+		"$(bench_mb "$wal_bytes") MB of WAL, written in $(bench_secs "$workload_secs") s." "" \
+		"| consumer | time (s) | statements | rows written | walsender CPU (s) | target CPU (s) | pgferry CPU (s) | target equal |" \
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+	decode_alone "$NAME"
+	ferry "$NAME" "pgferry follow"
+	ferry "$NAME" "pgferry follow --ordered" --ordered
+	native
+	pglogical
+	[ "$NAME" != bulk ] || floor_row
+	bench_md "" "pgferry / decoding alone: **$(bench_ratio "$ferry_time" "$decode_time")** (goal <= 1.25)$(
+		[ -z "$floor_time" ] || echo "; pgferry / the slower of decoding alone and the floor:" \
+			"**$(bench_ratio "$ferry_time" "$(awk -v a="$decode_time" -v b="$floor_time" \
+				'BEGIN { print (a > b ? a : b) }')")**");" \
+		"native / pgferry: $(bench_ratio "$native_time" "$ferry_time")." ""
+}
+
+bench_md_begin "Apply: pgferry follow against native logical replication, pglogical and decoding alone"
+bench_md "Each consumer applies the whole backlog of the workload, one after the other; times run" \
+	"until the target has applied everything up to the workload's last LSN. CPU is per process:" \
+	"the walsender decoding for the consumer, the target's backends (for native replication and" \
+	"pglogical: the apply worker), and pgferry itself." ""
+run_workload bulk "bulk: 200 x 1,000 inserts, an update of 1/4 and a delete of 1/10 of the rows, 20,000 single-row updates"
+run_workload oltp "oltp: pgbench TPC-B plus one insert into events, 20,000 transactions, 100,000 row changes"
+run_workload hot "hot rows: 20,000 single-row update transactions over 100 rows"
 
 # bench_big_transaction: one transaction of big_mb MB on the source, applied
 # by pgferry follow; appends its row to the results.  pgferry's memory must
@@ -174,17 +415,15 @@ bench_big_transaction()
 	bench_createdb "$tgt_port" lob
 	bench_sql "$src_port" lob "$ddl"
 	bench_sql "$tgt_port" lob "$ddl"
-	[ -n "$ferry_unavailable" ] || bench_create_ferry_slot lob s_ferry_lob
-	if [ -n "$ferry_unavailable" ]; then
-		bench_md_row "$label" "not available: $ferry_unavailable" "" ""
-		return
-	fi
+	bench_sql "$src_port" lob "SELECT 1 FROM pg_create_logical_replication_slot('s_ferry_lob', 'pgferry')" \
+		>/dev/null
 
 	bench_log "one transaction of $big_mb MB on the source"
 	# Stored uncompressed (STORAGE EXTERNAL): the transaction really is that big.
 	bench_sql "$src_port" lob "INSERT INTO bench_lob
 		SELECT g, repeat(md5(g::text), $big_row_kb * 32) FROM generate_series(1, $rows) AS g"
 	lsn=$(bench_sql "$src_port" lob "SELECT pg_current_wal_insert_lsn()")
+	bench_sql "$src_port" lob "SELECT pg_logical_emit_message(true, 'bench', 'end')" >/dev/null
 	bench_log "pgferry follow --endpos $lsn (one $big_mb MB transaction)"
 	bench_measure "$BENCH_ROOT/ferry-lob.log" pgferry follow --source "$(bench_dsn "$src_port" lob)" \
 		--target "$(bench_dsn "$tgt_port" lob)" --slot s_ferry_lob --endpos "$lsn"
@@ -199,7 +438,8 @@ bench_big_transaction()
 	bench_md_row "$label" "$(bench_secs "$BENCH_WALL")" "$BENCH_RSS_MB" "$equal"
 }
 
-bench_md "| one transaction | time (s) | peak RSS (MB) | target equal to source |" \
+bench_md "### One large transaction" "" \
+	"| one transaction | time (s) | peak RSS (MB) | target equal to source |" \
 	"| --- | ---: | ---: | --- |"
 bench_big_transaction
 bench_md "" "Goal: peak RSS under 256 MB for the large transaction." ""

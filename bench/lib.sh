@@ -79,7 +79,8 @@ bench_has_plugin_allowlist()
 # bench_server_start NAME PORT: initdb and start a server.  Every server of
 # every part gets the same settings, sized for two of them at once on a
 # 2-core, 24 GiB machine.  Autovacuum is off so that no background work
-# lands inside a timed window of one peer and not another.
+# lands inside a timed window of one peer and not another.  BENCH_PRELOAD
+# names a library to preload (a peer's, e.g. pglogical), if it is installed.
 bench_server_start()
 {
 	local name=$1 port=$2 dir=$BENCH_ROOT/$1
@@ -103,15 +104,18 @@ bench_server_start()
 		wal_level = logical
 		max_wal_senders = 10
 		max_replication_slots = 10
-		max_worker_processes = 8
+		max_worker_processes = 16
 		max_logical_replication_workers = 4
 		max_sync_workers_per_subscription = 2
 		autovacuum = off
 		jit = off
 	EOF
 	if bench_has_plugin_allowlist; then
-		echo "output_plugin_libraries = 'pgoutput, test_decoding, pgferry, wal2json, decoderbufs'" \
+		echo "output_plugin_libraries = 'pgoutput, test_decoding, pgferry, wal2json, decoderbufs, pglogical_output'" \
 			>>"$dir/postgresql.conf"
+	fi
+	if [ -n "${BENCH_PRELOAD:-}" ] && [ -f "$("$PGBIN/pg_config" --pkglibdir)/$BENCH_PRELOAD.so" ]; then
+		echo "shared_preload_libraries = '$BENCH_PRELOAD'" >>"$dir/postgresql.conf"
 	fi
 	runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir" -l "$BENCH_ROOT/$name.log" -w -t 120 \
 		start >/dev/null

@@ -4,10 +4,14 @@
  *	  The target side: statements that make the target equal the source.
  *
  * Every statement is queued in pipeline mode with what its result must
- * show (an "expectation"); apply_sync() reads the results in order and
- * checks them: rows an update did not find are a conflict, deletes that
- * found nothing are counted.  Statements whose SQL serves other rows
- * (arrays of any length, see stmt.c) are prepared once per session.
+ * show (an "expectation"); the results are read in order and checked:
+ * rows an update did not find are a conflict, deletes that found nothing
+ * are counted.  Statements whose SQL serves other rows (arrays of any
+ * length, see stmt.c) are prepared once per session.
+ *
+ * The expectations of a commit in flight are the first commit_expects of
+ * the queue, ending at its sync point; what is queued after them belongs
+ * to the next target transaction and is read at the next sync point.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,15 +64,24 @@ static const struct
 } message_handlers[] = {
 	{VERIFY_MARKER_PREFIX, NULL}, {CUTOVER_MARKER_PREFIX, NULL}, {NULL, NULL}};
 
+/*
+ * Bounds of one statement: rows, and bytes of values (a statement is built
+ * in memory, then sent; the target starts on it while the next is built).
+ */
+#define APPLY_STATEMENT_ROWS 10000
+#define APPLY_STATEMENT_BYTES (4 * 1024 * 1024)
+
 struct Applier
 {
 	PgConn *conn;
 	bool in_transaction;
-	bool transient; /* the last failure may go away */
+	bool fires_triggers;
+	ApplyFailure failure; /* why the last failure happened */
 
 	Expect *expects;
 	int nexpects;
 	int expects_size;
+	int commit_expects; /* of the commit in flight; 0: none */
 
 	PreparedSet *prepared;
 
@@ -83,9 +96,11 @@ static const char session_setup[] =
 	"SET extra_float_digits = 3; SET timezone = 'UTC'; SET lc_monetary = 'C'; "
 	"SET search_path = pg_catalog";
 
+/* Sets *fires: whether triggers and foreign keys fire on what is applied. */
 static bool
-apply_session_role(PgConn *conn)
+apply_session_role(PgConn *conn, bool *fires)
 {
+	*fires = false;
 	if (pg_exec(conn, "SET session_replication_role = replica"))
 		return true;
 	if (strcmp(pg_error_sqlstate(conn), "42501") != 0)
@@ -93,6 +108,7 @@ apply_session_role(PgConn *conn)
 		pg_report(conn, "set session_replication_role");
 		return false;
 	}
+	*fires = true;
 	log_warning("target: role \"%s\" may not set session_replication_role: "
 				"triggers and foreign key checks of the target fire while "
 				"changes are applied",
@@ -100,7 +116,8 @@ apply_session_role(PgConn *conn)
 	log_hint("connect as a superuser, or have one run: GRANT SET ON "
 			 "PARAMETER session_replication_role TO \"%s\" (PostgreSQL 15 "
 			 "and later); --fire-triggers asks for this behaviour and "
-			 "silences this warning",
+			 "silences this warning.  Changes are then written in source "
+			 "order, one by one, as triggers must see them",
 			 pg_user(conn));
 	return true;
 }
@@ -109,8 +126,9 @@ Applier *
 apply_create(PgConn *conn, bool fire_triggers)
 {
 	Applier *applier;
+	bool fires = true;
 
-	if (!fire_triggers && !apply_session_role(conn))
+	if (!fire_triggers && !apply_session_role(conn, &fires))
 		return NULL;
 	if (!pg_exec(conn, session_setup))
 	{
@@ -137,6 +155,7 @@ apply_create(PgConn *conn, bool fire_triggers)
 	}
 	applier = xcalloc(1, sizeof(Applier));
 	applier->conn = conn;
+	applier->fires_triggers = fires;
 	applier->prepared = prepared_create();
 	stmt_init(&applier->stmt);
 	return applier;
@@ -170,10 +189,36 @@ apply_counters(const Applier *applier)
 	return &applier->counters;
 }
 
-bool
-apply_failure_is_transient(const Applier *applier)
+ApplyFailure
+apply_failure(const Applier *applier)
 {
-	return applier->transient;
+	return applier->failure;
+}
+
+bool
+apply_fires_triggers(const Applier *applier)
+{
+	return applier->fires_triggers;
+}
+
+bool
+apply_commit_pending(const Applier *applier)
+{
+	return applier->commit_expects > 0;
+}
+
+/* Records why the connection's last error happened. */
+static void
+apply_classify_failure(Applier *applier)
+{
+	const char *state = pg_error_sqlstate(applier->conn);
+
+	if (pg_error_is_transient(applier->conn))
+		applier->failure = APPLY_TRANSIENT;
+	else if (strncmp(state, "23", 2) == 0 || strcmp(state, "21000") == 0)
+		applier->failure = APPLY_ORDER; /* integrity; a row twice */
+	else
+		applier->failure = APPLY_FAILED;
 }
 
 /* --- sending ------------------------------------------------------------ */
@@ -203,7 +248,7 @@ apply_expect(Applier *applier, ExpectKind kind, const ApplyGroup *group,
 static bool
 apply_send_failed(Applier *applier, const char *what)
 {
-	applier->transient = pg_error_is_transient(applier->conn);
+	apply_classify_failure(applier);
 	pg_report(applier->conn, "send the statement to %s", what);
 	return false;
 }
@@ -220,13 +265,21 @@ apply_send_command(Applier *applier, const char *sql, const char *what)
 	return true;
 }
 
+/*
+ * The source checked its deferrable constraints at each commit, after a
+ * statement had moved a unique value from one row to another: so does
+ * the target, or a statement it applies row by row could fail where the
+ * source's did not.
+ */
 static bool
 apply_begin(Applier *applier)
 {
 	if (applier->in_transaction)
 		return true;
 	applier->in_transaction = true;
-	return apply_send_command(applier, "BEGIN", "begin a transaction");
+	return apply_send_command(applier, "BEGIN", "begin a transaction") &&
+		   apply_send_command(applier, "SET CONSTRAINTS ALL DEFERRED",
+							  "defer the constraints");
 }
 
 /*
@@ -300,9 +353,39 @@ apply_push(Applier *applier)
 {
 	if (pg_pipeline_push(applier->conn))
 		return true;
-	applier->transient = pg_error_is_transient(applier->conn);
+	apply_classify_failure(applier);
 	pg_report(applier->conn, "send statements");
 	return false;
+}
+
+/*
+ * How many rows from rows[0] (n of them) the next statement takes: at
+ * most what one statement may carry (stmt_rows_per_statement), and
+ * within APPLY_STATEMENT_ROWS and APPLY_STATEMENT_BYTES.
+ */
+static int
+apply_chunk(const Rel *rel, const TargetRel *target, const RowChange *rows,
+			int n)
+{
+	int limit = stmt_rows_per_statement(rel, target, n);
+	int64_t bytes = 0;
+	int taken = 0;
+
+	if (limit > APPLY_STATEMENT_ROWS)
+		limit = APPLY_STATEMENT_ROWS;
+	while (taken < limit && (taken == 0 || bytes < APPLY_STATEMENT_BYTES))
+	{
+		const RowChange *row = &rows[taken++];
+
+		for (int i = 0; i < rel->ncolumns; i++)
+		{
+			if (row->new_values)
+				bytes += row->new_values[i].len;
+			if (row->old_values)
+				bytes += row->old_values[i].len;
+		}
+	}
+	return taken;
 }
 
 /* --- groups ------------------------------------------------------------- */
@@ -332,7 +415,7 @@ apply_target(Applier *applier, Rel *rel)
 		return NULL;
 	target = target_rel(applier->conn, rel);
 	if (target == NULL)
-		applier->transient = pg_error_is_transient(applier->conn);
+		apply_classify_failure(applier);
 	return target;
 }
 
@@ -372,29 +455,34 @@ apply_check_identity(const Rel *rel, const RowChange *row)
 	return false;
 }
 
+/*
+ * Inserts, and updates of whole rows.  With an arbiter, both are one
+ * statement (INSERT ... ON CONFLICT DO UPDATE).  Without one, inserts are
+ * plain and updates find rows by key; so too when a column is written by
+ * an INSERT but by no UPDATE (GENERATED ALWAYS identity), which ON
+ * CONFLICT DO UPDATE would leave as it was: the update then moves the row
+ * (stmt_update_by_key).
+ */
 static bool
 apply_upsert(Applier *applier, const ApplyGroup *group, TargetRel *target)
 {
 	const Rel *rel = group->rel;
+	bool one_statement = target->conflict_sql && !target->overriding;
 	int start = 0;
 
 	while (start < group->nrows)
 	{
 		const RowChange *rows = &group->rows[start];
 		bool updates = rows[0].kind == CHANGE_UPDATE;
+		int limit = apply_chunk(rel, target, rows, group->nrows - start);
 		int n = 1;
-		int limit = stmt_rows_per_statement(rel, target, group->nrows - start);
 		bool ok;
 
-		/*
-		 * With an arbiter, inserts and updates are one statement.  Without
-		 * one, inserts are plain and updates find rows by key.
-		 */
-		while (n < limit && (target->conflict_sql ||
-							 (rows[n].kind == CHANGE_UPDATE) == updates))
+		while (n < limit &&
+			   (one_statement || (rows[n].kind == CHANGE_UPDATE) == updates))
 			n++;
 		stmt_reset(&applier->stmt);
-		if (target->conflict_sql || !updates)
+		if (one_statement || !updates)
 		{
 			stmt_upsert(&applier->stmt, rel, target, rows, n, true);
 			ok = apply_send(applier, EXPECT_NOTHING, group, start, n,
@@ -425,7 +513,8 @@ apply_by_key(Applier *applier, const ApplyGroup *group, TargetRel *target)
 		return false;
 	for (int start = 0; start < group->nrows;)
 	{
-		int n = stmt_rows_per_statement(rel, target, group->nrows - start);
+		int n = apply_chunk(rel, target, &group->rows[start],
+							group->nrows - start);
 		bool ok;
 
 		stmt_reset(&applier->stmt);
@@ -505,22 +594,48 @@ apply_truncate(Applier *applier, const ApplyGroup *group)
 	return ok;
 }
 
-static bool
-apply_message(Applier *applier, const ApplyGroup *group)
+/* The handler of prefix's messages, or NULL. */
+static MessageHandler
+apply_message_handler(const char *prefix)
 {
 	for (int i = 0; message_handlers[i].prefix; i++)
-		if (strcmp(message_handlers[i].prefix, group->prefix) == 0)
-			return message_handlers[i].handler == NULL ||
-				   message_handlers[i].handler(applier, group->content,
-											   group->content_len);
-	if (strncmp(group->prefix, "pgferry", 7) == 0)
+		if (strcmp(message_handlers[i].prefix, prefix) == 0)
+			return message_handlers[i].handler;
+	return NULL;
+}
+
+bool
+apply_message_handled(const char *prefix)
+{
+	return apply_message_handler(prefix) != NULL;
+}
+
+void
+apply_message_ignored(Applier *applier, const char *prefix)
+{
+	for (int i = 0; message_handlers[i].prefix; i++)
+		if (strcmp(message_handlers[i].prefix, prefix) == 0)
+			return; /* a marker: its commit is what counts */
+	if (strncmp(prefix, "pgferry", 7) == 0)
 	{
 		applier->counters.messages_ignored++;
 		log_verbose("ignored a logical message with prefix \"%s\": no "
 					"handler for it in this version",
-					group->prefix);
+					prefix);
 	}
-	return true;
+}
+
+static bool
+apply_message(Applier *applier, const ApplyGroup *group)
+{
+	MessageHandler handler = apply_message_handler(group->prefix);
+
+	if (handler == NULL)
+	{
+		apply_message_ignored(applier, group->prefix);
+		return true;
+	}
+	return handler(applier, group->content, group->content_len);
 }
 
 bool
@@ -561,9 +676,9 @@ apply_report_failure(Applier *applier, const Expect *expect)
 	PgConn *conn = applier->conn;
 	const char *state = pg_error_sqlstate(conn);
 
-	applier->transient = pg_error_is_transient(conn);
+	apply_classify_failure(applier);
 	pg_report(conn, "%s", expect->what);
-	if (applier->transient)
+	if (applier->failure == APPLY_TRANSIENT)
 		return;
 	/* no cast for a binary value of another type, or no operator for it */
 	if ((strcmp(state, "42804") == 0 || strcmp(state, "42846") == 0 ||
@@ -658,22 +773,39 @@ apply_missing_ord(const Expect *expect, const PgResult *res)
 	return missing;
 }
 
-bool
-apply_sync(Applier *applier)
+/*
+ * Reads and drops the results of what is queued after the first count
+ * expectations (the next target transaction's statements), so that a
+ * query of its own can follow: the session is failing, and what it had
+ * queued will never commit.
+ */
+static void
+apply_discard_after(Applier *applier, int count)
+{
+	if (applier->nexpects == count || !pg_pipeline_sync(applier->conn))
+		return;
+	for (int i = count; i < applier->nexpects; i++)
+		pg_result_free(pg_pipeline_result(applier->conn));
+	pg_pipeline_wait_sync(applier->conn);
+	applier->nexpects = count;
+}
+
+/*
+ * Reads the results of the first count expectations, up to the sync point
+ * that ends them, checks them, and drops them from the queue.
+ */
+static bool
+apply_read_segment(Applier *applier, int count)
 {
 	const Expect *conflict = NULL;
 	int conflict_row = -1;
 	bool ok = true;
 
-	if (applier->nexpects == 0)
-		return true;
-	if (!pg_pipeline_sync(applier->conn))
-		return apply_send_failed(applier, "the target");
-	for (int i = 0; i < applier->nexpects && ok; i++)
+	for (int i = 0; i < count && ok; i++)
 	{
 		const Expect *expect = &applier->expects[i];
 		PgResult *res = pg_pipeline_result(applier->conn);
-		long count;
+		long affected;
 
 		if (res == NULL)
 		{
@@ -681,7 +813,7 @@ apply_sync(Applier *applier)
 			ok = false;
 			break;
 		}
-		count = pg_result_affected(res);
+		affected = pg_result_affected(res);
 		switch (expect->kind)
 		{
 			case EXPECT_NOTHING:
@@ -695,12 +827,13 @@ apply_sync(Applier *applier)
 				}
 				break;
 			case EXPECT_DELETED:
-				if (count < expect->nrows)
-					applier->counters.missing_deletes += expect->nrows - count;
+				if (affected < expect->nrows)
+					applier->counters.missing_deletes +=
+						expect->nrows - affected;
 				break;
 			case EXPECT_INSERTED:
-				if (count > 0)
-					applier->counters.missing_updates += count;
+				if (affected > 0)
+					applier->counters.missing_updates += affected;
 				break;
 		}
 		pg_result_free(res);
@@ -708,17 +841,43 @@ apply_sync(Applier *applier)
 	if (!pg_pipeline_wait_sync(applier->conn) && ok)
 	{
 		/* a failure only the sync point reveals (the connection) */
-		applier->transient = pg_error_is_transient(applier->conn);
+		apply_classify_failure(applier);
 		pg_report(applier->conn, "apply changes");
 		ok = false;
 	}
 	if (conflict)
 	{
-		applier->transient = false;
+		applier->failure = APPLY_FAILED;
+		apply_discard_after(applier, count);
 		apply_report_conflict(applier, conflict, conflict_row);
 	}
-	applier->nexpects = 0;
+	applier->nexpects -= count;
+	memmove(applier->expects, applier->expects + count,
+			applier->nexpects * sizeof(Expect));
 	return ok;
+}
+
+bool
+apply_finish_commit(Applier *applier)
+{
+	int count = applier->commit_expects;
+
+	if (count == 0)
+		return true;
+	applier->commit_expects = 0;
+	return apply_read_segment(applier, count);
+}
+
+bool
+apply_sync(Applier *applier)
+{
+	if (!apply_finish_commit(applier))
+		return false;
+	if (applier->nexpects == 0)
+		return true;
+	if (!pg_pipeline_sync(applier->conn))
+		return apply_send_failed(applier, "the target");
+	return apply_read_segment(applier, applier->nexpects);
 }
 
 bool
@@ -727,7 +886,7 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 {
 	Expect *expect;
 
-	if (!apply_sync(applier) || !apply_begin(applier))
+	if (!apply_finish_commit(applier) || !apply_begin(applier))
 		return false;
 	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
 	snprintf(expect->what, sizeof(expect->what),
@@ -737,5 +896,8 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 	if (!apply_send_command(applier, "COMMIT", "commit"))
 		return false;
 	applier->in_transaction = false;
-	return apply_sync(applier);
+	if (!pg_pipeline_sync(applier->conn))
+		return apply_send_failed(applier, "the target");
+	applier->commit_expects = applier->nexpects;
+	return true;
 }

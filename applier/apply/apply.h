@@ -4,16 +4,23 @@
  *	  The target side: statements that make the target equal the source.
  *
  * Promises:
- *	- A group of row changes (consecutive changes of one relation, of one
- *	  shape, no key twice: see batch.h) becomes as few statements as the
- *	  target's constraints allow, queued in libpq's pipeline mode: one round
- *	  trip per apply_sync(), not per statement.
+ *	- A group of row changes (of one relation, one kind and one shape, no
+ *	  key twice: see batch.h) becomes as few statements as the target's
+ *	  constraints allow, each of a bounded number of rows and bytes, queued
+ *	  in libpq's pipeline mode: one round trip per apply_sync(), not per
+ *	  statement.
  *	- Upserts: an insert of a key that exists updates it; an update of a
  *	  missing row inserts it when the whole row is known and is otherwise
  *	  a conflict, reported with table and key; a delete of a missing row
  *	  is a no-op, counted.  A key change moves the row.
- *	- apply_commit() checks every result first, then records the source
- *	  position in pgferry.progress and commits, in one target transaction.
+ *	- A target transaction defers the constraints that can be deferred, as
+ *	  the source's transactions were checked at their commit.
+ *	- apply_commit() records the source position in pgferry.progress and
+ *	  queues the commit, in the same target transaction as the data, and
+ *	  returns without waiting: the target works on it while the next batch
+ *	  is read.  Whatever waits for results next (apply_finish_commit(),
+ *	  apply_sync(), a relation's first use) checks the commit's first; a
+ *	  commit whose statements failed never commits.
  *	- A failure is logged naming the table and the fix; the open target
  *	  transaction is then abandoned (never committed).
  *
@@ -65,7 +72,7 @@ typedef struct ApplyGroup
 
 typedef struct ApplyCounters
 {
-	uint64_t rows; /* row changes applied */
+	uint64_t rows; /* rows written (after a batch's net effect) */
 	uint64_t statements;
 	uint64_t missing_deletes; /* deletes of rows the target lacked */
 	uint64_t missing_updates; /* updates of missing rows, inserted */
@@ -91,18 +98,51 @@ extern bool apply_set_encoding(Applier *applier, const char *encoding);
  */
 extern bool apply_group(Applier *applier, const ApplyGroup *group);
 
+/*
+ * Whether pgferry acts on logical messages of prefix (DDL): such a message
+ * is applied where it stands in the stream.  The others are noted by
+ * apply_message_ignored() (markers of verify and cutover, which only need
+ * their commit applied, and other software's messages).
+ */
+extern bool apply_message_handled(const char *prefix);
+extern void apply_message_ignored(Applier *applier, const char *prefix);
+
 /* Sends queued statements on to the target without waiting. */
 extern bool apply_push(Applier *applier);
 
 /* Waits for every queued statement and checks its result. */
 extern bool apply_sync(Applier *applier);
 
-/* apply_sync(), then records the position and commits. */
+/*
+ * Queues the record of the position and the commit, after the commit in
+ * flight has finished (at most one is).
+ */
 extern bool apply_commit(Applier *applier, const ProgressKey *key,
 						 Lsn commit_lsn, Lsn end_lsn);
 
-/* Whether the last failure may go away by reconnecting. */
-extern bool apply_failure_is_transient(const Applier *applier);
+/* Whether a commit is queued whose result has not been read yet. */
+extern bool apply_commit_pending(const Applier *applier);
+
+/* Waits for the commit in flight, if any, and checks its statements. */
+extern bool apply_finish_commit(Applier *applier);
+
+/* Why the last failure happened, for the caller's way on. */
+typedef enum ApplyFailure
+{
+	APPLY_FAILED,	 /* the data or the target: stop */
+	APPLY_TRANSIENT, /* a connection, a deadlock...: reconnect, retry */
+	APPLY_ORDER		 /* a constraint that writing in source order may
+					  * pass (a unique value moved between rows) */
+} ApplyFailure;
+
+extern ApplyFailure apply_failure(const Applier *applier);
+
+/*
+ * Whether the target's triggers and foreign keys fire on what is applied
+ * (asked for, or session_replication_role could not be set): changes must
+ * then be written in source order.
+ */
+extern bool apply_fires_triggers(const Applier *applier);
 
 extern const ApplyCounters *apply_counters(const Applier *applier);
 

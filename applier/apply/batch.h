@@ -4,19 +4,27 @@
  *	  Many source transactions become one target transaction.
  *
  * Promises:
- *	- Changes are applied in the order they came.  Consecutive row changes
- *	  of one relation and one shape are merged into one group (one
- *	  statement); a group never holds the same key twice (a repeated key
- *	  starts a new group), so merging cannot reorder two changes of a row.
- *	- A group is queued to the target as soon as it is closed, so the
- *	  target works while the stream is read; row data waiting for its
- *	  results is bounded by the bytes limit: past it the batch waits for
- *	  the target and frees it.  A single huge source transaction thus
- *	  goes in one target transaction with bounded memory.
+ *	- BATCH_NET (the default): the batch's row changes of tables with a key
+ *	  are written as their net effect (net.h), set-wise per table, when the
+ *	  target transaction commits; the changes of tables without a key, and
+ *	  those that cannot be composed, keep their source order (ordered.h).
+ *	  Barriers keep order across the whole batch: a TRUNCATE, a logical
+ *	  message pgferry acts on (DDL), a new version of a relation.
+ *	- BATCH_ORDERED: every change in source order (--ordered, triggers that
+ *	  must fire, and the batch written again after BATCH_NET failed where
+ *	  source order may not).
+ *	- Memory stays bounded: past the bytes limit the batch writes what it
+ *	  holds, waits for the target and frees it, even inside one huge
+ *	  source transaction.
  *	- batch_should_commit() says when the target transaction holds enough
  *	  (rows, bytes, time since it began); the caller commits only at a
  *	  source commit, so a target transaction holds whole source
- *	  transactions.
+ *	  transactions.  batch_commit() queues the commit and returns: the
+ *	  target works on it while the next batch is read.  When the target has
+ *	  committed it (known at the next commit, at batch_finish(), or when
+ *	  the batch waits for the target for another reason) the batch calls
+ *	  the committed callback with what that target transaction held; only
+ *	  then may the position be reported to the source.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,22 +44,38 @@ typedef struct BatchLimits
 	int time_ms;
 } BatchLimits;
 
+typedef enum BatchMode
+{
+	BATCH_NET,
+	BATCH_ORDERED
+} BatchMode;
+
 /* What one target transaction held. */
 typedef struct BatchStats
 {
 	uint64_t txns;
-	uint64_t rows;
-	uint64_t bytes;
-	int64_t elapsed_ms; /* from its first change to its commit */
-	Lsn commit_lsn;		/* of the last source transaction */
+	uint64_t changes;	 /* row changes received */
+	uint64_t rows;		 /* rows written */
+	uint64_t statements; /* statements sent */
+	uint64_t bytes;		 /* of row data received */
+	int64_t elapsed_ms;	 /* from its first change to its commit */
+	Lsn commit_lsn;		 /* of the last source transaction */
 	Lsn end_lsn;
 	int64_t commit_time;
 } BatchStats;
 
+typedef void (*BatchCommitted)(void *arg, const BatchStats *stats);
+
 typedef struct Batch Batch;
 
-extern Batch *batch_create(const BatchLimits *limits, Applier *applier);
+extern Batch *batch_create(const BatchLimits *limits, Applier *applier,
+						   BatchMode mode, BatchCommitted committed,
+						   void *arg);
 extern void batch_destroy(Batch *batch);
+
+/* Between target transactions (nothing held): how changes are written. */
+extern void batch_set_mode(Batch *batch, BatchMode mode);
+extern BatchMode batch_mode(const Batch *batch);
 
 /* A row change, truncate or message of the current source transaction. */
 extern bool batch_add(Batch *batch, const Change *change);
@@ -64,11 +88,10 @@ extern void batch_end_transaction(Batch *batch, Lsn commit_lsn, Lsn end_lsn,
 extern bool batch_has_transactions(const Batch *batch);
 extern bool batch_should_commit(const Batch *batch);
 
-/* Commits every whole source transaction; fills *stats. */
-extern bool batch_commit(Batch *batch, const ProgressKey *key,
-						 BatchStats *stats);
+/* Writes and queues the commit of every whole source transaction. */
+extern bool batch_commit(Batch *batch, const ProgressKey *key);
 
-/* Drops everything (the target transaction is lost with its session). */
-extern void batch_discard(Batch *batch);
+/* Waits until the target has committed what was queued. */
+extern bool batch_finish(Batch *batch);
 
 #endif /* PGFERRY_BATCH_H */

@@ -59,9 +59,10 @@
 
 typedef enum SessionEnd
 {
-	SESSION_DONE,  /* endpos reached or stop requested */
-	SESSION_RETRY, /* a connection failed: reconnect */
-	SESSION_FAILED /* exit with status */
+	SESSION_DONE,	/* endpos reached or stop requested */
+	SESSION_RETRY,	/* a connection failed: reconnect */
+	SESSION_REPLAY, /* write the batch again in source order: reconnect */
+	SESSION_FAILED	/* exit with status */
 } SessionEnd;
 
 typedef struct Follow
@@ -86,9 +87,18 @@ typedef struct Follow
 	Lsn applied_end;
 	TableSync *table_sync; /* tables copied after the slot's start */
 	Lsn commit_lsn;		   /* of the transaction being received */
+	Lsn last_commit;	   /* the highest commit LSN received */
+	/*
+	 * Transactions committed at or before it are written in source order:
+	 * written as their net effect, they failed where source order may not.
+	 */
+	Lsn ordered_until;
 	uint64_t applied_txns;
 	uint64_t skipped_txns;
+	uint64_t changes;		/* row changes applied */
+	uint64_t fallbacks;		/* batches written again in source order */
 	ApplyCounters counters; /* of the sessions that ended */
+	bool feedback_due;		/* a commit was confirmed since the last one */
 
 	/* where the stream stands */
 	bool startup_seen;
@@ -115,13 +125,143 @@ follow_fail(Follow *follow, int status)
 	return SESSION_FAILED;
 }
 
-/* A failure on the target: reconnect if it may pass, else stop. */
+/*
+ * A failure on the target: reconnect if it may pass; write the batch again
+ * in source order if it failed out of it; else stop.
+ */
 static SessionEnd
 follow_apply_failed(Follow *follow)
 {
-	if (apply_failure_is_transient(follow->applier))
-		return SESSION_RETRY;
+	char position[LSN_TEXT_LEN];
+
+	switch (apply_failure(follow->applier))
+	{
+		case APPLY_TRANSIENT:
+			return SESSION_RETRY;
+		case APPLY_ORDER:
+			if (batch_mode(follow->batch) != BATCH_NET)
+				break;
+			follow->ordered_until = follow->last_commit;
+			follow->fallbacks++;
+			log_info("writing the source transactions up to %s again, in "
+					 "source order: their net effect failed on a constraint "
+					 "that source order may pass (a unique value moved from "
+					 "one row to another)",
+					 pg_lsn_format(follow->ordered_until, position));
+			return SESSION_REPLAY;
+		case APPLY_FAILED:
+			break;
+	}
 	return follow_fail(follow, EXIT_APPLY);
+}
+
+/* How the batch writes: source order when asked, or when it must. */
+static BatchMode
+follow_batch_mode(const Follow *follow, Lsn commit_lsn)
+{
+	if (follow->options->ordered || apply_fires_triggers(follow->applier) ||
+		commit_lsn <= follow->ordered_until)
+		return BATCH_ORDERED;
+	return BATCH_NET;
+}
+
+/* --- committing ------------------------------------------------------------ */
+
+/*
+ * The target has committed a batch: its position may now be reported to
+ * the source as flushed.
+ */
+static void
+follow_committed(void *arg, const BatchStats *stats)
+{
+	Follow *follow = arg;
+	char position[LSN_TEXT_LEN];
+
+	follow->applied_commit = stats->commit_lsn;
+	follow->applied_end = stats->end_lsn;
+	follow->applied_txns += stats->txns;
+	follow->changes += stats->changes;
+	follow->counters.rows += stats->rows;
+	follow->counters.statements += stats->statements;
+	stream_set_flushed(follow->stream, stats->end_lsn);
+	follow->feedback_due = true;
+	if (log_is_verbose())
+		log_verbose(
+			"applied %" PRIu64 " %s: %" PRIu64 " row %s, %" PRIu64
+			" %s written in %" PRIu64 " %s (%s), %" PRIu64 " bytes, %" PRId64
+			" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
+			stats->txns,
+			plural((long long) stats->txns, "transaction", "transactions"),
+			stats->changes,
+			plural((long long) stats->changes, "change", "changes"),
+			stats->rows, plural((long long) stats->rows, "row", "rows"),
+			stats->statements,
+			plural((long long) stats->statements, "statement", "statements"),
+			batch_mode(follow->batch) == BATCH_NET ? "net effect"
+												   : "source order",
+			stats->bytes, stats->elapsed_ms,
+			pg_lsn_format(stats->end_lsn, position),
+			follow->wal_end > stats->end_lsn
+				? (uint64_t) (follow->wal_end - stats->end_lsn)
+				: 0,
+			(clock_pg_now() - stats->commit_time) / 1e6);
+}
+
+/* Reports what the target has committed, if anything new. */
+static SessionEnd
+follow_feedback(Follow *follow)
+{
+	if (!follow->feedback_due)
+		return SESSION_DONE;
+	follow->feedback_due = false;
+	return stream_send_feedback(follow->stream) ? SESSION_DONE : SESSION_RETRY;
+}
+
+/*
+ * Queues the commit of the batch's whole source transactions (the target
+ * works on it while the stream is read); with wait, waits until the
+ * target has committed it.  Then reports what is committed to the source.
+ */
+static SessionEnd
+follow_commit(Follow *follow, bool wait)
+{
+	if (batch_has_transactions(follow->batch) &&
+		!batch_commit(follow->batch, &follow->key))
+		return follow_apply_failed(follow);
+	if (wait && !batch_finish(follow->batch))
+		return follow_apply_failed(follow);
+	return follow_feedback(follow);
+}
+
+/*
+ * Before the transaction committed at commit_lsn: commits the batch when
+ * the way it writes must change (source order ends after a replay).
+ */
+static SessionEnd
+follow_choose_mode(Follow *follow, Lsn commit_lsn)
+{
+	BatchMode mode = follow_batch_mode(follow, commit_lsn);
+	SessionEnd end;
+
+	if (mode == batch_mode(follow->batch))
+		return SESSION_DONE;
+	end = follow_commit(follow, false);
+	if (end == SESSION_DONE)
+		batch_set_mode(follow->batch, mode);
+	return end;
+}
+
+/* Commits what is whole and reports the final position: the end. */
+static SessionEnd
+follow_finish(Follow *follow)
+{
+	SessionEnd end = follow_commit(follow, true);
+
+	if (end != SESSION_DONE)
+		return end;
+	if (!stream_send_feedback(follow->stream))
+		return SESSION_RETRY;
+	return SESSION_DONE;
 }
 
 /* --- session setup and teardown ------------------------------------------ */
@@ -153,8 +293,6 @@ follow_close_session(Follow *follow)
 	if (follow->applier)
 	{
 		c = apply_counters(follow->applier);
-		follow->counters.rows += c->rows;
-		follow->counters.statements += c->statements;
 		follow->counters.missing_deletes += c->missing_deletes;
 		follow->counters.missing_updates += c->missing_updates;
 		follow->counters.messages_ignored += c->messages_ignored;
@@ -217,7 +355,10 @@ follow_open_session(Follow *follow)
 		return pg_error_is_transient(follow->target)
 				   ? SESSION_RETRY
 				   : follow_fail(follow, EXIT_APPLY);
-	follow->batch = batch_create(&options->limits, follow->applier);
+	follow->batch =
+		batch_create(&options->limits, follow->applier,
+					 follow_batch_mode(follow, follow->applied_commit + 1),
+					 follow_committed, follow);
 
 	stream_set_flushed(follow->stream, follow->applied_end);
 	if (!stream_start(follow->stream))
@@ -231,47 +372,6 @@ follow_open_session(Follow *follow)
 				 pg_lsn_format(follow->applied_commit, position));
 	else
 		log_info("streaming slot \"%s\" from its start", options->slot);
-	return SESSION_DONE;
-}
-
-/* --- committing ------------------------------------------------------------ */
-
-/* Commits the whole source transactions of the batch; reports them. */
-static bool
-follow_commit(Follow *follow)
-{
-	BatchStats stats;
-	char position[LSN_TEXT_LEN];
-
-	if (!batch_has_transactions(follow->batch))
-		return true;
-	if (!batch_commit(follow->batch, &follow->key, &stats))
-		return false;
-	follow->applied_commit = stats.commit_lsn;
-	follow->applied_end = stats.end_lsn;
-	follow->applied_txns += stats.txns;
-	stream_set_flushed(follow->stream, stats.end_lsn);
-	if (log_is_verbose())
-		log_verbose("applied %" PRIu64 " transactions, %" PRIu64
-					" rows, %" PRIu64 " bytes in %" PRId64
-					" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
-					stats.txns, stats.rows, stats.bytes, stats.elapsed_ms,
-					pg_lsn_format(stats.end_lsn, position),
-					follow->wal_end > stats.end_lsn
-						? (uint64_t) (follow->wal_end - stats.end_lsn)
-						: 0,
-					(clock_pg_now() - stats.commit_time) / 1e6);
-	return stream_send_feedback(follow->stream);
-}
-
-/* Commits what is whole and reports the final position: the end. */
-static SessionEnd
-follow_finish(Follow *follow)
-{
-	if (!follow_commit(follow))
-		return follow_apply_failed(follow);
-	if (!stream_send_feedback(follow->stream))
-		return SESSION_RETRY;
 	return SESSION_DONE;
 }
 
@@ -337,6 +437,7 @@ typedef struct Replay
 	Follow *follow;
 	Lsn lsn;
 	bool decoded; /* false: the failure was decoding */
+	bool applied; /* false: ... or reading the spool */
 } Replay;
 
 /* One spooled frame of a streamed transaction, at its commit. */
@@ -355,25 +456,33 @@ follow_replay_frame(void *arg, const uint8_t *frame, size_t len)
 	if (change.kind == CHANGE_RELATION ||
 		tablesync_skip(replay->follow->table_sync, &change, replay->lsn))
 		return true;
-	return batch_add(replay->follow->batch, &change);
+	replay->applied = batch_add(replay->follow->batch, &change);
+	return replay->applied;
 }
 
 static SessionEnd
 follow_stream_commit(Follow *follow, const Change *change)
 {
-	Replay replay = {follow, change->lsn, true};
+	Replay replay = {follow, change->lsn, true, true};
 	uint32_t xid = change->xid;
 	Lsn commit_lsn = change->lsn;
 	Lsn end_lsn = change->end_lsn;
 	int64_t commit_time = change->commit_time;
 	bool ok;
 
+	SessionEnd end;
+
+	if (commit_lsn > follow->last_commit)
+		follow->last_commit = commit_lsn;
 	if (commit_lsn <= follow->applied_commit)
 	{
 		spool_abort(follow->spool, xid, xid);
 		follow->skipped_txns++;
 		return SESSION_DONE;
 	}
+	end = follow_choose_mode(follow, commit_lsn);
+	if (end != SESSION_DONE)
+		return end;
 	log_verbose("applying streamed transaction %u (%" PRIu64 " bytes spooled)",
 				xid, spool_bytes(follow->spool, xid));
 	decode_replay_begin(follow->decoder);
@@ -383,13 +492,13 @@ follow_stream_commit(Follow *follow, const Change *change)
 	{
 		if (!replay.decoded)
 			return follow_fail(follow, EXIT_APPLY);
-		if (follow->applier && !apply_failure_is_transient(follow->applier))
-			return follow_fail(follow, EXIT_APPLY);
-		return SESSION_RETRY;
+		if (replay.applied)
+			return follow_apply_failed(follow);
+		return follow_fail(follow, EXIT_OTHER); /* the spool file */
 	}
 	batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
-	if (batch_should_commit(follow->batch) && !follow_commit(follow))
-		return follow_apply_failed(follow);
+	if (batch_should_commit(follow->batch))
+		return follow_commit(follow, false);
 	return SESSION_DONE;
 }
 
@@ -435,7 +544,10 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			follow->in_transaction = true;
 			follow->skipping = change.lsn <= follow->applied_commit;
 			follow->commit_lsn = change.lsn;
-			return SESSION_DONE;
+			if (change.lsn > follow->last_commit)
+				follow->last_commit = change.lsn;
+			return follow->skipping ? SESSION_DONE
+									: follow_choose_mode(follow, change.lsn);
 		case CHANGE_COMMIT:
 			follow->in_transaction = false;
 			if (follow->skipping)
@@ -446,8 +558,8 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			}
 			batch_end_transaction(follow->batch, change.lsn, change.end_lsn,
 								  change.commit_time);
-			if (batch_should_commit(follow->batch) && !follow_commit(follow))
-				return follow_apply_failed(follow);
+			if (batch_should_commit(follow->batch))
+				return follow_commit(follow, false);
 			return SESSION_DONE;
 		case CHANGE_STREAM_START:
 			follow->stream_xid = change.xid;
@@ -520,8 +632,9 @@ follow_session(Follow *follow)
 			/* the stream paused: commit unless it goes on at once */
 			event = stream_receive(follow->stream, FOLLOW_IDLE_COMMIT_MS, &msg,
 								   follow->target);
-			if (event == STREAM_IDLE && !follow_commit(follow))
-				return follow_apply_failed(follow);
+			if (event == STREAM_IDLE &&
+				(end = follow_commit(follow, true)) != SESSION_DONE)
+				return end;
 		}
 		if (event == STREAM_IDLE)
 			event = stream_receive(follow->stream, 1000, &msg, follow->target);
@@ -543,8 +656,8 @@ follow_session(Follow *follow)
 				 * Everything up to wal_end has been received: once it is
 				 * committed, the slot need not keep that WAL for us.
 				 */
-				if (!follow_commit(follow))
-					return follow_apply_failed(follow);
+				if ((end = follow_commit(follow, true)) != SESSION_DONE)
+					return end;
 				stream_set_flushed(follow->stream, msg.wal_end);
 				if (follow->options->endpos != LSN_INVALID &&
 					msg.wal_end >= follow->options->endpos)
@@ -601,18 +714,30 @@ follow_summary(const Follow *follow)
 {
 	char position[LSN_TEXT_LEN];
 
-	log_info(
-		"applied %" PRIu64 " %s (%" PRIu64 " %s, %" PRIu64
-		" %s) up to %s; skipped %" PRIu64 " already applied",
-		follow->applied_txns,
-		plural((long long) follow->applied_txns, "transaction",
-			   "transactions"),
-		follow->counters.rows,
-		plural((long long) follow->counters.rows, "row change", "row changes"),
-		follow->counters.statements,
-		plural((long long) follow->counters.statements, "statement",
-			   "statements"),
-		pg_lsn_format(follow->applied_commit, position), follow->skipped_txns);
+	if (follow->applied_txns == 0)
+		log_info("applied no transaction; skipped %" PRIu64 " already applied",
+				 follow->skipped_txns);
+	else
+		log_info("applied %" PRIu64 " %s up to %s (%" PRIu64
+				 " row %s: %" PRIu64 " %s written in %" PRIu64
+				 " %s); skipped %" PRIu64 " already applied",
+				 follow->applied_txns,
+				 plural((long long) follow->applied_txns, "transaction",
+						"transactions"),
+				 pg_lsn_format(follow->applied_commit, position),
+				 follow->changes,
+				 plural((long long) follow->changes, "change", "changes"),
+				 follow->counters.rows,
+				 plural((long long) follow->counters.rows, "row", "rows"),
+				 follow->counters.statements,
+				 plural((long long) follow->counters.statements, "statement",
+						"statements"),
+				 follow->skipped_txns);
+	if (follow->fallbacks)
+		log_info("%" PRIu64 " %s written again in source order",
+				 follow->fallbacks,
+				 plural((long long) follow->fallbacks, "batch was",
+						"batches were"));
 	if (follow->counters.missing_deletes)
 		log_info("%" PRIu64 " %s found no row on the target (ignored)",
 				 follow->counters.missing_deletes,
@@ -698,6 +823,8 @@ follow_run(const FollowOptions *options)
 			status = follow.status;
 			break;
 		}
+		if (end == SESSION_REPLAY)
+			continue; /* at once: nothing failed but the order */
 		/* SESSION_RETRY */
 		if (!ever_connected)
 		{

@@ -37,6 +37,7 @@ typedef struct FollowOptions
 	int nexclude;
 	bool binary;
 	bool fire_triggers;
+	bool ordered;		   /* every change in source order (batch.h) */
 	const char *spool_dir; /* NULL: follow_default_spool_dir() */
 	BatchLimits limits;
 

@@ -483,7 +483,7 @@ stmt_insert_unless(Buf *sql, const TargetRel *target, const Buf *columns,
 }
 
 /*
- * stmt_update_by_key for rows whose key changed in a column that no UPDATE
+ * stmt_update_by_key for rows with a value for a column that no UPDATE
  * writes: they are moved (stmt_column_fixed).  vcs, key_pnum and new_pnum
  * as there.
  */
@@ -614,9 +614,14 @@ stmt_update_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		new_pnum[i] = ++nvcs;
 	}
 
-	/* a key column no UPDATE writes: the rows are moved */
-	for (int i = 0; i < rel->ncolumns && key_changed; i++)
-		move |= rel->columns[i].key && stmt_column_fixed(target, i);
+	/*
+	 * A column no UPDATE writes, with a value to write (a key column that
+	 * changed, or any other: whether its value changed is not known): the
+	 * rows are moved.
+	 */
+	for (int i = 0; i < rel->ncolumns; i++)
+		move |= new_pnum[i] != 0 && stmt_column_fixed(target, i) &&
+				(key_changed || !rel->columns[i].key);
 	if (move)
 		stmt_move_by_key(stmt, rel, target, rows, nrows, vcs, nvcs, key_pnum,
 						 new_pnum, insert_missing);
@@ -658,9 +663,12 @@ stmt_delete_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 }
 
 /*
- * "WITH m AS (SELECT tableoid, ctid of the first row equal to the old
- * row)": NULL-safe, and through text forms for types without equality.
- * Columns whose old value was not sent are not compared.
+ * "WITH m AS (SELECT tableoid, ctid of the first row that is the old
+ * row)": NULL-safe.  A value matches by its text form too: the type's
+ * equality (where it has one, so that an index serves) takes numeric 1.0
+ * for 1.00 and float8 0 for -0, and the row found must be the one the
+ * source changed, not one equal to it.  Columns whose old value was not
+ * sent are not compared.
  */
 static void
 stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
@@ -677,6 +685,7 @@ stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
 	{
 		const ChangeValue *value = &row->old_values[i];
 		const TargetColumn *col = &target->columns[i];
+		Buf expr = BUF_INIT;
 
 		if (value->kind == VALUE_UNCHANGED)
 			continue;
@@ -687,33 +696,18 @@ stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
 			buf_printf(sql, "%s IS NULL", col->name_sql);
 			continue;
 		}
+		stmt_scalar(stmt, rel, target, i, value, &expr);
+		stmt_compare_cast(&expr, col);
 		if (col->comparable)
-		{
-			buf_printf(sql, "%s = ", col->name_sql);
-			stmt_scalar(stmt, rel, target, i, value, sql);
-			stmt_compare_cast(sql, col);
-			continue;
-		}
-		buf_printf(sql, "%s::pg_catalog.text = (", col->name_sql);
-		stmt_scalar(stmt, rel, target, i, value, sql);
-		stmt_compare_cast(sql, col);
-		buf_append_str(sql, ")::pg_catalog.text");
+			buf_printf(sql, "%s = %s AND ", col->name_sql, expr.data);
+		buf_printf(sql, "%s::pg_catalog.text = (%s)::pg_catalog.text",
+				   col->name_sql, expr.data);
+		buf_free(&expr);
 	}
 	if (first)
 		buf_append_str(sql, "true");
 	buf_append_str(sql, " LIMIT 1)");
 	stmt->reusable = true;
-}
-
-/* Whether row's new value of column i differs from its old one. */
-static bool
-stmt_value_changed(const RowChange *row, int i)
-{
-	const ChangeValue *old = &row->old_values[i];
-	const ChangeValue *new = &row->new_values[i];
-
-	return old->kind != new->kind || old->len != new->len ||
-		   (old->len > 0 && memcmp(old->data, new->data, old->len) != 0);
 }
 
 void
@@ -742,7 +736,7 @@ stmt_row_update(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		if (col->updatable)
 			buf_printf(&set, "%s%s = %s", set.len ? ", " : "", col->name_sql,
 					   expr.data);
-		else if (stmt_value_changed(row, i))
+		else if (!change_value_same(&row->old_values[i], &row->new_values[i]))
 			move = true;
 		new_expr[i] = expr.data;
 	}

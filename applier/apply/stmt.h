@@ -14,7 +14,10 @@
  *	  without columns) go as their count: one row of defaults each.
  *	- Only columns that arrived are written; generated columns of the
  *	  target never are; GENERATED ALWAYS identity columns are inserted with
- *	  OVERRIDING SYSTEM VALUE and left out of SET lists.
+ *	  OVERRIDING SYSTEM VALUE, and a row to be updated with a value for one
+ *	  is moved instead (deleted, then inserted with its new values and the
+ *	  target's values of the columns that did not arrive), since no UPDATE
+ *	  can write it.
  *	- Binary values of a built-in type other than the target column's are
  *	  converted by the target: assignment casts where written, an explicit
  *	  cast to the column's type where compared (its indexes serve).
@@ -82,8 +85,9 @@ extern void stmt_delete_by_key(Stmt *stmt, const Rel *rel,
 
 /*
  * One update or delete of a row found by all the old row's values (replica
- * identity FULL), NULL-safe, one row at most.  Counts as the *_by_key ones
- * (an update returns 1 when found).
+ * identity FULL), NULL-safe and exact (by text form as well as equality),
+ * one row at most.  Counts as the *_by_key ones (an update returns 1 when
+ * found).
  */
 extern void stmt_row_update(Stmt *stmt, const Rel *rel,
 							const TargetRel *target, const RowChange *row,

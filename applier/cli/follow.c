@@ -35,7 +35,12 @@ cli_follow_usage(void)
 		   "  --fire-triggers          fire the target's triggers and "
 		   "foreign key checks\n"
 		   "                           (default: session_replication_role "
-		   "= replica)\n"
+		   "= replica); changes\n"
+		   "                           are then written in source order\n"
+		   "  --ordered                write every change in source order "
+		   "(default: each\n"
+		   "                           batch's net effect, per table and "
+		   "key)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -72,6 +77,7 @@ cli_follow(int argc, char **argv)
 		{.name = "fire-triggers",
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
+		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,

@@ -58,7 +58,10 @@ cli_migrate_usage(void)
 		   "  --log-progress           progress as log lines even on a "
 		   "terminal\n"
 		   "  --fire-triggers          fire the target's triggers while "
-		   "following\n"
+		   "following (changes\n"
+		   "                           then go in source order)\n"
+		   "  --ordered                follow in source order, not each "
+		   "batch's net effect\n"
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
@@ -95,6 +98,7 @@ cli_migrate(int argc, char **argv)
 		{.name = "fire-triggers",
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
+		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
 		{.name = NULL}};

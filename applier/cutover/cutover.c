@@ -54,6 +54,7 @@
 #include "common/log.h"
 #include "cutover/cutover.h"
 #include "cutover/cutover_target.h"
+#include "migrate/schema.h"
 #include "pg/pg.h"
 #include "state/appliers.h"
 #include "verify/verify.h"
@@ -523,7 +524,10 @@ cutover_run(const CutoverOptions *opts)
 	/* the target has every write: from here on, report and go on */
 	if (!cutover_copy_sequences(c.source, c.target))
 		c.problems++;
-	log_info("cutover: sequences done (+%.1f s)", window(&c));
+	if (!schema_restore_identity(c.target, true))
+		c.problems++;
+	log_info("cutover: sequences and identity columns done (+%.1f s)",
+			 window(&c));
 	if (!cutover_refresh_matviews(c.source, c.target))
 		c.problems++;
 	log_info("cutover: materialized views done (+%.1f s)", window(&c));

@@ -376,6 +376,7 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	{
 		log_info("restoring the schema on the target (pre-data)");
 		if (!schema_restore_pre_data(m->target, &script) ||
+			!schema_relax_identity(m->target) ||
 			!state_insert_post_data(m->target, &script.post_data) ||
 			!state_mark_schema_restored(m->target, slot))
 			goto done;
@@ -517,6 +518,7 @@ phase_stream(Migrate *m)
 	follow.exclude_tables = m->options->exclude_tables;
 	follow.nexclude = m->options->nexclude;
 	follow.fire_triggers = m->options->fire_triggers;
+	follow.ordered = m->options->ordered;
 	follow.spool_dir = m->dir;
 	follow.task_lock = m->task_lock; /* held on, by follow now */
 	m->task_lock = NULL;

@@ -52,6 +52,7 @@ typedef struct MigrateOptions
 	int64_t split_bytes; /* tables above this are split */
 	bool log_progress;	 /* log lines even on a terminal */
 	bool fire_triggers;	 /* passed on to follow */
+	bool ordered;		 /* passed on to follow */
 } MigrateOptions;
 
 #define MIGRATE_DEFAULT_SLOT "pgferry"

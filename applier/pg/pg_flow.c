@@ -78,6 +78,38 @@ pg_flush_all(PgConn *conn)
 	return true;
 }
 
+/*
+ * Waits until PQgetResult() will not block: sends what is buffered, reads
+ * what arrives, and lets PQisBusy() parse it.  PQgetResult() itself must
+ * not be left to wait: in nonblocking mode it reads the server's results
+ * while it flushes our output, then waits on the socket for more although
+ * what it waits for is already in its buffer, while the server, having
+ * answered, waits for us.
+ */
+static bool
+pg_wait_result(PgConn *conn)
+{
+	for (;;)
+	{
+		int pending = PQflush(conn->conn);
+		struct pollfd pfd = {PQsocket(conn->conn), POLLIN, 0};
+
+		if (pending < 0)
+			break;
+		if (!PQisBusy(conn->conn))
+			return true;
+		if (pending)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			break;
+		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) &&
+			PQconsumeInput(conn->conn) != 1)
+			break;
+	}
+	pg_error_record(conn, NULL);
+	return false;
+}
+
 bool
 pg_send_query(PgConn *conn, const char *sql, const PgParams *params)
 {
@@ -136,7 +168,7 @@ pg_pipeline_sync(PgConn *conn)
 PgResult *
 pg_pipeline_result(PgConn *conn)
 {
-	PGresult *res = PQgetResult(conn->conn);
+	PGresult *res = pg_wait_result(conn) ? PQgetResult(conn->conn) : NULL;
 	PGresult *end;
 
 	if (res == NULL)
@@ -163,7 +195,7 @@ pg_pipeline_result(PgConn *conn)
 			break;
 	}
 	/* each statement's results end with a NULL */
-	while ((end = PQgetResult(conn->conn)) != NULL)
+	while (pg_wait_result(conn) && (end = PQgetResult(conn->conn)) != NULL)
 	{
 		if (PQresultStatus(end) == PGRES_PIPELINE_SYNC)
 		{
@@ -183,17 +215,13 @@ pg_pipeline_wait_sync(PgConn *conn)
 
 	for (;;)
 	{
-		PGresult *res = PQgetResult(conn->conn);
+		PGresult *res;
 
+		if (!pg_wait_result(conn))
+			return false;
+		res = PQgetResult(conn->conn);
 		if (res == NULL)
-		{
-			if (pg_conn_lost(conn))
-			{
-				pg_error_record(conn, NULL);
-				return false;
-			}
 			continue; /* end of a statement's results */
-		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 		{
 			PQclear(res);

@@ -129,4 +129,15 @@ typedef struct RowChange
 	const ChangeValue *new_values; /* NULL for a delete */
 } RowChange;
 
+/* Whether two values are the same: same kind, same bytes. */
+extern bool change_value_same(const ChangeValue *a, const ChangeValue *b);
+
+/*
+ * A hash of the key columns of values (never 0), and whether two rows of
+ * rel have the same key (by bytes, see change_value_same).
+ */
+extern uint32_t change_key_hash(const Rel *rel, const ChangeValue *values);
+extern bool change_key_same(const Rel *rel, const ChangeValue *a,
+							const ChangeValue *b);
+
 #endif /* PGFERRY_CHANGE_H */

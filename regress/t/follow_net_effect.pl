@@ -1,0 +1,198 @@
+
+# A batch is written as its net effect (docs/design.md, promise 4): per
+# table and key only the final state, set-wise.  Each stage runs its SQL on
+# the source, then pgferry follow up to there (one batch), then compares
+# every table row for row:
+#   * compaction: many changes of a few rows become a few rows written;
+#   * compositions: insert + updates, updates + delete, insert + delete,
+#     delete + insert, key moves in chains and swaps, a key freed and taken
+#     again, unchanged TOASTed values kept through them;
+#   * a unique value moved from one row to another by separate transactions
+#     applies; a swap that the net effect cannot write in one order is
+#     written again in source order, and counted;
+#   * REPLICA IDENTITY FULL finds the row the source changed, not one equal
+#     to it (numeric 1.0 and 1.00, float8 0 and -0, jsonb 1.0 and 1.00);
+#   * GENERATED ALWAYS identity columns set to DEFAULT (not in the key,
+#     with a key change, beside an unchanged TOASTed value) are written;
+#   * TRUNCATE inside a batch keeps its place; --ordered gives the same rows.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = source_node('source');
+my $target = target_node('target');
+
+psql_both($source, 'postgres', $target, 'postgres', q{
+CREATE TABLE hot (id int PRIMARY KEY, n bigint NOT NULL, note text);
+CREATE TABLE kv (k int PRIMARY KEY, u int UNIQUE, v text, big text);
+ALTER TABLE kv ALTER COLUMN big SET STORAGE EXTERNAL;
+CREATE TABLE coded (id int NOT NULL, code text NOT NULL, v text);
+CREATE UNIQUE INDEX coded_code ON coded (code);
+ALTER TABLE coded ADD PRIMARY KEY (id);
+ALTER TABLE coded REPLICA IDENTITY USING INDEX coded_code;
+CREATE TABLE exact (n numeric, f float8, j jsonb, v text);
+ALTER TABLE exact REPLICA IDENTITY FULL;
+CREATE TABLE ident (k text PRIMARY KEY, gid bigint GENERATED ALWAYS AS IDENTITY, v int, big text);
+ALTER TABLE ident ALTER COLUMN big SET STORAGE EXTERNAL;
+});
+create_slot($source, 'postgres', 'ferry');
+
+# Runs a stage; returns pgferry follow's result.
+sub stage
+{
+	my ($name, $sql, @args) = @_;
+	$source->safe_psql('postgres', $sql);
+	my $res = follow($source, $target, slot => 'ferry', args => \@args);
+	is($res->{rc}, 0, "$name: pgferry follow exits 0")
+	  or diag("stderr:\n$res->{stderr}");
+	tables_match($source, 'postgres', $target, 'postgres', $name);
+	return $res;
+}
+
+# The summary's figures: row changes applied, rows written.
+sub written
+{
+	my ($res) = @_;
+	my ($changes, $rows) =
+	  $res->{stderr} =~ /\((\d+) row changes?: (\d+) rows? written/;
+	return ($changes // -1, $rows // -1);
+}
+
+my $big = "repeat(md5(random()::text), 200)";    # 6.4 kB, stored out of line
+
+my $res = stage(
+	'compaction',
+	q{
+	INSERT INTO hot SELECT i, 0 FROM generate_series(1, 10) i;
+	DO $$ BEGIN
+		FOR t IN 1..200 LOOP
+			UPDATE hot SET n = n + 1 WHERE id = t % 10 + 1;
+			COMMIT;
+		END LOOP;
+	END $$;
+	UPDATE hot SET note = 'last' WHERE id = 3;
+},
+	'--batch-time-ms', '600000');
+my ($changes, $rows) = written($res);
+is($changes, 211, 'compaction: every row change is applied');
+cmp_ok($rows, '<=', 10, 'compaction: only the final rows are written');
+
+stage(
+	'compositions of one key',
+	qq{
+	INSERT INTO kv VALUES (1, 1, 'one', $big), (2, 2, 'two', $big),
+		(3, 3, 'three', $big), (4, 4, 'four', $big);
+	BEGIN;
+	INSERT INTO kv VALUES (10, 10, 'new');
+	UPDATE kv SET v = 'new, updated' WHERE k = 10;
+	UPDATE kv SET v = 'updated then deleted' WHERE k = 1;
+	DELETE FROM kv WHERE k = 1;
+	INSERT INTO kv VALUES (11, 11, 'inserted then deleted');
+	DELETE FROM kv WHERE k = 11;
+	DELETE FROM kv WHERE k = 2;
+	INSERT INTO kv VALUES (2, 2, 'deleted then inserted');
+	UPDATE kv SET v = 'a column, the large value untouched' WHERE k = 3;
+	UPDATE kv SET u = 33 WHERE k = 3;
+	COMMIT;
+});
+
+stage(
+	'keys moved: chains, swaps, a key freed and taken again',
+	qq{
+	BEGIN;
+	UPDATE kv SET k = 20 WHERE k = 10;
+	UPDATE kv SET k = 21 WHERE k = 20;
+	UPDATE kv SET k = 99 WHERE k = 2;
+	UPDATE kv SET k = 2 WHERE k = 4;
+	UPDATE kv SET k = 4 WHERE k = 99;
+	UPDATE kv SET k = 30, v = 'moved with its large value' WHERE k = 3;
+	INSERT INTO kv VALUES (3, 3, 'the freed key taken again', $big);
+	COMMIT;
+});
+
+stage(
+	'a unique value moved between rows by separate transactions',
+	q{
+	INSERT INTO coded VALUES (1, 'a', 'one'), (2, 'b', 'two');
+	UPDATE kv SET u = 300 WHERE k = 3;
+	UPDATE kv SET u = 3 WHERE k = 30;
+	UPDATE coded SET id = 3 WHERE code = 'a';
+	UPDATE coded SET id = 1 WHERE code = 'b';
+});
+
+# (k 2 has u 4 and k 4 has u 2: the batch swaps them back, which no order of
+# two writes of a row each can do)
+$res = stage(
+	'a unique value swapped between rows inside a batch',
+	q{
+	BEGIN;
+	UPDATE kv SET u = -1 WHERE k = 2;
+	UPDATE kv SET u = 4 WHERE k = 4;
+	UPDATE kv SET u = 2 WHERE k = 2;
+	COMMIT;
+});
+like(
+	$res->{stderr},
+	qr/written again in source order/,
+	'a unique value swapped: the batch is written again in source order');
+
+stage(
+	'REPLICA IDENTITY FULL finds the row itself, not an equal one',
+	q{
+	INSERT INTO exact VALUES (1.0, 0, '1.0', 'x'), (1.00, '-0', '1.00', 'x');
+	UPDATE exact SET v = 'y' WHERE ctid = (SELECT ctid FROM exact WHERE n::text = '1.00');
+	DELETE FROM exact WHERE ctid = (SELECT ctid FROM exact WHERE f::text = '0');
+	INSERT INTO exact VALUES (2.50, 0, '{"a": 1.0}', 'z'), (2.5, 0, '{"a": 1.00}', 'z');
+	DELETE FROM exact WHERE ctid = (SELECT ctid FROM exact WHERE j::text = '{"a": 1.00}');
+});
+is( $target->safe_psql(
+		'postgres',
+		"SELECT string_agg(n::text || '/' || f::text || '/' || j::text || '/' || v, ' ' ORDER BY n, v) FROM exact"
+	),
+	'1.00/-0/1.00/y 2.50/0/{"a": 1.0}/z',
+	'REPLICA IDENTITY FULL: the values are the exact ones the source has');
+
+stage(
+	'identity GENERATED ALWAYS set to DEFAULT',
+	qq{
+	INSERT INTO ident (k, v, big) VALUES ('a', 1, $big), ('b', 2, $big), ('c', 3, $big), ('d', 4, NULL);
+	UPDATE ident SET gid = DEFAULT WHERE k = 'a';
+	UPDATE ident SET gid = DEFAULT, k = 'bb' WHERE k = 'b';
+	UPDATE ident SET gid = DEFAULT, v = 30 WHERE k = 'c';
+	UPDATE ident SET v = 40 WHERE k = 'd';
+});
+is( $target->safe_psql('postgres',
+		"SELECT string_agg(k || ':' || gid || ':' || v || ':' || coalesce(length(big), 0), ' ' ORDER BY k) FROM ident"),
+	$source->safe_psql('postgres',
+		"SELECT string_agg(k || ':' || gid || ':' || v || ':' || coalesce(length(big), 0), ' ' ORDER BY k) FROM ident"),
+	'identity GENERATED ALWAYS: the new identity values, the large values kept');
+
+stage(
+	'TRUNCATE keeps its place in the batch',
+	q{
+	BEGIN;
+	UPDATE hot SET n = -1;
+	INSERT INTO hot VALUES (100, 100);
+	TRUNCATE hot;
+	INSERT INTO hot VALUES (1, 1, 'after the truncate');
+	UPDATE hot SET n = 2 WHERE id = 1;
+	COMMIT;
+});
+
+stage(
+	'--ordered: every change in source order',
+	q{
+	INSERT INTO hot SELECT i, i FROM generate_series(2, 50) i;
+	UPDATE hot SET n = n * 2;
+	DELETE FROM hot WHERE id % 7 = 0;
+	UPDATE kv SET u = -1 WHERE k = 2;
+	UPDATE kv SET u = 2 WHERE k = 4;
+	UPDATE kv SET u = 4 WHERE k = 2;
+},
+	'--ordered');
+
+done_testing();
