@@ -58,7 +58,7 @@ cli_migrate_usage(void)
 		   "  --log-progress           progress as log lines even on a "
 		   "terminal\n"
 		   "  --fire-triggers          fire the target's triggers while "
-		   "following\n"
+		   "following\n" CLI_HELP_RESTORE
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
@@ -95,6 +95,9 @@ cli_migrate(int argc, char **argv)
 		{.name = "fire-triggers",
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
+		CLI_ROW_NO_OWNER(options.modes),
+		CLI_ROW_NO_PRIVILEGES(options.modes),
+		CLI_ROW_ROLES(options.modes),
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
 		{.name = NULL}};

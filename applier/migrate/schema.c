@@ -223,22 +223,31 @@ toc_list(const char *archive, const char *dir, const char *section, Toc *toc,
 	return true;
 }
 
-/* Renders the entries of toc (but excluded ones) as SQL. */
+/*
+ * Renders the entries of toc as SQL, with what modes leave out; the files
+ * are named after part.
+ */
 static char *
-toc_render(const char *archive, const char *dir, const char *section,
-		   const Toc *toc)
+toc_render(const char *archive, const char *dir, const char *part,
+		   const Toc *toc, const RestoreModes *modes)
 {
 	char list_path[PATH_MAX];
 	char sql_path[PATH_MAX];
 	char file_option[PATH_MAX + 16];
 	char list_option[PATH_MAX + 16];
-	const char *argv[] = {"pg_restore", list_option, file_option, archive,
-						  NULL};
+	const char *argv[7] = {"pg_restore", list_option, file_option};
+	int argc = 3;
 	Buf list = BUF_INIT;
 	bool ok;
 
-	snprintf(list_path, sizeof(list_path), "%s/%s.list", dir, section);
-	snprintf(sql_path, sizeof(sql_path), "%s/%s.sql", dir, section);
+	if (modes->no_owner)
+		argv[argc++] = "--no-owner";
+	if (modes->no_privileges)
+		argv[argc++] = "--no-privileges";
+	argv[argc++] = archive;
+	argv[argc] = NULL;
+	snprintf(list_path, sizeof(list_path), "%s/%s.list", dir, part);
+	snprintf(sql_path, sizeof(sql_path), "%s/%s.sql", dir, part);
 	snprintf(list_option, sizeof(list_option), "--use-list=%s", list_path);
 	snprintf(file_option, sizeof(file_option), "--file=%s", sql_path);
 	buf_append(&list, "", 0);
@@ -280,7 +289,7 @@ script_strip_meta(char *sql)
 static void
 remove_dump_files(const char *archive, const char *dir)
 {
-	static const char *const sections[] = {"pre-data", "post-data"};
+	static const char *const sections[] = {"schemas", "pre-data", "post-data"};
 	static const char *const suffixes[] = {"toc", "list", "sql"};
 	char path[PATH_MAX];
 
@@ -294,9 +303,72 @@ remove_dump_files(const char *archive, const char *dir)
 		}
 }
 
+/* Whether an entry creates a schema or sets its privileges. */
+static bool
+is_schema_entry(const TocEntry *e)
+{
+	return strncmp(e->what, "SCHEMA - ", 9) == 0 ||
+		   strncmp(e->what, "ACL - SCHEMA ", 13) == 0;
+}
+
+/* Appends the SQL of toc's entries to script (nothing for none). */
+static bool
+append_rendered(Buf *script, const char *archive, const char *dir,
+				const char *part, const Toc *toc, const RestoreModes *modes)
+{
+	char *sql;
+
+	if (toc->count == 0)
+		return true;
+	sql = toc_render(archive, dir, part, toc, modes);
+	if (sql == NULL)
+		return false;
+	script_strip_meta(sql);
+	buf_append_str(script, sql);
+	free(sql);
+	return true;
+}
+
+/*
+ * The pre-data script: the schemas and their privileges, then the rest
+ * (but the pgferry extension).  pg_restore puts every privilege after
+ * every object, but ALTER ... OWNER TO by a non-superuser needs the new
+ * owner's CREATE on the schema, which a GRANT of the source may give.
+ */
+static char *
+render_pre_data(const char *archive, const char *dir, const Toc *pre,
+				const RestoreModes *modes, int *count)
+{
+	Toc schemas = {0}, rest = {0};
+	Buf script = BUF_INIT;
+	bool ok;
+
+	schemas.entries = xcalloc(pre->count + 1, sizeof(TocEntry));
+	rest.entries = xcalloc(pre->count + 1, sizeof(TocEntry));
+	for (int i = 0; i < pre->count; i++)
+	{
+		if (is_pgferry_extension(&pre->entries[i]))
+			continue;
+		if (is_schema_entry(&pre->entries[i]))
+			schemas.entries[schemas.count++] = pre->entries[i];
+		else
+			rest.entries[rest.count++] = pre->entries[i];
+	}
+	buf_append(&script, "", 0);
+	ok = append_rendered(&script, archive, dir, "schemas", &schemas, modes) &&
+		 append_rendered(&script, archive, dir, "pre-data", &rest, modes);
+	*count = schemas.count + rest.count;
+	free(schemas.entries);
+	free(rest.entries);
+	if (ok)
+		return script.data;
+	buf_free(&script);
+	return NULL;
+}
+
 bool
 schema_dump(const char *conninfo, const char *snapshot, const char *dir,
-			PgConn *source, SchemaScript *script)
+			PgConn *source, const RestoreModes *modes, SchemaScript *script)
 {
 	char archive[PATH_MAX];
 	char file_option[PATH_MAX + 16];
@@ -316,7 +388,7 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 							   NULL};
 	Toc pre = {0}, post = {0};
 	char *pre_listing = NULL, *post_listing = NULL, *post_sql = NULL;
-	Toc kept = {0};
+	int restored = 0;
 	bool ok = false;
 
 	memset(script, 0, sizeof(SchemaScript));
@@ -330,33 +402,27 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 		!toc_list(archive, dir, "post-data", &post, &post_listing))
 		goto done;
 
-	kept.entries = xcalloc(pre.count ? pre.count : 1, sizeof(TocEntry));
-	for (int i = 0; i < pre.count; i++)
-		if (!is_pgferry_extension(&pre.entries[i]))
-			kept.entries[kept.count++] = pre.entries[i];
-	script->pre_data = toc_render(archive, dir, "pre-data", &kept);
+	script->pre_data = render_pre_data(archive, dir, &pre, modes, &restored);
 	if (script->pre_data == NULL)
 		goto done;
-	script_strip_meta(script->pre_data);
 
 	if (post.count > 0)
 	{
-		post_sql = toc_render(archive, dir, "post-data", &post);
+		post_sql = toc_render(archive, dir, "post-data", &post, modes);
 		if (post_sql == NULL)
 			goto done;
 		script_strip_meta(post_sql);
 		if (!postdata_build(post_sql, &post, source, &script->post_data))
 			goto done;
 	}
-	log_info("schema dumped: %d pre-data %s, %d post-data %s", kept.count,
-			 plural(kept.count, "object", "objects"), script->post_data.count,
+	log_info("schema dumped: %d pre-data %s, %d post-data %s", restored,
+			 plural(restored, "object", "objects"), script->post_data.count,
 			 plural(script->post_data.count, "statement", "statements"));
 	ok = true;
 	/* a failed dump keeps them, for its report */
 	remove_dump_files(archive, dir);
 
 done:
-	free(kept.entries);
 	free(pre.entries);
 	free(post.entries);
 	free(pre_listing);
