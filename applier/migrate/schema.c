@@ -109,8 +109,12 @@ run_program(const char **argv, const char *password, const char *stdout_path)
 		log_error("%s failed (%s %d)", program,
 				  WIFEXITED(status) ? "exit code" : "signal",
 				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		log_hint("Its own messages are above; the PostgreSQL client programs "
-				 "must be of the source server's major version or newer.");
+		log_hint(
+			"Its own messages are above.  On \"permission denied\", the "
+			"role lacks a privilege: `pgferry preflight` names each, with "
+			"its GRANT.  On \"server version mismatch\", the PostgreSQL "
+			"client programs must be of the source server's major "
+			"version or newer.");
 		free(program);
 		return false;
 	}
