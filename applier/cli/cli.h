@@ -146,6 +146,31 @@ extern bool cli_slot_name(const char *arg);
 	"(repeatable)\n"
 #define CLI_HELP_HELP "  -h, --help               print this help and exit\n"
 
+/* The restore's modes (RestoreModes), for migrate and preflight. */
+#define CLI_ROW_NO_OWNER(modes)                                               \
+	{                                                                         \
+		.name = "no-owner", .kind = CLI_SET, .to.flag = &(modes).no_owner     \
+	}
+#define CLI_ROW_NO_PRIVILEGES(modes)                                          \
+	{                                                                         \
+		.name = "no-privileges", .kind = CLI_SET,                             \
+		.to.flag = &(modes).no_privileges                                     \
+	}
+#define CLI_ROW_ROLES(modes)                                                  \
+	{                                                                         \
+		.name = "roles", .kind = CLI_SET, .to.flag = &(modes).create_roles    \
+	}
+#define CLI_HELP_RESTORE                                                      \
+	"  --no-owner               the restored objects belong to the target "   \
+	"role (the\n"                                                             \
+	"                           source's owners are not kept)\n"              \
+	"  --no-privileges          restore no GRANT, REVOKE or default "         \
+	"privileges\n"                                                            \
+	"  --roles                  create the roles the schema names that the "  \
+	"target\n"                                                                \
+	"                           lacks, from the source's catalog (no "        \
+	"passwords)\n"
+
 /* Frees what the parsers allocated (main calls it once a command ends). */
 extern void cli_free_parsed(void);
 

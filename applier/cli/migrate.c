@@ -61,7 +61,7 @@ cli_migrate_usage(void)
 		   "following (changes\n"
 		   "                           then go in source order)\n"
 		   "  --ordered                follow in source order, not each "
-		   "batch's net effect\n"
+		   "batch's net effect\n" CLI_HELP_RESTORE
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
@@ -99,6 +99,9 @@ cli_migrate(int argc, char **argv)
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
+		CLI_ROW_NO_OWNER(options.modes),
+		CLI_ROW_NO_PRIVILEGES(options.modes),
+		CLI_ROW_ROLES(options.modes),
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
 		{.name = NULL}};

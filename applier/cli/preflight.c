@@ -21,7 +21,9 @@ cli_preflight_usage(void)
 		   "privileges, extensions and roles\nthe schema needs, tables "
 		   "without a key, unlogged tables, large objects, sizes.\nEvery "
 		   "problem is printed with the command or setting that fixes "
-		   "it.\n\n"
+		   "it.\nGive it the --slot, table filters, --no-owner, "
+		   "--no-privileges and --roles that\npgferry migrate will get: it "
+		   "checks what each phase of that migration needs.\n\n"
 		   "Usage:\n  pgferry preflight --source CONNINFO --target CONNINFO "
 		   "[OPTION]...\n\n"
 		   "Options:\n"
@@ -31,7 +33,7 @@ cli_preflight_usage(void)
 		   "  --include-tables PATTERN only tables matching PATTERN "
 		   "(repeatable)\n"
 		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n" CLI_HELP_HELP "\n",
+		   "(repeatable)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_SLOT);
 	cli_print_exit_codes(stdout, CLI_PREFLIGHT);
 }
@@ -56,6 +58,9 @@ cli_preflight(int argc, char **argv)
 		 .kind = CLI_LIST,
 		 .to.list = &exclude_tables,
 		 .count = &nexclude},
+		CLI_ROW_NO_OWNER(options.modes),
+		CLI_ROW_NO_PRIVILEGES(options.modes),
+		CLI_ROW_ROLES(options.modes),
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_preflight_usage},
 		{.name = NULL}};
 	int status;

@@ -35,6 +35,7 @@
 #include "migrate/copy.h"
 #include "migrate/migrate.h"
 #include "migrate/preflight.h"
+#include "migrate/roles.h"
 #include "migrate/schema.h"
 #include "state/progress.h"
 #include "state/state.h"
@@ -295,8 +296,10 @@ check_tables_free(Migrate *m, const SourceTables *tables)
 }
 
 /*
- * Undoes the start of a task refused in phase init: nothing of it is on the
- * target but its row, and its slot would keep the source's WAL for nobody.
+ * Undoes the start of a task that failed or was refused in phase init:
+ * nothing of it is on the target but its row, and its slot would keep the
+ * source's WAL for nobody.  The row goes only with the slot: while it
+ * stays, the next run knows the slot as its own.
  */
 static void
 abandon_start(Migrate *m)
@@ -306,6 +309,11 @@ abandon_start(Migrate *m)
 	release_snapshot(m);
 	if (drop_slot(m->source, m->options->slot))
 		state_delete_migration(m->target, m->options->slot);
+	else
+		log_hint("Running migrate again drops it (its task stays recorded "
+				 "on the target), or drop it on the source: SELECT "
+				 "pg_drop_replication_slot('%s');",
+				 m->options->slot);
 }
 
 static bool
@@ -324,8 +332,25 @@ has_large_objects(PgConn *source, bool *any)
 }
 
 /*
+ * The roles the target lacks (--roles), created in the caller's
+ * transaction on the target.
+ */
+static bool
+create_roles(Migrate *m, PgConn *in_snapshot)
+{
+	SchemaRoles roles;
+	bool ok;
+
+	if (!schema_roles_read(in_snapshot, m->target, &roles))
+		return false;
+	ok = schema_roles_create(m->target, &roles, &m->options->modes);
+	schema_roles_free(&roles);
+	return ok;
+}
+
+/*
  * init: slot, snapshot, schema and plan.  On success the snapshot is still
- * exported (m->replication) for the copy.
+ * exported (m->replication) for the copy; on failure the slot is dropped.
  */
 static int
 phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
@@ -349,10 +374,13 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	if (!create_slot_with_snapshot(m, slot, false))
 		return EXIT_CONNECTION;
 	if ((in_snapshot = snapshot_session(m)) == NULL)
-		return EXIT_CONNECTION;
+	{
+		exit_code = EXIT_CONNECTION;
+		goto done;
+	}
 	if (!catalog_tables(in_snapshot, m->filter, tables) ||
 		!schema_dump(m->options->source, m->snapshot, m->dir, in_snapshot,
-					 &script))
+					 &m->options->modes, &script))
 		goto done;
 	if (!tablefilter_has_include(m->filter) &&
 		!has_large_objects(in_snapshot, &large_objects))
@@ -375,7 +403,9 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	else
 	{
 		log_info("restoring the schema on the target (pre-data)");
-		if (!schema_restore_pre_data(m->target, &script) ||
+		if ((m->options->modes.create_roles &&
+			 !create_roles(m, in_snapshot)) ||
+			!schema_restore_pre_data(m->target, &script) ||
 			!schema_relax_identity(m->target) ||
 			!state_insert_post_data(m->target, &script.post_data) ||
 			!state_mark_schema_restored(m->target, slot))
@@ -394,7 +424,7 @@ done:
 		pg_exec(m->target, "ROLLBACK");
 	pg_disconnect(in_snapshot);
 	schema_script_free(&script);
-	if (exit_code == EXIT_BLOCKED)
+	if (exit_code != EXIT_DONE)
 		abandon_start(m);
 	return exit_code;
 }
@@ -610,6 +640,7 @@ start_or_resume(Migrate *m, bool *resuming)
 	preflight.target = m->options->target;
 	preflight.slot = m->options->slot;
 	preflight.filter = m->filter;
+	preflight.modes = m->options->modes;
 	preflight.resuming = exists;
 	preflight.quiet = true;
 	blocking = preflight_check(m->source, m->target, &preflight);
@@ -669,6 +700,13 @@ migrate_run(const MigrateOptions *options)
 	m.source = m.target = NULL;
 	if (exit_code == EXIT_DONE)
 		exit_code = phase_stream(&m);
+	if (exit_code != EXIT_DONE && exit_code != EXIT_USAGE &&
+		m.state.phase != PHASE_INIT)
+		log_info("slot \"%s\" stays on the source, keeping its WAL, so that "
+				 "running migrate again resumes; to give the migration up "
+				 "instead: SELECT pg_drop_replication_slot('%s'); on the "
+				 "source",
+				 options->slot, options->slot);
 
 	catalog_free(&tables);
 	state_plan_free(&plan);

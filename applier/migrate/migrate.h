@@ -10,6 +10,13 @@
  *	  table in that snapshot, each table's post-data as soon as its rows are
  *	  in, foreign keys last; then `pgferry follow` on the slot until
  *	  stopped or --endpos.
+ *	- A start that fails (phase init: slot, schema dump, roles, pre-data,
+ *	  plan) drops the slot it created and forgets its task, so that
+ *	  nothing holds the source's WAL; one killed before it could (kill -9)
+ *	  left its task's row on the target, by which the next run, and
+ *	  preflight, know the slot as this target's migration.
+ *	- With --roles, the roles the schema names that the target lacks are
+ *	  created (roles.h) in the transaction that restores pre-data.
  *	- Run again with the same arguments after an interruption of any kind
  *	  (kill -9 included), it resumes from the state on the target (see
  *	  state.h): what committed is kept, tables left unfinished are copied
@@ -34,6 +41,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "migrate/schema.h"
 #include "pg/pg.h"
 
 typedef struct MigrateOptions
@@ -53,6 +61,7 @@ typedef struct MigrateOptions
 	bool log_progress;	 /* log lines even on a terminal */
 	bool fire_triggers;	 /* passed on to follow */
 	bool ordered;		 /* passed on to follow */
+	RestoreModes modes;	 /* owners, privileges, roles of the schema */
 } MigrateOptions;
 
 #define MIGRATE_DEFAULT_SLOT "pgferry"

@@ -18,38 +18,11 @@
 #include "common/buf.h"
 #include "common/exit.h"
 #include "common/log.h"
-#include "migrate/preflight.h"
+#include "migrate/preflight_internal.h"
+#include "state/appliers.h"
+#include "state/state.h"
 
-/* Items (tables, transactions) listed by name in one block at most. */
-#define LIST_MAX 10
-
-typedef enum Verdict
-{
-	VERDICT_OK,
-	VERDICT_INFO,
-	VERDICT_WARN,
-	VERDICT_BLOCK
-} Verdict;
-
-typedef struct Check
-{
-	const PreflightOptions *options;
-	PgConn *source;
-	PgConn *target;
-	SourceTables tables;
-	int blocking;
-	int warnings;
-	bool printing; /* the current block is printed */
-	bool failed;   /* a query failed */
-} Check;
-
-static void verdict(Check *c, Verdict v, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void line(Check *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Starts a block. */
-static void
+void
 verdict(Check *c, Verdict v, const char *fmt, ...)
 {
 	static const char *const labels[] = {"OK   ", "     ", "WARN ", "BLOCK"};
@@ -67,8 +40,7 @@ verdict(Check *c, Verdict v, const char *fmt, ...)
 	putchar('\n');
 }
 
-/* A line of the current block (what happens, the fix). */
-static void
+void
 line(Check *c, const char *fmt, ...)
 {
 	va_list args;
@@ -82,16 +54,14 @@ line(Check *c, const char *fmt, ...)
 	putchar('\n');
 }
 
-/* After a list of count items cut at LIST_MAX: how many were left out. */
-static void
+void
 list_rest(Check *c, int count)
 {
 	if (count > LIST_MAX)
 		line(c, "  ... and %d more", count - LIST_MAX);
 }
 
-/* One row of a query's result, or NULL (after reporting) on error. */
-static PgResult *
+PgResult *
 query(Check *c, PgConn *conn, const char *sql, int nparams,
 	  const char *const *params, const char *what)
 {
@@ -100,12 +70,6 @@ query(Check *c, PgConn *conn, const char *sql, int nparams,
 	if (res == NULL)
 		c->failed = true;
 	return res;
-}
-
-static bool
-is_true(const char *value)
-{
-	return value && value[0] == 't';
 }
 
 /* --- servers --------------------------------------------------------------- */
@@ -239,7 +203,7 @@ check_source_settings(Check *c)
 			 "the source server",
 			 senders_used + 4);
 
-	if (is_true(pg_result_value(res, 0, 5)))
+	if (pg_result_bool(res, 0, 5))
 		verdict(c, VERDICT_OK,
 				"the pgferry plugin is installed on the "
 				"source server");
@@ -330,273 +294,86 @@ check_output_plugins(Check *c)
 	pg_result_free(res);
 }
 
-static void
-check_source_role(Check *c)
-{
-	PgResult *res;
-	PgConn *replication;
-	char *role;
-
-	res = query(c, c->source,
-				"SELECT rolsuper, rolreplication FROM pg_roles "
-				"WHERE rolname = current_user",
-				0, NULL, "read the source role");
-	if (res == NULL)
-		return;
-	role = pg_quote_ident(pg_user(c->source));
-	if (is_true(pg_result_value(res, 0, 0)) ||
-		is_true(pg_result_value(res, 0, 1)))
-		verdict(c, VERDICT_OK, "source role %s may replicate (%s)", role,
-				is_true(pg_result_value(res, 0, 0)) ? "superuser"
-													: "REPLICATION");
-	else
-	{
-		verdict(c, VERDICT_BLOCK,
-				"source role %s may not create or read "
-				"replication slots",
-				role);
-		line(c, "fix: ALTER ROLE %s REPLICATION;", role);
-	}
-	pg_result_free(res);
-
-	/* what the slot's connection will meet: pg_hba.conf, the attribute */
-	replication =
-		pg_connect(c->options->source, "source", PG_CONN_REPLICATION, NULL);
-	if (replication == NULL)
-	{
-		verdict(c, VERDICT_BLOCK,
-				"a replication connection to the source "
-				"is refused (the reason is logged above)");
-		line(c, "fix: give the role REPLICATION, and let it connect to the "
-				"database in pg_hba.conf (a replication=database connection "
-				"matches the database name, not \"replication\")");
-	}
-	pg_disconnect(replication);
-	free(role);
-}
-
-/* Whether another task of a migration restored the schema already. */
+/*
+ * Whether the target's state has a migration of this slot from this
+ * source: *phase gets its phase, or NULL.
+ */
 static bool
-schema_restored(Check *c, bool table_exists)
+slot_migration(Check *c, const char **phase)
 {
-	PgResult *res;
-	bool restored;
+	Migration found = {0};
+	SourceId id = {0};
+	bool exists, ours;
 
-	if (!table_exists)
+	*phase = NULL;
+	if (!state_get_migration(c->target, c->options->slot, &found, &exists) ||
+		!source_id_read(c->source, &id))
+	{
+		c->failed = true;
+		state_migration_free(&found);
+		source_id_free(&id);
 		return false;
-	res =
-		query(c, c->target, "SELECT count(*) > 0 FROM pgferry.schema_restore",
-			  0, NULL, "read pgferry.schema_restore");
-	if (res == NULL)
-		return false;
-	restored = is_true(pg_result_value(res, 0, 0));
-	pg_result_free(res);
-	return restored;
+	}
+	ours = exists &&
+		   strcmp(found.source.system_identifier, id.system_identifier) == 0 &&
+		   strcmp(found.source.database, id.database) == 0;
+	if (ours)
+		*phase = state_phase_name(found.phase);
+	state_migration_free(&found);
+	source_id_free(&id);
+	return true;
 }
 
+/* An existing slot: this target's migration (phase), or in the way. */
 static void
-check_target(Check *c)
+slot_exists(Check *c, const char *phase, const char *wal_kept)
 {
-	PgResult *res;
-	char *role;
-	int relations;
+	const char *slot = c->options->slot;
 
-	res = query(
-		c, c->target,
-		"SELECT has_database_privilege(current_database(), 'CREATE'),\n"
-		"  r.rolsuper OR has_parameter_privilege("
-		"'session_replication_role', 'SET'),\n"
-		"  quote_ident(current_database()),\n"
-		"  to_regclass('pgferry.schema_restore') IS NOT NULL,\n"
-		"  (SELECT count(*) FROM pg_class c\n"
-		"   JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-		"   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')\n"
-		"   AND n.nspname NOT IN ('pg_catalog', 'information_schema',\n"
-		"     'pgferry') AND n.nspname NOT LIKE 'pg\\_%'),\n"
-		"  (SELECT min(format('%I.%I', n.nspname, c.relname))\n"
-		"   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-		"   WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN\n"
-		"     ('pg_catalog', 'information_schema', 'pgferry')\n"
-		"   AND n.nspname NOT LIKE 'pg\\_%')\n"
-		"FROM pg_roles r WHERE r.rolname = current_user",
-		0, NULL, "read the target's privileges");
-	if (res == NULL)
-		return;
-	role = pg_quote_ident(pg_user(c->target));
-	if (is_true(pg_result_value(res, 0, 0)))
+	if (phase && strcmp(phase, "init") == 0)
 		verdict(c, VERDICT_OK,
-				"target role %s may create schemas and "
-				"objects",
-				role);
+				"slot \"%s\" was left by this target's migration, stopped "
+				"while it started: migrate drops it and starts again",
+				slot);
+	else if (phase)
+		verdict(c, VERDICT_OK,
+				"slot \"%s\" is this target's migration (phase %s): migrate "
+				"resumes it",
+				slot, phase);
 	else
 	{
 		verdict(c, VERDICT_BLOCK,
-				"target role %s may not create schemas in "
-				"database %s",
-				role, pg_result_value(res, 0, 2));
-		line(c, "fix: GRANT CREATE ON DATABASE %s TO %s;",
-			 pg_result_value(res, 0, 2), role);
-	}
-	if (is_true(pg_result_value(res, 0, 1)))
-		verdict(c, VERDICT_OK,
-				"target role %s may set "
-				"session_replication_role",
-				role);
-	else
-	{
-		verdict(c, VERDICT_WARN,
-				"target role %s may not set "
-				"session_replication_role: the target's triggers and "
-				"foreign key checks fire while changes are applied",
-				role);
+				"slot \"%s\" already exists on the source, keeping %s of "
+				"WAL, and is not this target's migration",
+				slot, wal_kept ? wal_kept : "no");
+		line(c, "(another target's, another tool's, or left by a migration "
+				"whose target database was emptied since)");
 		line(c,
-			 "fix (as a superuser of the target): GRANT SET ON PARAMETER "
-			 "session_replication_role TO %s;",
-			 role);
+			 "fix: choose another --slot, or drop it: SELECT "
+			 "pg_drop_replication_slot('%s');",
+			 slot);
 	}
-
-	/* pgferry restores the schema: into an empty database, or a task's */
-	relations = atoi(pg_result_value(res, 0, 4));
-	if (!c->options->resuming && relations > 0 &&
-		!schema_restored(c, is_true(pg_result_value(res, 0, 3))))
-	{
-		verdict(c, VERDICT_BLOCK,
-				"the target database already has %d %s (e.g. %s): pgferry "
-				"restores the schema itself",
-				relations, plural(relations, "relation", "relations"),
-				pg_result_value(res, 0, 5) ? pg_result_value(res, 0, 5) : "-");
-		line(c, "fix: migrate into an empty database (createdb -T template0 "
-				"NAME on the target server), or drop those objects");
-	}
-	pg_result_free(res);
-	free(role);
-}
-
-/* Quotes values as the elements of a text[] literal. */
-static char *
-array_literal(PgResult *res, int column)
-{
-	Buf array = BUF_INIT;
-
-	buf_append_str(&array, "{");
-	for (int i = 0; i < pg_result_rows(res); i++)
-	{
-		buf_append_str(&array, i ? ",\"" : "\"");
-		for (const char *p = pg_result_value(res, i, column); *p; p++)
-		{
-			if (*p == '"' || *p == '\\')
-				buf_append(&array, "\\", 1);
-			buf_append(&array, p, 1);
-		}
-		buf_append_str(&array, "\"");
-	}
-	buf_append_str(&array, "}");
-	return array.data;
-}
-
-/* Names the source has that the target lacks, reported as one block. */
-static void
-check_present_on_target(Check *c, const char *source_sql,
-						const char *target_sql, const char *what,
-						const char *fix_fmt)
-{
-	PgResult *wanted = query(c, c->source, source_sql, 0, NULL, what);
-	PgResult *present;
-	const char *params[1];
-	char *array;
-	int missing = 0;
-
-	if (wanted == NULL)
-		return;
-	array = array_literal(wanted, 0);
-	params[0] = array;
-	present = query(c, c->target, target_sql, 1, params, what);
-	free(array);
-	if (present == NULL)
-	{
-		pg_result_free(wanted);
-		return;
-	}
-	for (int i = 0; i < pg_result_rows(wanted); i++)
-	{
-		const char *name = pg_result_value(wanted, i, 0);
-		bool found = false;
-
-		for (int j = 0; j < pg_result_rows(present) && !found; j++)
-			found = strcmp(name, pg_result_value(present, j, 0)) == 0;
-		if (found)
-			continue;
-		if (missing++ == 0)
-			verdict(c, VERDICT_BLOCK, "the schema needs %s the target lacks",
-					what);
-		line(c, fix_fmt, pg_result_value(wanted, i, 1), name);
-	}
-	if (missing == 0)
-		verdict(c, VERDICT_OK, "the target has the %s the schema needs", what);
-	pg_result_free(wanted);
-	pg_result_free(present);
-}
-
-static void
-check_extensions_and_roles(Check *c)
-{
-	check_present_on_target(c,
-							"SELECT extname, quote_ident(extname) "
-							"FROM pg_extension "
-							"WHERE extname NOT IN ('plpgsql', 'pgferry') "
-							"ORDER BY 1",
-							"SELECT name FROM pg_available_extensions "
-							"WHERE name = ANY($1::text[])",
-							"extensions",
-							"fix: install extension %s on the target server "
-							"(its package, e.g. postgresql-NN-%s, or "
-							"contrib)");
-	check_present_on_target(
-		c,
-		"SELECT DISTINCT r.rolname, quote_ident(r.rolname)\n"
-		"FROM (SELECT relowner AS role FROM pg_class\n"
-		"  UNION SELECT nspowner FROM pg_namespace\n"
-		"  UNION SELECT proowner FROM pg_proc\n"
-		"  UNION SELECT typowner FROM pg_type\n"
-		"  UNION SELECT (aclexplode(relacl)).grantee\n"
-		"    FROM pg_class WHERE relacl IS NOT NULL\n"
-		"  UNION SELECT (aclexplode(nspacl)).grantee\n"
-		"    FROM pg_namespace WHERE nspacl IS NOT NULL) o\n"
-		"JOIN pg_roles r ON r.oid = o.role\n"
-		"WHERE r.rolname NOT LIKE 'pg\\_%' ORDER BY 1",
-		"SELECT rolname FROM pg_roles "
-		"WHERE rolname = ANY($1::text[])",
-		"roles (owners and grantees)",
-		"fix: CREATE ROLE %s; (or all roles: pg_dumpall "
-		"--roles-only -d SOURCE | psql TARGET), for %s");
 }
 
 static void
 check_slot(Check *c)
 {
 	const char *params[1] = {c->options->slot};
+	const char *phase;
 	PgResult *res;
 
 	if (c->options->resuming || c->options->slot == NULL)
 		return;
 	res = query(c, c->source,
-				"SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+				"SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), "
+				"restart_lsn)) FROM pg_replication_slots WHERE slot_name = $1",
 				1, params, "look for the slot");
 	if (res == NULL)
 		return;
 	if (pg_result_rows(res) == 0)
 		verdict(c, VERDICT_OK, "slot \"%s\" is free", c->options->slot);
-	else
-	{
-		verdict(c, VERDICT_BLOCK,
-				"slot \"%s\" already exists on the source "
-				"and is not this target's migration",
-				c->options->slot);
-		line(c,
-			 "fix: choose another --slot, or drop it: SELECT "
-			 "pg_drop_replication_slot('%s');",
-			 c->options->slot);
-	}
+	else if (slot_migration(c, &phase))
+		slot_exists(c, phase, pg_result_value(res, 0, 0));
 	pg_result_free(res);
 }
 
@@ -711,47 +488,6 @@ check_tables(Check *c)
 }
 
 static void
-check_large_objects(Check *c)
-{
-	PgResult *res = query(c, c->source,
-						  "SELECT count(*), coalesce(sum(octet_length("
-						  "data)), 0) FROM pg_largeobject_metadata m "
-						  "LEFT JOIN pg_largeobject l ON l.loid = m.oid",
-						  0, NULL, "count the large objects");
-	long count;
-
-	if (res == NULL)
-	{
-		/* pg_largeobject needs superuser: count without sizes */
-		c->failed = false;
-		res = query(c, c->source,
-					"SELECT count(*), NULL FROM pg_largeobject_metadata", 0,
-					NULL, "count the large objects");
-		if (res == NULL)
-			return;
-	}
-	count = atol(pg_result_value(res, 0, 0));
-	if (count == 0)
-		verdict(c, VERDICT_OK, "no large objects");
-	else
-	{
-		char size[16] = "?";
-
-		if (pg_result_value(res, 0, 1))
-			format_bytes(atof(pg_result_value(res, 0, 1)), size, sizeof(size));
-		verdict(c, VERDICT_WARN,
-				"%ld %s (%s): copied in the "
-				"snapshot, but %s later changes (lo_put, lo_unlink...) "
-				"are not in the logical stream",
-				count, plural(count, "large object", "large objects"), size,
-				plural(count, "its", "their"));
-		line(c, "fix: do not change large objects during the migration "
-				"(or store such data in bytea columns, which stream)");
-	}
-	pg_result_free(res);
-}
-
-static void
 check_sizes(Check *c)
 {
 	PgResult *res =
@@ -774,49 +510,6 @@ check_sizes(Check *c)
 			 format_bytes(c->tables.tables[i].bytes, size, sizeof(size)));
 }
 
-static void
-check_readable(Check *c)
-{
-	int unreadable = 0;
-	Buf oids = BUF_INIT;
-	const char *params[1];
-	PgResult *res;
-
-	buf_append_str(&oids, "{");
-	for (int i = 0; i < c->tables.count; i++)
-		buf_printf(&oids, "%s%u", i ? "," : "", c->tables.tables[i].oid);
-	buf_append_str(&oids, "}");
-	params[0] = oids.data;
-	res =
-		query(c, c->source,
-			  "SELECT format('%I.%I', n.nspname, c.relname), "
-			  "quote_ident(n.nspname)\n"
-			  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-			  "WHERE c.oid = ANY($1::oid[])\n"
-			  "  AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1",
-			  1, params, "check the privileges on the tables");
-	buf_free(&oids);
-	if (res == NULL)
-		return;
-	unreadable = pg_result_rows(res);
-	if (unreadable == 0)
-		verdict(c, VERDICT_OK, "source role may read every table");
-	else
-	{
-		char *role = pg_quote_ident(pg_user(c->source));
-
-		verdict(c, VERDICT_BLOCK, "source role %s may not read %d %s", role,
-				unreadable, plural(unreadable, "table", "tables"));
-		for (int i = 0; i < unreadable && i < LIST_MAX; i++)
-			line(c,
-				 "fix: GRANT SELECT ON ALL TABLES IN SCHEMA %s TO %s;  "
-				 "-- for %s",
-				 pg_result_value(res, i, 1), role, pg_result_value(res, i, 0));
-		free(role);
-	}
-	pg_result_free(res);
-}
-
 int
 preflight_check(PgConn *source, PgConn *target,
 				const PreflightOptions *options)
@@ -828,22 +521,26 @@ preflight_check(PgConn *source, PgConn *target,
 	c.target = target;
 	if (!catalog_tables(source, options->filter, &c.tables))
 		return -1;
+	c.source_role = pg_quote_ident(pg_user(source));
+	c.target_role = pg_quote_ident(pg_user(target));
 	check_versions(&c);
 	check_source_settings(&c);
 	check_output_plugins(&c);
 	check_source_role(&c);
-	check_readable(&c);
+	check_source_reads(&c);
+	check_cutover_privileges(&c);
 	check_slot(&c);
 	check_prepared_transactions(&c);
 	check_target(&c);
-	if (!options->resuming)
-		check_extensions_and_roles(&c);
+	check_extensions(&c);
+	check_schema_roles(&c);
 	check_tables(&c);
-	check_large_objects(&c);
 	if (!options->quiet)
 		check_sizes(&c);
 	fflush(stdout);
 	catalog_free(&c.tables);
+	free(c.source_role);
+	free(c.target_role);
 	return c.failed ? -1 : c.blocking;
 }
 

@@ -5,17 +5,22 @@
  *	  before anything changes.
  *
  * Promises: reads only (no slot, no table, no setting is created or
- * changed).  Prints to stdout, one block per check: OK, WARN (the
+ * changed).  Prints to stdout, one block per check: OK, INFO, WARN (the
  * migration works, with a consequence it states) or BLOCK (the migration
  * would fail); every WARN and BLOCK comes with the exact command or setting
- * that fixes it.  Checks: server versions; wal_level,
- * max_replication_slots, max_wal_senders and output_plugin_libraries on
- * the source; the pgferry plugin there; the roles' privileges on both
- * sides (replication, reading the tables, creating in the target database,
- * session_replication_role); extensions and roles the schema needs on the
- * target; objects already on the target; tables without a primary key or
- * usable replica identity, unlogged tables, large objects; the database
- * size and its largest tables.
+ * that fixes it.  A check that cannot run is a BLOCK (or an error), never
+ * an OK.  Checks: server versions; wal_level, max_replication_slots,
+ * max_wal_senders and output_plugin_libraries on the source; the pgferry
+ * plugin there; the slot (free, or this target's migration); what each
+ * phase needs of the source role (replication; every table, sequence and
+ * large object pg_dump and the copy read; what the cutover does: the
+ * database's ownership, pg_signal_backend, pg_read_all_stats) and of the
+ * target role (schemas it creates or fills, extensions, the roles the
+ * schema names and, with the modes migrate will use, acting for owners,
+ * grantors, objects only a superuser creates; session_replication_role);
+ * objects already on the target; tables without a primary key or usable
+ * replica identity, unlogged tables; the database size and its largest
+ * tables.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +32,7 @@
 #include "common/exit.h"
 
 #include "catalog/tablefilter.h"
+#include "migrate/schema.h"
 #include "pg/pg.h"
 
 typedef struct PreflightOptions
@@ -35,9 +41,10 @@ typedef struct PreflightOptions
 	const char *target; /* conninfo */
 	const char *slot;	/* the slot migrate would create */
 	const TableFilter *filter;
-	bool resuming; /* migrate resuming its own work: the
+	RestoreModes modes; /* how migrate restores the schema */
+	bool resuming;		/* migrate resuming its own work: the
 								 * target's tables and the slot are ours */
-	bool quiet;	   /* print only WARN and BLOCK */
+	bool quiet;			/* print only WARN and BLOCK */
 } PreflightOptions;
 
 /*

@@ -8,9 +8,7 @@
  * snapshot); `pg_restore --list` gives its table of contents, which says
  * for each post-data entry the catalog and OID of the object, from which
  * the source's catalogs give the table it belongs to; `pg_restore --file`
- * renders the SQL.  The rendered post-data script is cut at the comment
- * header pg_dump writes before every entry; that there are exactly as many
- * headers as entries is checked.
+ * renders the SQL, which postdata.c cuts into statements.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,25 +25,10 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "migrate/postdata.h"
 #include "migrate/schema.h"
 
-#define ENTRY_HEADER "\n--\n-- Name: "
 #define SCRIPT_END "\n--\n-- PostgreSQL database dump complete\n"
-
-/* One entry of an archive's table of contents. */
-typedef struct TocEntry
-{
-	char *line;	 /* as pg_restore --list prints it */
-	Oid catalog; /* catalog of the object, 0 if none */
-	Oid object;
-	const char *what; /* the line after the OIDs: "INDEX ..." */
-} TocEntry;
-
-typedef struct Toc
-{
-	TocEntry *entries;
-	int count;
-} Toc;
 
 /* --- child programs ---------------------------------------------------- */
 
@@ -126,8 +109,12 @@ run_program(const char **argv, const char *password, const char *stdout_path)
 		log_error("%s failed (%s %d)", program,
 				  WIFEXITED(status) ? "exit code" : "signal",
 				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		log_hint("Its own messages are above; the PostgreSQL client programs "
-				 "must be of the source server's major version or newer.");
+		log_hint(
+			"Its own messages are above.  On \"permission denied\", the "
+			"role lacks a privilege: `pgferry preflight` names each, with "
+			"its GRANT.  On \"server version mismatch\", the PostgreSQL "
+			"client programs must be of the source server's major "
+			"version or newer.");
 		free(program);
 		return false;
 	}
@@ -240,22 +227,31 @@ toc_list(const char *archive, const char *dir, const char *section, Toc *toc,
 	return true;
 }
 
-/* Renders the entries of toc (but excluded ones) as SQL. */
+/*
+ * Renders the entries of toc as SQL, with what modes leave out; the files
+ * are named after part.
+ */
 static char *
-toc_render(const char *archive, const char *dir, const char *section,
-		   const Toc *toc)
+toc_render(const char *archive, const char *dir, const char *part,
+		   const Toc *toc, const RestoreModes *modes)
 {
 	char list_path[PATH_MAX];
 	char sql_path[PATH_MAX];
 	char file_option[PATH_MAX + 16];
 	char list_option[PATH_MAX + 16];
-	const char *argv[] = {"pg_restore", list_option, file_option, archive,
-						  NULL};
+	const char *argv[7] = {"pg_restore", list_option, file_option};
+	int argc = 3;
 	Buf list = BUF_INIT;
 	bool ok;
 
-	snprintf(list_path, sizeof(list_path), "%s/%s.list", dir, section);
-	snprintf(sql_path, sizeof(sql_path), "%s/%s.sql", dir, section);
+	if (modes->no_owner)
+		argv[argc++] = "--no-owner";
+	if (modes->no_privileges)
+		argv[argc++] = "--no-privileges";
+	argv[argc++] = archive;
+	argv[argc] = NULL;
+	snprintf(list_path, sizeof(list_path), "%s/%s.list", dir, part);
+	snprintf(sql_path, sizeof(sql_path), "%s/%s.sql", dir, part);
 	snprintf(list_option, sizeof(list_option), "--use-list=%s", list_path);
 	snprintf(file_option, sizeof(file_option), "--file=%s", sql_path);
 	buf_append(&list, "", 0);
@@ -287,378 +283,6 @@ script_strip_meta(char *sql)
 	}
 }
 
-/* --- post-data statements ------------------------------------------------ */
-
-/*
- * The session settings in force at a point of the script: pg_dump writes a
- * SET only when a value changes (default_tablespace before an index of
- * another tablespace, ...), so a statement run on its own must carry them.
- */
-typedef struct SessionSettings
-{
-	char *lines[16];
-	int count;
-} SessionSettings;
-
-static void
-settings_record(SessionSettings *settings, const char *line, size_t len)
-{
-	size_t name_len = strcspn(line, " =(");
-	const char *name = line;
-
-	/* SELECT pg_catalog.set_config('search_path', ...) */
-	if (strncmp(line, "SELECT pg_catalog.set_config('", 30) == 0)
-	{
-		name = line + 30;
-		name_len = strcspn(name, "'");
-	}
-	else if (strncmp(line, "SET ", 4) == 0)
-	{
-		name = line + 4;
-		name_len = strcspn(name, " =");
-	}
-	for (int i = 0; i < settings->count; i++)
-	{
-		const char *old = settings->lines[i];
-		const char *old_name = strchr(old, ' ') + 1;
-
-		if (strncmp(old, "SELECT", 6) == 0)
-			old_name = old + 30;
-		if (strncmp(old_name, name, name_len) == 0 &&
-			strchr(" ='", old_name[name_len]))
-		{
-			free(settings->lines[i]);
-			settings->lines[i] = xstrndup(line, len);
-			return;
-		}
-	}
-	if (settings->count < (int) (sizeof(settings->lines) / sizeof(char *)))
-		settings->lines[settings->count++] = xstrndup(line, len);
-}
-
-static bool
-is_setting_line(const char *line)
-{
-	return strncmp(line, "SET ", 4) == 0 ||
-		   strncmp(line, "SELECT pg_catalog.set_config(", 29) == 0;
-}
-
-/*
- * Records the settings lines at the end of [start, end) and returns where
- * they begin: they belong to the next entry.
- */
-static const char *
-take_trailing_settings(SessionSettings *settings, const char *start,
-					   const char *end)
-{
-	const char *cut = end;
-	const char *line_end = end;
-
-	/* walk back line by line over blank and settings lines */
-	while (line_end > start)
-	{
-		const char *line = line_end;
-
-		while (line > start && line[-1] != '\n')
-			line--;
-		if (line == line_end || line[0] == '\n')
-		{
-			line_end = line > start ? line - 1 : start;
-			continue;
-		}
-		if (!is_setting_line(line))
-			break;
-		cut = line;
-		line_end = line > start ? line - 1 : start;
-	}
-	/* record them in script order */
-	for (const char *p = cut; p < end;)
-	{
-		size_t len = strcspn(p, "\n");
-
-		if (len > 0 && is_setting_line(p))
-			settings_record(settings, p, len);
-		p += len + (p[len] == '\n');
-	}
-	return cut;
-}
-
-/*
- * Ties each post-data entry to the table it belongs to, on the source, and
- * describes it as the catalogs do (quoted names, the relation it is on).
- * Only tables are copied: an entry on a view, a materialized view or a
- * foreign table belongs to none, and runs once every table is copied.
- */
-static bool
-map_entries(PgConn *source, const Toc *toc, PostDataItem *items)
-{
-	Buf catalogs = BUF_INIT;
-	Buf objects = BUF_INIT;
-	const char *params[2];
-	PgResult *res;
-
-	buf_append_str(&catalogs, "{");
-	buf_append_str(&objects, "{");
-	for (int i = 0; i < toc->count; i++)
-	{
-		buf_printf(&catalogs, "%s%u", i ? "," : "", toc->entries[i].catalog);
-		buf_printf(&objects, "%s%u", i ? "," : "", toc->entries[i].object);
-	}
-	buf_append_str(&catalogs, "}");
-	buf_append_str(&objects, "}");
-	params[0] = catalogs.data;
-	params[1] = objects.data;
-	res = pg_query(
-		source,
-		"SELECT n.nspname, c.relname, fn.nspname, fc.relname,\n"
-		"  CASE WHEN e.catalog <> 0\n"
-		"    THEN pg_describe_object(e.catalog, e.object, 0) END\n"
-		"FROM unnest($1::oid[], $2::oid[]) WITH ORDINALITY\n"
-		"  AS e(catalog, object, position)\n"
-		"LEFT JOIN LATERAL (\n"
-		"  SELECT conrelid AS rel, confrelid AS ref FROM pg_constraint\n"
-		"    WHERE e.catalog = 'pg_constraint'::regclass AND oid = e.object\n"
-		"  UNION ALL SELECT indrelid, 0 FROM pg_index\n"
-		"    WHERE e.catalog = 'pg_class'::regclass AND indexrelid = "
-		"e.object\n"
-		"  UNION ALL SELECT oid, 0 FROM pg_class\n"
-		"    WHERE e.catalog = 'pg_class'::regclass AND oid = e.object\n"
-		"      AND relkind IN ('r', 'p')\n"
-		"  UNION ALL SELECT tgrelid, 0 FROM pg_trigger\n"
-		"    WHERE e.catalog = 'pg_trigger'::regclass AND oid = e.object\n"
-		"  UNION ALL SELECT ev_class, 0 FROM pg_rewrite\n"
-		"    WHERE e.catalog = 'pg_rewrite'::regclass AND oid = e.object\n"
-		"  UNION ALL SELECT polrelid, 0 FROM pg_policy\n"
-		"    WHERE e.catalog = 'pg_policy'::regclass AND oid = e.object\n"
-		"  UNION ALL SELECT stxrelid, 0 FROM pg_statistic_ext\n"
-		"    WHERE e.catalog = 'pg_statistic_ext'::regclass AND oid = "
-		"e.object\n"
-		") m ON true\n"
-		"LEFT JOIN pg_class c ON c.oid = m.rel AND c.relkind IN ('r', 'p')\n"
-		"LEFT JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-		"LEFT JOIN pg_class fc ON fc.oid = m.ref\n"
-		"LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace\n"
-		"ORDER BY e.position",
-		2, params);
-	buf_free(&catalogs);
-	buf_free(&objects);
-	if (res == NULL)
-	{
-		pg_report(source, "find the tables of the post-data entries");
-		return false;
-	}
-	for (int i = 0; i < toc->count && i < pg_result_rows(res); i++)
-	{
-		const char *values[5];
-
-		for (int c = 0; c < 5; c++)
-			values[c] = pg_result_value(res, i, c);
-		if (values[4])
-		{
-			free(items[i].description);
-			items[i].description = xstrdup(values[4]);
-		}
-		if (values[0] && values[1])
-		{
-			items[i].schema = xstrdup(values[0]);
-			items[i].table = xstrdup(values[1]);
-		}
-		if (items[i].foreign_key && values[2] && values[3])
-		{
-			items[i].ref_schema = xstrdup(values[2]);
-			items[i].ref_table = xstrdup(values[3]);
-		}
-	}
-	pg_result_free(res);
-	return true;
-}
-
-/*
- * Reads a possibly qualified, possibly quoted name at *p as pg_dump writes
- * it; returns it malloc'ed (still quoted) and moves *p past it.
- */
-static char *
-read_name(const char **p)
-{
-	const char *start = *p;
-	const char *q = start;
-
-	for (;;)
-	{
-		if (*q == '"')
-		{
-			for (q++; *q && !(q[0] == '"' && q[1] != '"'); q++)
-				if (*q == '"')
-					q++;
-			if (*q == '"')
-				q++;
-		}
-		else
-			while ((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ||
-				   *q == '_' || *q == '$' || (unsigned char) *q >= 0x80)
-				q++;
-		if (*q != '.')
-			break;
-		q++;
-	}
-	*p = q;
-	return q > start ? xstrndup(start, q - start) : NULL;
-}
-
-/*
- * Entries whose table of contents line names no catalog object (index
- * attachments, comments) still concern one table; the statement says
- * which.  Returns the relation named (an index when *is_index), or NULL.
- */
-static char *
-statement_relation(const char *statement, bool *is_index)
-{
-	static const char *const on_prefixes[] = {
-		"COMMENT ON CONSTRAINT ", "COMMENT ON TRIGGER ", "COMMENT ON RULE ",
-		"COMMENT ON POLICY ", NULL};
-	const char *p = statement;
-
-	/* the SQL after the comment header and the session settings */
-	while (*p &&
-		   (*p == '\n' || strncmp(p, "--", 2) == 0 || is_setting_line(p)))
-		p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
-	*is_index = true;
-	if (strncmp(p, "ALTER INDEX ", 12) == 0)
-	{
-		/* ALTER INDEX parent ATTACH PARTITION leaf: the parent's table */
-		p += 12;
-		return read_name(&p);
-	}
-	if (strncmp(p, "COMMENT ON INDEX ", 17) == 0)
-	{
-		p += 17;
-		return read_name(&p);
-	}
-	*is_index = false;
-	for (int i = 0; on_prefixes[i]; i++)
-	{
-		char *name;
-
-		if (strncmp(p, on_prefixes[i], strlen(on_prefixes[i])) != 0)
-			continue;
-		p += strlen(on_prefixes[i]);
-		name = read_name(&p);
-		free(name);
-		if (strncmp(p, " ON ", 4) != 0)
-			return NULL;
-		p += 4;
-		return read_name(&p);
-	}
-	return NULL;
-}
-
-/* Ties the entries the catalogs did not place to the table they name. */
-static bool
-map_statements(PgConn *source, PostDataList *list)
-{
-	for (int i = 0; i < list->count; i++)
-	{
-		PostDataItem *item = &list->items[i];
-		bool is_index;
-		char *name;
-		const char *params[2];
-		PgResult *res;
-
-		if (item->table ||
-			(name = statement_relation(item->statement, &is_index)) == NULL)
-			continue;
-		params[0] = name;
-		params[1] = is_index ? "true" : "false";
-		res = pg_query(source,
-					   "SELECT n.nspname, c.relname FROM pg_class c\n"
-					   "JOIN pg_namespace n ON n.oid = c.relnamespace\n"
-					   "WHERE c.oid = CASE WHEN $2::bool\n"
-					   "  THEN (SELECT indrelid FROM pg_index\n"
-					   "        WHERE indexrelid = to_regclass($1))\n"
-					   "  ELSE to_regclass($1) END\n"
-					   "  AND c.relkind IN ('r', 'p')",
-					   2, params);
-		free(name);
-		if (res == NULL)
-		{
-			pg_report(source, "find the table of %s", item->description);
-			return false;
-		}
-		if (pg_result_rows(res) == 1)
-		{
-			item->schema = xstrdup(pg_result_value(res, 0, 0));
-			item->table = xstrdup(pg_result_value(res, 0, 1));
-		}
-		pg_result_free(res);
-	}
-	return true;
-}
-
-/* Cuts the rendered post-data script into one statement per entry. */
-static bool
-split_post_data(char *sql, const Toc *toc, PostDataList *list)
-{
-	SessionSettings settings = {{0}, 0};
-	const char *entry = strstr(sql, ENTRY_HEADER);
-	int n = 0;
-	bool ok = true;
-
-	list->items = xcalloc(toc->count ? toc->count : 1, sizeof(PostDataItem));
-	list->count = toc->count;
-	take_trailing_settings(&settings, sql, entry ? entry : sql + strlen(sql));
-	while (entry)
-	{
-		const char *next = strstr(entry + 1, ENTRY_HEADER);
-		const char *end = next ? next : entry + strlen(entry);
-		const char *cut;
-		Buf statement = BUF_INIT;
-
-		if (n == toc->count)
-		{
-			n++;
-			break;
-		}
-		for (int i = 0; i < settings.count; i++)
-			buf_printf(&statement, "%s\n", settings.lines[i]);
-		cut = take_trailing_settings(&settings, entry, end);
-		buf_append(&statement, entry, cut - entry);
-		list->items[n].statement = statement.data;
-		entry = next;
-		n++;
-	}
-	if (n != toc->count)
-	{
-		log_error("could not match pg_restore's post-data script with its "
-				  "table of contents (%d entries, %d statements)",
-				  toc->count, n);
-		log_hint(
-			"Report this as a bug, with the files in the --dir directory.");
-		ok = false;
-	}
-	for (int i = 0; i < settings.count; i++)
-		free(settings.lines[i]);
-	return ok;
-}
-
-static bool
-build_post_data(char *sql, const Toc *toc, PgConn *source, PostDataList *list)
-{
-	script_strip_meta(sql);
-	if (!split_post_data(sql, toc, list))
-		return false;
-	for (int i = 0; i < toc->count; i++)
-	{
-		PostDataItem *item = &list->items[i];
-
-		item->position = i + 1;
-		item->description = xstrdup(toc->entries[i].what);
-		item->foreign_key =
-			strncmp(toc->entries[i].what, "FK CONSTRAINT ", 14) == 0;
-	}
-	return map_entries(source, toc, list->items) &&
-		   map_statements(source, list);
-}
-
 /* --- the whole schema --------------------------------------------------------- */
 
 /*
@@ -669,7 +293,7 @@ build_post_data(char *sql, const Toc *toc, PgConn *source, PostDataList *list)
 static void
 remove_dump_files(const char *archive, const char *dir)
 {
-	static const char *const sections[] = {"pre-data", "post-data"};
+	static const char *const sections[] = {"schemas", "pre-data", "post-data"};
 	static const char *const suffixes[] = {"toc", "list", "sql"};
 	char path[PATH_MAX];
 
@@ -683,9 +307,72 @@ remove_dump_files(const char *archive, const char *dir)
 		}
 }
 
+/* Whether an entry creates a schema or sets its privileges. */
+static bool
+is_schema_entry(const TocEntry *e)
+{
+	return strncmp(e->what, "SCHEMA - ", 9) == 0 ||
+		   strncmp(e->what, "ACL - SCHEMA ", 13) == 0;
+}
+
+/* Appends the SQL of toc's entries to script (nothing for none). */
+static bool
+append_rendered(Buf *script, const char *archive, const char *dir,
+				const char *part, const Toc *toc, const RestoreModes *modes)
+{
+	char *sql;
+
+	if (toc->count == 0)
+		return true;
+	sql = toc_render(archive, dir, part, toc, modes);
+	if (sql == NULL)
+		return false;
+	script_strip_meta(sql);
+	buf_append_str(script, sql);
+	free(sql);
+	return true;
+}
+
+/*
+ * The pre-data script: the schemas and their privileges, then the rest
+ * (but the pgferry extension).  pg_restore puts every privilege after
+ * every object, but ALTER ... OWNER TO by a non-superuser needs the new
+ * owner's CREATE on the schema, which a GRANT of the source may give.
+ */
+static char *
+render_pre_data(const char *archive, const char *dir, const Toc *pre,
+				const RestoreModes *modes, int *count)
+{
+	Toc schemas = {0}, rest = {0};
+	Buf script = BUF_INIT;
+	bool ok;
+
+	schemas.entries = xcalloc(pre->count + 1, sizeof(TocEntry));
+	rest.entries = xcalloc(pre->count + 1, sizeof(TocEntry));
+	for (int i = 0; i < pre->count; i++)
+	{
+		if (is_pgferry_extension(&pre->entries[i]))
+			continue;
+		if (is_schema_entry(&pre->entries[i]))
+			schemas.entries[schemas.count++] = pre->entries[i];
+		else
+			rest.entries[rest.count++] = pre->entries[i];
+	}
+	buf_append(&script, "", 0);
+	ok = append_rendered(&script, archive, dir, "schemas", &schemas, modes) &&
+		 append_rendered(&script, archive, dir, "pre-data", &rest, modes);
+	*count = schemas.count + rest.count;
+	free(schemas.entries);
+	free(rest.entries);
+	if (ok)
+		return script.data;
+	buf_free(&script);
+	return NULL;
+}
+
 bool
 schema_dump(const char *conninfo, const char *snapshot, const char *dir,
-			PgConn *source, SchemaScript *script)
+			PgConn *source, const RestoreModes *modes, SchemaScript *script)
 {
 	char archive[PATH_MAX];
 	char file_option[PATH_MAX + 16];
@@ -705,7 +392,7 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 							   NULL};
 	Toc pre = {0}, post = {0};
 	char *pre_listing = NULL, *post_listing = NULL, *post_sql = NULL;
-	Toc kept = {0};
+	int restored = 0;
 	bool ok = false;
 
 	memset(script, 0, sizeof(SchemaScript));
@@ -719,31 +406,27 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 		!toc_list(archive, dir, "post-data", &post, &post_listing))
 		goto done;
 
-	kept.entries = xcalloc(pre.count ? pre.count : 1, sizeof(TocEntry));
-	for (int i = 0; i < pre.count; i++)
-		if (!is_pgferry_extension(&pre.entries[i]))
-			kept.entries[kept.count++] = pre.entries[i];
-	script->pre_data = toc_render(archive, dir, "pre-data", &kept);
+	script->pre_data = render_pre_data(archive, dir, &pre, modes, &restored);
 	if (script->pre_data == NULL)
 		goto done;
-	script_strip_meta(script->pre_data);
 
 	if (post.count > 0)
 	{
-		post_sql = toc_render(archive, dir, "post-data", &post);
-		if (post_sql == NULL ||
-			!build_post_data(post_sql, &post, source, &script->post_data))
+		post_sql = toc_render(archive, dir, "post-data", &post, modes);
+		if (post_sql == NULL)
+			goto done;
+		script_strip_meta(post_sql);
+		if (!postdata_build(post_sql, &post, source, &script->post_data))
 			goto done;
 	}
-	log_info("schema dumped: %d pre-data %s, %d post-data %s", kept.count,
-			 plural(kept.count, "object", "objects"), script->post_data.count,
+	log_info("schema dumped: %d pre-data %s, %d post-data %s", restored,
+			 plural(restored, "object", "objects"), script->post_data.count,
 			 plural(script->post_data.count, "statement", "statements"));
 	ok = true;
 	/* a failed dump keeps them, for its report */
 	remove_dump_files(archive, dir);
 
 done:
-	free(kept.entries);
 	free(pre.entries);
 	free(post.entries);
 	free(pre_listing);

@@ -18,6 +18,8 @@
  *	  references.  Statements tied to no copied table run after every copy,
  *	  in pg_dump's order (which puts foreign keys after the indexes they
  *	  need).
+ *	- Owners and privileges are restored as pg_dump wrote them, or left
+ *	  out as pg_restore --no-owner and --no-privileges leave them out.
  *	- pg_dump and pg_restore are the ones installed next to pgferry (the
  *	  PostgreSQL bin directory), else found on PATH.  A password never
  *	  appears on their command line.
@@ -32,6 +34,17 @@
 #include "pg/pg.h"
 #include "state/state.h"
 
+/*
+ * What the restored schema keeps of the source's roles (pgferry migrate
+ * --no-owner, --no-privileges, --roles; preflight checks the same).
+ */
+typedef struct RestoreModes
+{
+	bool no_owner;		/* objects belong to the target role */
+	bool no_privileges; /* no GRANT, REVOKE or default privileges */
+	bool create_roles;	/* missing roles created first (roles.h) */
+} RestoreModes;
+
 typedef struct SchemaScript
 {
 	char *pre_data; /* SQL, to run in one transaction */
@@ -41,10 +54,13 @@ typedef struct SchemaScript
 /*
  * Dumps the schema of the source database (conninfo) in snapshot into dir,
  * and ties the post-data statements to tables with the catalogs seen by
- * source (a session in the same snapshot).
+ * source (a session in the same snapshot).  The pre-data script restores
+ * the schemas and their privileges first: an owner's CREATE on a schema
+ * must be there before a non-superuser can give it objects in it.
  */
 extern bool schema_dump(const char *conninfo, const char *snapshot,
-						const char *dir, PgConn *source, SchemaScript *script);
+						const char *dir, PgConn *source,
+						const RestoreModes *modes, SchemaScript *script);
 extern void schema_script_free(SchemaScript *script);
 
 /* Runs the pre-data script in the caller's transaction on target. */

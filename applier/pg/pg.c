@@ -510,6 +510,14 @@ pg_result_value(const PgResult *res, int row, int column)
 	return PQgetvalue(res, row, column);
 }
 
+bool
+pg_result_bool(const PgResult *res, int row, int column)
+{
+	const char *value = pg_result_value(res, row, column);
+
+	return value && value[0] == 't';
+}
+
 long
 pg_result_affected(const PgResult *res)
 {
@@ -570,6 +578,27 @@ pg_quote_literal(const char *value)
 	*q++ = '\'';
 	*q = '\0';
 	return quoted;
+}
+
+char *
+pg_text_array(const char *const *values, int count)
+{
+	Buf array = BUF_INIT;
+
+	buf_append_str(&array, "{");
+	for (int i = 0; i < count; i++)
+	{
+		buf_append_str(&array, i ? ",\"" : "\"");
+		for (const char *p = values[i]; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				buf_append(&array, "\\", 1);
+			buf_append(&array, p, 1);
+		}
+		buf_append_str(&array, "\"");
+	}
+	buf_append_str(&array, "}");
+	return array.data;
 }
 
 /* --- LSNs --------------------------------------------------------------------- */

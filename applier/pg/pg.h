@@ -147,6 +147,8 @@ extern int pg_result_rows(const PgResult *res);
 extern int pg_result_columns(const PgResult *res);
 /* The text of a field, or NULL for SQL NULL. */
 extern const char *pg_result_value(const PgResult *res, int row, int column);
+/* Whether a boolean field is true (false for SQL NULL). */
+extern bool pg_result_bool(const PgResult *res, int row, int column);
 /* Rows the command affected (INSERT/UPDATE/DELETE/COPY), or -1. */
 extern long pg_result_affected(const PgResult *res);
 extern void pg_result_free(PgResult *res);
@@ -173,6 +175,8 @@ extern void pg_report(const PgConn *conn, const char *what_fmt, ...)
 
 extern char *pg_quote_ident(const char *name);
 extern char *pg_quote_literal(const char *value);
+/* A text[] literal of values, for a parameter ($1::text[]). */
+extern char *pg_text_array(const char *const *values, int count);
 
 /* --- pipeline mode ------------------------------------------------------ */
 

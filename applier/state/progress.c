@@ -15,7 +15,6 @@
  * bigint's range for half of all clusters.
  */
 static const char progress_ddl[] =
-	"CREATE SCHEMA IF NOT EXISTS pgferry;\n"
 	"CREATE TABLE IF NOT EXISTS pgferry.progress (\n"
 	"    slot_name         text        NOT NULL,\n"
 	"    system_identifier numeric(20) NOT NULL,\n"
@@ -36,11 +35,28 @@ static const char progress_ddl[] =
 #define PGFERRY_DDL_LOCK                                                      \
 	"SELECT pg_advisory_xact_lock(hashtext('pgferry ddl'))"
 
+/*
+ * Creates schema pgferry unless it exists: CREATE SCHEMA IF NOT EXISTS
+ * needs CREATE on the database even then, and an administrator may have
+ * created the schema for a role that has CREATE on it alone.
+ */
+static bool
+create_schema(PgConn *target)
+{
+	PgResult *res =
+		pg_query(target, "SELECT to_regnamespace('pgferry') IS NULL", 0, NULL);
+	bool missing = res && strcmp(pg_result_value(res, 0, 0), "t") == 0;
+
+	pg_result_free(res);
+	return res && (!missing || pg_exec(target, "CREATE SCHEMA pgferry"));
+}
+
 bool
 progress_run_ddl(PgConn *target, const char *ddl, const char *what)
 {
 	if (pg_exec(target, "BEGIN") && pg_exec(target, PGFERRY_DDL_LOCK) &&
-		pg_exec(target, ddl) && pg_exec(target, "COMMIT"))
+		create_schema(target) && pg_exec(target, ddl) &&
+		pg_exec(target, "COMMIT"))
 		return true;
 	pg_report(target, "%s", what);
 	if (strcmp(pg_error_sqlstate(target), "42501") == 0)

@@ -27,8 +27,9 @@ typedef struct ProgressKey
 } ProgressKey;
 
 /*
- * Runs ddl creating pgferry's own objects in a transaction that holds the
- * lock every pgferry process takes for it; what names it in the error.
+ * Runs ddl creating pgferry's own objects in schema pgferry (created first
+ * if missing) in a transaction that holds the lock every pgferry process
+ * takes for it; what names it in the error.
  */
 extern bool progress_run_ddl(PgConn *target, const char *ddl,
 							 const char *what);

@@ -38,7 +38,6 @@
 	"-c tcp_keepalives_count=3"
 
 static const char *const state_ddl =
-	"CREATE SCHEMA IF NOT EXISTS pgferry;\n"
 	"CREATE TABLE IF NOT EXISTS pgferry.migration (\n"
 	"  slot text PRIMARY KEY,\n"
 	"  phase text NOT NULL CHECK (phase IN ('init', 'copy', 'stream')),\n"

@@ -7,6 +7,7 @@
 #     background (Ferry's stop_pgbench stops it);
 #   * migrate / start_migrate / stop_migrate: the pgferry migrate command,
 #     to completion or in the background (stdout and stderr kept in files);
+#   * preflight: the pgferry preflight command;
 #   * wait_phase / wait_applied: poll the state on the target;
 #   * schema_matches: indexes, constraints, triggers and sequences of the
 #     source and the target compared by name and definition.
@@ -24,17 +25,22 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(
-  load_sample start_pgbench migrate start_migrate stop_migrate
+  load_sample start_pgbench migrate start_migrate stop_migrate preflight
   wait_phase wait_applied wait_source_applied schema_matches conn
 );
 
 my $pgferry = $ENV{PGFERRY} // 'pgferry';
 
-# Connection string of a node's database.
+# Connection string of a node's database: $db is its name, or [name, role]
+# to connect as that role (the servers trust local connections).  The
+# commands below (pgferry's, pgbench's) take either.
 sub conn
 {
 	my ($node, $db) = @_;
-	return $node->connstr($db);
+	my ($name, $user) = ref $db ? @$db : ($db);
+	my $conninfo = $node->connstr($name);
+	$conninfo .= " user=$user" if defined $user;
+	return $conninfo;
 }
 
 # Loads demo/sample.sql into a new database $db of $node.  Returns the
@@ -69,6 +75,17 @@ sub _migrate_command
 	my ($source, $sdb, $target, $tdb, @args) = @_;
 	return ($pgferry, 'migrate', '--source', conn($source, $sdb),
 		'--target', conn($target, $tdb), '--log-progress', @args);
+}
+
+# Runs pgferry preflight; returns { rc, stdout, stderr }.
+sub preflight
+{
+	my ($source, $sdb, $target, $tdb, @args) = @_;
+	return run_pgferry(
+		[
+			'preflight', '--source', conn($source, $sdb),
+			'--target', conn($target, $tdb), @args
+		]);
 }
 
 # Runs pgferry migrate to completion (give --endpos).  Returns { rc, stdout,

@@ -9,7 +9,6 @@ use warnings;
 use lib 'regress/t';
 use Ferry;
 use FerryMigrate;
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -45,21 +44,16 @@ $source->safe_psql('app', q{
 create_database($target, 'app');
 $target->safe_psql('app', 'CREATE TABLE leftover (id int)');
 
-my $src = $source->connstr('app') . ' user=app';
-my $tgt = $target->connstr('app');
-
-sub preflight
+# FerryMigrate's preflight as role app (or, with $as_superuser, as the
+# test's superuser): its exit code and stdout.
+sub run_preflight
 {
-	my ($source_conninfo) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ $ENV{PGFERRY} // 'pgferry', 'preflight', '--source', $source_conninfo // $src,
-			'--target', $tgt ],
-		'>', \$out, '2>', \$err);
-	note "pgferry preflight: exit " . ($? >> 8) . "\n$out\n$err";
-	return ($? >> 8, $out);
+	my ($as_superuser) = @_;
+	my $res = preflight($source, $as_superuser ? 'app' : [ 'app', 'app' ], $target, 'app');
+	return ($res->{rc}, $res->{stdout});
 }
 
-my ($rc, $out) = preflight();
+my ($rc, $out) = run_preflight();
 is($rc, 6, 'preflight exits 6 when something blocks');
 like($out, qr/^BLOCK wal_level = replica.*\n.*fix: ALTER SYSTEM SET wal_level = logical; then restart/m,
 	'wal_level reported with its fix');
@@ -69,7 +63,7 @@ SKIP:
 	like($out, qr/^WARN  output_plugin_libraries cannot be read by role app: it must list pgferry\n.*SHOW output_plugin_libraries;/m,
 		'output_plugin_libraries, unreadable by a role that is not superuser: how to check it');
 	# as a superuser, the value is known
-	my ($rc_super, $out_super) = preflight($source->connstr('app'));
+	my ($rc_super, $out_super) = run_preflight(1);
 	like($out_super, qr/^BLOCK output_plugin_libraries = 'pgoutput, test_decoding' does not allow/m,
 		'output_plugin_libraries without pgferry reported');
 	like($out_super,
@@ -89,8 +83,8 @@ like($out, qr/^WARN  1 prepared transaction on the source: creating the slot wai
 $source->safe_psql('app', "COMMIT PREPARED 'stuck'");
 like($out, qr/^BLOCK the target database already has 1 relation \(e\.g\. public\.leftover\)/m,
 	'a target database that is not empty');
-like($out, qr/^BLOCK the schema needs roles .*\n\s+fix: CREATE ROLE app;/m,
-	'a role the target lacks, with its fix');
+like($out, qr/^BLOCK the schema names 1 role the target lacks\n\s+app \(owns objects\)\n\s+fix: pgferry migrate --roles .*, or create them yourself/m,
+	'a role the target lacks, with its fixes');
 like($out, qr/^OK    max_replication_slots/m, 'the settings that are fine say so');
 like($out, qr/database size .*; 3 tables to copy/, 'the size and the tables to copy');
 
@@ -112,7 +106,7 @@ $source->safe_psql('postgres',
   if $has_setting;
 $source->restart;
 $target->safe_psql('app', 'DROP TABLE leftover; CREATE ROLE app');
-($rc, $out) = preflight();
+($rc, $out) = run_preflight();
 is($rc, 0, 'preflight exits 0 once the blocking problems are fixed');
 unlike($out, qr/^BLOCK/m, 'nothing blocks');
 like($out, qr/^OK    wal_level = logical/m, 'wal_level is fine');
