@@ -74,6 +74,7 @@ struct Applier
 
 	Stmt stmt; /* reused from statement to statement */
 	ApplyCounters counters;
+	uint64_t rows_recorded; /* counters.rows at the last commit */
 };
 
 static const char session_setup[] =
@@ -732,10 +733,14 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
 	snprintf(expect->what, sizeof(expect->what),
 			 "record the position in pgferry.progress");
-	if (!progress_send(applier->conn, key, commit_lsn, end_lsn))
+	if (!progress_send(applier->conn, key, commit_lsn, end_lsn,
+					   applier->counters.rows - applier->rows_recorded))
 		return apply_send_failed(applier, "pgferry.progress");
 	if (!apply_send_command(applier, "COMMIT", "commit"))
 		return false;
 	applier->in_transaction = false;
-	return apply_sync(applier);
+	if (!apply_sync(applier))
+		return false;
+	applier->rows_recorded = applier->counters.rows;
+	return true;
 }

@@ -3,46 +3,50 @@
  * cutover.c
  *	  `pgferry cutover`: the switch from the source to the target.
  *
- * The steps, each logged as it happens:
+ * Before the window (the source takes writes, nothing is changed yet):
+ *	- checks: every post-data statement of the migration has run on the
+ *	  target; every copy-only task has finished, and none of its tables
+ *	  changed on the source since its copy; the source database has no
+ *	  prepared transaction (COMMIT PREPARED would still write after
+ *	  read-only); the slots to wait for (--slot, or every slot with a
+ *	  pgferry.progress row for this source on the target) exist and are
+ *	  active, i.e. a `pgferry follow` or `migrate` is applying them.
+ *	- The target's materialized views populated on the source are
+ *	  refreshed (a REFRESH is not in the WAL stream, and inside the window
+ *	  its time would grow with the data).
+ *	- The gate: a marker written on the source now, and the time until
+ *	  every applier has applied it, is the apply lag.  It is measured again
+ *	  until it is at most --max-lag (for at most --timeout): the window's
+ *	  wait for the applier then takes about as long.
  *
- *	1. Checks, nothing changed yet: the source database has no prepared
- *	   transactions (COMMIT PREPARED would still write after read-only);
- *	   the slots to wait for (--slot, or every slot with a pgferry.progress
- *	   row for this source on the target) exist and are active, i.e. a
- *	   `pgferry follow` or `migrate` is applying them.
- *	2. ALTER DATABASE ... SET default_transaction_read_only = on: sessions
- *	   that start from now on are read-only.  The sessions of the database
- *	   that started before are terminated, or with --wait-sessions waited
- *	   for; their open transactions roll back.  (Client backends only: the
- *	   appliers' walsenders stay, and so do pgferry's own sessions, by
- *	   application_name, which write no data.)  Prepared transactions are
- *	   checked again: one may have been prepared meanwhile.
- *	3. The source's pg_current_wal_insert_lsn() is then past every write
- *	   that committed, even asynchronously: the last LSN.  A transactional
- *	   logical message follows it, so that even when the last write was
- *	   long ago there is a commit after the last LSN for the applier to
- *	   apply and record.
- *	4. Wait until every slot's pgferry.progress row on the target has an
- *	   end LSN at or past the last LSN.  Not in time: the source is made
- *	   writable again and the cutover stops, the target untouched.  The
- *	   cutover does not apply the slot itself: the running follow (or
- *	   migrate) knows the task's table filters and options, and a second
- *	   consumer could not take an active slot anyway.
- *	5. Sequences: each sequence of the source (last_value, is_called, read
- *	   from the sequence itself) is set on the target with setval(); an
- *	   identity or serial sequence is found on the target through its
- *	   table and column (pg_get_serial_sequence), others by name.
- *	6. Materialized views populated on the source are refreshed on the
- *	   target, in dependency order (through plain views too).
- *	7. Row counts of every table are compared (verify, counts only: the
- *	   source takes no writes, so any snapshot is exact).
- *	8. Database-level settings of the target that would keep it from
- *	   taking writes like the source (default_transaction_read_only,
- *	   session_replication_role) are reset; role-level ones are reported.
- *	The read-only window runs from step 2 to the end of step 8.
+ * The window, each step timed for the report:
+ *	1. read-only: the source database (readonly.h).
+ *	2. sessions: those that started before are ended (readonly.h).
+ *	3. copy-only tables: their counters compared again, now exact (the
+ *	   sessions ended have reported theirs).
+ *	4. last LSN: prepared transactions checked again (one may have been
+ *	   prepared meanwhile), then a marker: once an applier has applied past
+ *	   it, it has every write the source committed.
+ *	5. applied: waits until every slot's pgferry.progress end LSN passes
+ *	   it.  The cutover does not apply the slot itself: the running follow
+ *	   (or migrate) knows the task's table filters and options, and a
+ *	   second consumer could not take an active slot anyway.
+ *	6. sequences (cutover_target.h).
+ *	7. target ready: a snapshot of the target exported and held open for
+ *	   the check, database settings that would keep the target from taking
+ *	   writes reset.
+ *	Each reads or writes a few rows, whatever the size of the database;
+ *	what can be looked up before (the sequences' names and their match on
+ *	the target, the settings to reset) is.
+ *
+ * After the window (the target takes writes): the hand-over recorded
+ * (pgferry.handover, which pgferry finish asks for), the check, the
+ * materialized views again with --refresh-matviews=after, the report.
  *
  *-------------------------------------------------------------------------
  */
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,32 +57,71 @@
 #include "common/exit.h"
 #include "common/log.h"
 #include "cutover/cutover.h"
+#include "cutover/cutover_checks.h"
 #include "cutover/cutover_target.h"
+#include "cutover/readonly.h"
 #include "pg/pg.h"
 #include "state/appliers.h"
+#include "state/handover.h"
 #include "verify/verify.h"
 
 /* How long terminated sessions get to go away. */
 #define SESSION_EXIT_SECONDS 30
 
+/* The gate: how often it says the lag is still above, the pause between
+ * two measurements. */
+#define GATE_LOG_SECONDS 5.0
+#define GATE_PAUSE_MS 100
+
+/* Steps of each part of the report, at most. */
+#define MAX_STEPS 8
+
 /*
- * Our sessions write (ALTER DATABASE, the marker) even once the source
- * database is read-only: default_transaction_read_only is only a default.
+ * Our sessions write (ALTER DATABASE, the marker) even once the database
+ * is read-only: default_transaction_read_only is only a default.
+ * pg_terminate_backend() warns of a session gone meanwhile, which says
+ * nothing we do not check.
  */
 static const char session_options[] =
 	"-c default_transaction_read_only=off -c search_path=pg_catalog "
 	"-c statement_timeout=0 -c lock_timeout=0 "
-	"-c idle_in_transaction_session_timeout=0";
+	"-c idle_in_transaction_session_timeout=0 -c client_min_messages=error";
+
+typedef struct Step
+{
+	const char *name;
+	double seconds;
+	char detail[256];
+} Step;
+
+typedef struct Steps
+{
+	Step step[MAX_STEPS];
+	int count;
+} Steps;
 
 typedef struct Cutover
 {
 	const CutoverOptions *opts;
 	PgConn *source;
 	PgConn *target;
+	PgConn *holder; /* target: holds the snapshot the check reads */
+	char *target_database_sql;
 	SourceId id;		 /* the source database */
 	Appliers appliers;	 /* the slots to wait for */
+	PgResult *copy_only; /* the copy-only tasks' tables, as recorded */
+	char read_only_since[64];
+	char snapshot[128];
+	Lsn last_lsn;
+	int64_t rows_before; /* the appliers' rows before the window */
 	double read_only_at; /* monotonic seconds */
-	int problems;		 /* steps after the wait that failed */
+	double window;		 /* seconds, once over */
+	Steps before;
+	Steps during;
+	Steps after;
+	Step *applied; /* its rows are counted after the window */
+	SequenceMap sequences;
+	PgResult *settings; /* the target's that keep it from taking writes */
 } Cutover;
 
 void
@@ -86,318 +129,118 @@ cutover_options_init(CutoverOptions *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->timeout = CUTOVER_DEFAULT_TIMEOUT;
+	opts->max_lag = CUTOVER_DEFAULT_MAX_LAG;
 	opts->jobs = VERIFY_DEFAULT_JOBS;
+	opts->refresh_matviews = REFRESH_BEFORE;
+	opts->check = CHECK_COUNTS;
 }
 
-/* Seconds since read-only went on, for the log lines of the window. */
-static double
-window(const Cutover *c)
+/* Records a step that began at started and ends now, and logs it. */
+static Step *step_add(Steps *steps, const char *name, double started,
+					  const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static Step *
+step_add(Steps *steps, const char *name, double started, const char *fmt, ...)
 {
-	return clock_seconds() - c->read_only_at;
+	Step *step = &steps->step[steps->count++];
+	va_list args;
+
+	step->name = name;
+	step->seconds = clock_seconds() - started;
+	va_start(args, fmt);
+	vsnprintf(step->detail, sizeof(step->detail), fmt, args);
+	va_end(args);
+	log_info("cutover: %s: %s (%.3f s)", name, step->detail, step->seconds);
+	return step;
 }
 
-/* Runs a statement with one text parameter; false on error (unlogged). */
-static bool
-run_with(PgConn *conn, const char *sql, const char *value)
-{
-	const char *params[1] = {value};
-	PgResult *res = pg_query(conn, sql, 1, params);
-	bool ok = res != NULL;
-
-	pg_result_free(res);
-	return ok;
-}
-
-/* --- step 1: checks ------------------------------------------------------------ */
-
-static bool
-check_prepared_transactions(Cutover *c)
-{
-	PgResult *res = pg_query_or_report(
-		c->source,
-		"SELECT gid FROM pg_catalog.pg_prepared_xacts "
-		"WHERE database = pg_catalog.current_database() ORDER BY prepared",
-		0, NULL, "list prepared transactions");
-	int n;
-
-	if (res == NULL)
-		return false;
-	n = pg_result_rows(res);
-	for (int i = 0; i < n; i++)
-		log_error("source: database %s has prepared transaction '%s', "
-				  "which could still commit after the database is "
-				  "read-only",
-				  c->id.database_sql, pg_result_value(res, i, 0));
-	if (n > 0)
-		log_hint("finish it first: COMMIT PREPARED 'gid' or ROLLBACK "
-				 "PREPARED 'gid'");
-	pg_result_free(res);
-	return n == 0;
-}
+/* --- before the window ---------------------------------------------------------- */
 
 /*
- * Finds the slots to wait for, and checks that each exists on the source,
- * in this database, and is active.
+ * The gate: measures the apply lag until it is at most --max-lag, for at
+ * most --timeout.  *under says whether it got there (else it says why).
  */
 static bool
-find_slots(Cutover *c)
+gate_lag(Cutover *c, bool *under)
 {
-	bool ok = true;
+	double started = clock_seconds();
+	double deadline = started + c->opts->timeout;
+	double next_log = started;
+	double lag = -1; /* none measured yet */
 
-	if (!appliers_find(c->source, c->target, &c->id, c->opts->slots,
-					   &c->appliers))
-		return false;
-	if (c->appliers.count == 0)
+	*under = c->appliers.count == 0;
+	while (!*under && clock_seconds() < deadline)
 	{
-		log_error("target: no pgferry applier has recorded progress for "
-				  "source database %s (system %s) in pgferry.progress",
-				  c->id.database_sql, c->id.system_identifier);
-		log_hint("run pgferry migrate (or follow) from this source into "
-				 "this target first, or name the slot with --slot");
-		return false;
+		double marked = clock_seconds();
+		bool reached;
+		Lsn mark;
+
+		if (!appliers_mark(c->source, CUTOVER_MARKER_PREFIX, "lag", &mark) ||
+			!appliers_wait(c->source, c->target, &c->id, &c->appliers, mark,
+						   deadline - marked, &reached))
+			return false;
+		if (!reached)
+			break; /* the lag of this write is more than the time left */
+		lag = clock_seconds() - marked;
+		*under = lag <= c->opts->max_lag;
+		if (!*under && clock_seconds() >= next_log)
+		{
+			log_info("cutover: apply lag %.3f s, above --max-lag %.2f s: "
+					 "measuring it again",
+					 lag, c->opts->max_lag);
+			next_log = clock_seconds() + GATE_LOG_SECONDS;
+		}
+		if (!*under)
+			usleep(GATE_PAUSE_MS * 1000);
 	}
-	for (int i = 0; i < c->appliers.count; i++)
+	if (*under)
 	{
-		const ApplierSlot *slot = &c->appliers.slots[i];
-
-		if (!slot->exists)
-		{
-			log_error("source: replication slot \"%s\" does not exist",
-					  slot->name);
-			log_hint("if it belonged to a finished task, name the slots to "
-					 "wait for with --slot (or delete its row from "
-					 "pgferry.progress on the target)");
-		}
-		else if (!slot->in_database)
-			log_error("source: replication slot \"%s\" does not belong to "
-					  "database %s",
-					  slot->name, c->id.database_sql);
-		else if (!slot->active)
-		{
-			log_error("source: replication slot \"%s\" is not in use: no "
-					  "pgferry follow or migrate is applying it",
-					  slot->name);
-			log_hint("start pgferry follow --slot %s (or the migrate that "
-					 "owns it), wait until pgferry status shows little lag, "
-					 "then run the cutover",
-					 slot->name);
-		}
-		else
-		{
-			log_info("cutover: waiting for slot \"%s\" once the source is "
-					 "read-only",
-					 slot->name);
-			continue;
-		}
-		ok = false;
-	}
-	return ok;
-}
-
-/*
- * Whether the migration's post-data (indexes, constraints, triggers, ...)
- * has all run on the target: a target without them is not ready, and the
- * source should not stop taking writes for it.  A target that pgferry
- * migrate never wrote to (follow alone) has nothing to check.
- */
-static bool
-check_post_data(Cutover *c)
-{
-	PgResult *res = pg_query_or_report(
-		c->target, "SELECT pg_catalog.to_regclass('pgferry.post_data')", 0,
-		NULL, "look for pgferry.post_data");
-	bool migrated;
-	long pending;
-
-	if (res == NULL)
-		return false;
-	migrated = pg_result_value(res, 0, 0) != NULL;
-	pg_result_free(res);
-	if (!migrated)
+		if (c->appliers.count > 0)
+			step_add(&c->before, "apply lag", started,
+					 "%.3f s, at most --max-lag %.2f s", lag,
+					 c->opts->max_lag);
 		return true;
-	res = pg_query_or_report(
-		c->target,
-		"SELECT count(*), pg_catalog.string_agg(description, '; ') "
-		"FILTER (WHERE n <= 3) FROM (SELECT description, "
-		"row_number() OVER (ORDER BY position) AS n FROM pgferry.post_data "
-		"WHERE done_at IS NULL) p",
-		0, NULL, "read pgferry.post_data");
-	if (res == NULL)
-		return false;
-	pending = atol(pg_result_value(res, 0, 0));
-	if (pending > 0)
-	{
-		log_error("target: %ld post-data %s of the migration %s not run "
-				  "yet (%s%s)",
-				  pending, plural(pending, "statement", "statements"),
-				  plural(pending, "has", "have"), pg_result_value(res, 0, 1),
-				  pending > 3 ? "; ..." : "");
-		log_hint("a migration task has not finished its copy: wait until "
-				 "pgferry status shows every task streaming (run a stopped "
-				 "task's pgferry migrate again), then run the cutover");
 	}
-	pg_result_free(res);
-	return pending == 0;
-}
-
-/* --- step 2: read-only ----------------------------------------------------------- */
-
-static bool
-set_read_only(Cutover *c, bool on)
-{
-	Buf sql = BUF_INIT;
-	bool ok;
-
-	buf_printf(&sql, "ALTER DATABASE %s %s", c->id.database_sql,
-			   on ? "SET default_transaction_read_only = on"
-				  : "RESET default_transaction_read_only");
-	ok = pg_exec(c->source, sql.data);
-	if (ok)
-		log_info("source: %s", sql.data);
+	if (lag >= 0)
+		log_error("target: the apply lag stayed above --max-lag %.2f s for "
+				  "--timeout %d s (last measured: %.3f s); nothing was "
+				  "changed",
+				  c->opts->max_lag, c->opts->timeout, lag);
 	else
-	{
-		pg_report(c->source, "%s", sql.data);
-		log_hint("run the cutover as the owner of database %s or as a "
-				 "superuser",
-				 c->id.database_sql);
-	}
-	buf_free(&sql);
-	return ok;
+		log_error("target: the appliers did not apply a write of the source "
+				  "within --timeout %d s: the apply lag is above --max-lag "
+				  "%.2f s; nothing was changed",
+				  c->opts->timeout, c->opts->max_lag);
+	log_hint("let the applier catch up (pgferry status shows its lag; "
+			 "lighten the write load, or look at the log of pgferry follow "
+			 "or migrate), then run the cutover again; or raise --max-lag, "
+			 "which lengthens the read-only window by as much");
+	return true;
 }
 
-static bool
-pid_in(int pid, const int *pids, int n)
+/* --- the window ---------------------------------------------------------------- */
+
+/* A step of the window failed before the target had every write. */
+static void
+give_writes_back(Cutover *c)
 {
-	for (int i = 0; i < n; i++)
-		if (pids[i] == pid)
-			return true;
-	return false;
-}
-
-/*
- * Ends the client sessions of the database that started before `before`
- * (a timestamptz): terminates them, or with wait_sessions waits for them.
- * pgferry's own sessions (application_name pgferry: a migrate's, a
- * verify's) write no data and stay, as do walsenders (the appliers').
- */
-static bool
-end_sessions(Cutover *c, const char *before, bool wait_sessions, int timeout)
-{
-	const char *params[1] = {before};
-	double deadline = clock_seconds() + timeout;
-	int *seen = NULL;
-	int nseen = 0;
-	bool ok = true;
-
-	for (;;)
-	{
-		PgResult *res;
-		int n;
-
-		res = pg_query_or_report(
-			c->source,
-			"SELECT pid, usename, application_name, state "
-			"FROM pg_catalog.pg_stat_activity "
-			"WHERE datname = pg_catalog.current_database() "
-			"AND pid <> pg_catalog.pg_backend_pid() "
-			"AND backend_type = 'client backend' "
-			"AND application_name <> 'pgferry' "
-			"AND backend_start < $1::pg_catalog.timestamptz ORDER BY pid",
-			1, params, "list the sessions of database %s", c->id.database_sql);
-		if (res == NULL)
-		{
-			ok = false;
-			break;
-		}
-		n = pg_result_rows(res);
-		seen = xrealloc(seen, (nseen + n + 1) * sizeof(int));
-		for (int i = 0; i < n && ok; i++)
-		{
-			const char *pid = pg_result_value(res, i, 0);
-			const char *state = pg_result_value(res, i, 3);
-
-			if (pid_in(atoi(pid), seen, nseen))
-				continue;
-			seen[nseen++] = atoi(pid);
-			log_info("source: %s session %s (user %s, application \"%s\", "
-					 "%s)",
-					 wait_sessions ? "waiting for" : "terminating", pid,
-					 pg_result_value(res, i, 1), pg_result_value(res, i, 2),
-					 state ? state : "unknown");
-			if (!wait_sessions && !run_with(c->source,
-											"SELECT pg_catalog."
-											"pg_terminate_backend("
-											"$1::pg_catalog.int4)",
-											pid))
-			{
-				pg_report(c->source, "terminate session %s", pid);
-				log_hint("run the cutover as a superuser or as a member of "
-						 "pg_signal_backend, or end the sessions yourself "
-						 "and use --wait-sessions");
-				ok = false;
-			}
-		}
-		pg_result_free(res);
-		if (!ok || n == 0)
-			break;
-		if (clock_seconds() > deadline)
-		{
-			log_error("source: %d %s of database %s opened before "
-					  "read-only %s still open after %d s",
-					  n, plural(n, "session", "sessions"), c->id.database_sql,
-					  plural(n, "is", "are"), timeout);
-			log_hint(wait_sessions
-						 ? "close them (or run the cutover without "
-						   "--wait-sessions, which terminates them)"
-						 : "look at pg_stat_activity for what keeps them");
-			ok = false;
-			break;
-		}
-		usleep(100 * 1000);
-	}
-	free(seen);
-	return ok;
-}
-
-/* --- steps 3 and 4: the last LSN, applied ---------------------------------------- */
-
-/*
- * The LSN past every write of the source; then a commit after it, so that
- * an applier that records progress per transaction gets past it even when
- * nothing else is written.
- */
-static bool
-last_lsn(Cutover *c, Lsn *lsn)
-{
-	PgResult *res;
-	char text[LSN_TEXT_LEN];
-	bool ok;
-
-	/* the insert position: past even an asynchronous commit not yet written */
-	res = pg_query_or_report(c->source,
-							 "SELECT pg_catalog.pg_current_wal_insert_lsn()",
-							 0, NULL, "read the current WAL position");
-	if (res == NULL)
-		return false;
-	ok = pg_lsn_parse(pg_result_value(res, 0, 0), lsn);
-	pg_result_free(res);
-	if (!ok)
-		return false;
-	pg_lsn_format(*lsn, text);
-	log_info("source: last LSN %s (+%.1f s)", text, window(c));
-
-	return appliers_mark(c->source, CUTOVER_MARKER_PREFIX, text);
+	if (readonly_set(c->source, c->id.database_sql, false))
+		log_info("cutover: stopped; the source takes writes again "
+				 "(sessions opened since %s stay read-only until they "
+				 "reconnect)",
+				 c->read_only_since);
 }
 
 /* Waits until every slot's applier has applied the source up to lsn. */
 static bool
-wait_applied(Cutover *c, Lsn lsn)
+wait_applied(Cutover *c)
 {
 	char lsn_text[LSN_TEXT_LEN];
 	bool reached;
 
-	pg_lsn_format(lsn, lsn_text);
-	if (!appliers_wait(c->source, c->target, &c->id, &c->appliers, lsn,
+	pg_lsn_format(c->last_lsn, lsn_text);
+	if (!appliers_wait(c->source, c->target, &c->id, &c->appliers, c->last_lsn,
 					   c->opts->timeout, &reached))
 		return false;
 	if (!reached)
@@ -408,33 +251,179 @@ wait_applied(Cutover *c, Lsn lsn)
 		log_hint("look at the log of pgferry follow (or migrate) for "
 				 "that slot; run the cutover again once pgferry status "
 				 "shows little lag, or with a longer --timeout");
+	}
+	return reached;
+}
+
+/*
+ * The source made read-only up to the target having applied its last
+ * write: on failure the source takes writes again and the status says
+ * why (EXIT_BLOCKED: a copy-only table changed).
+ */
+static int
+switch_source(Cutover *c)
+{
+	double started = clock_seconds();
+	char lsn[LSN_TEXT_LEN];
+	int ended;
+	bool unchanged = true;
+
+	if (!readonly_set(c->source, c->id.database_sql, true))
+		return EXIT_OTHER;
+	c->read_only_at = started;
+	step_add(&c->during, "read-only", started,
+			 "ALTER DATABASE %s SET default_transaction_read_only = on",
+			 c->id.database_sql);
+	started = clock_seconds();
+	if (!readonly_now(c->source, c->read_only_since,
+					  sizeof(c->read_only_since)) ||
+		!readonly_end_sessions(c->source, c->id.database_sql,
+							   c->read_only_since, c->opts->wait_sessions,
+							   c->opts->wait_sessions ? c->opts->timeout
+													  : SESSION_EXIT_SECONDS,
+							   &ended))
+		goto give_back;
+	step_add(&c->during, "sessions", started, "%d %s %s", ended,
+			 plural(ended, "session", "sessions"),
+			 c->opts->wait_sessions ? "waited for" : "ended");
+	if (pg_result_rows(c->copy_only) > 0)
+	{
+		started = clock_seconds();
+		if (!cutover_copy_only_unchanged(c->source, c->copy_only,
+										 &unchanged) ||
+			!unchanged)
+			goto give_back;
+		step_add(&c->during, "copy-only tables", started, "%d unchanged",
+				 pg_result_rows(c->copy_only));
+	}
+	started = clock_seconds();
+	if (!cutover_no_prepared(c->source, &c->id) ||
+		!appliers_mark(c->source, CUTOVER_MARKER_PREFIX, "read-only",
+					   &c->last_lsn))
+		goto give_back;
+	step_add(&c->during, "last LSN", started, "%s",
+			 pg_lsn_format(c->last_lsn, lsn));
+	started = clock_seconds();
+	if (!wait_applied(c))
+		goto give_back;
+	c->applied = step_add(&c->during, "applied", started,
+						  "the target has applied the source up to %s", lsn);
+	return EXIT_DONE;
+
+give_back:
+	give_writes_back(c);
+	return unchanged ? EXIT_OTHER : EXIT_BLOCKED;
+}
+
+/*
+ * The target, which has every write, made ready: sequences, the snapshot
+ * for the check, settings.  A failure leaves the source read-only.
+ */
+static bool
+ready_target(Cutover *c)
+{
+	double started = clock_seconds();
+	int sequences;
+
+	if (!cutover_copy_sequences(c->source, c->target, &c->sequences,
+								&sequences))
+		return false;
+	step_add(&c->during, "sequences", started, "%d %s set", sequences,
+			 plural(sequences, "sequence", "sequences"));
+	started = clock_seconds();
+	if (c->opts->check != CHECK_NONE &&
+		!pg_export_snapshot(c->holder, c->snapshot, sizeof(c->snapshot), NULL))
+	{
+		pg_report(c->holder, "export a snapshot of the target for the check");
 		return false;
 	}
-	log_info("target: has applied the source up to %s (+%.1f s)", lsn_text,
-			 window(c));
+	if (!cutover_reset_settings(c->target, c->settings))
+		return false;
+	c->window = clock_seconds() - c->read_only_at;
+	step_add(&c->during, "target ready", started, "%s%d %s reset",
+			 c->opts->check != CHECK_NONE ? "snapshot held for the check; "
+										  : "",
+			 pg_result_rows(c->settings),
+			 plural(pg_result_rows(c->settings), "setting", "settings"));
 	return true;
 }
 
-/* --- step 7: counts --------------------------------------------- */
+/* --- after the window ------------------------------------------------------------ */
 
+/*
+ * Compares the quiet source with the target as handed over (its held
+ * snapshot).  On a difference both databases are left read-only.
+ */
 static int
-verify_counts(Cutover *c)
+check_after(Cutover *c)
 {
 	VerifyOptions vopts;
+	double started = clock_seconds();
 	int status;
+	int ended;
+	char now[64];
 
+	if (c->opts->check == CHECK_NONE)
+		return EXIT_DONE;
 	verify_options_init(&vopts);
 	vopts.source = c->opts->source;
 	vopts.target = c->opts->target;
 	vopts.jobs = c->opts->jobs;
-	vopts.counts_only = true;
+	vopts.counts_only = c->opts->check == CHECK_COUNTS;
 	vopts.source_quiet = true;
+	vopts.target_snapshot = c->snapshot;
 	status = verify_run(&vopts);
-	if (status == EXIT_DONE)
-		log_info("cutover: every table has as many rows on the target as on "
-				 "the source (+%.1f s)",
-				 window(c));
+	pg_exec(c->holder, "COMMIT");
+	step_add(&c->after,
+			 c->opts->check == CHECK_COUNTS ? "row counts" : "rows compared",
+			 started, "%s",
+			 status == EXIT_DONE		? "equal"
+			 : status == EXIT_DIFFERENT ? "DIFFERENT (see above)"
+										: "failed (see above)");
+	if (status != EXIT_DIFFERENT)
+		return status;
+	log_error("cutover: the target differs from the source (see the "
+			  "report): the target database %s is left read-only, and the "
+			  "source stays read-only",
+			  c->target_database_sql);
+	if (readonly_set(c->target, c->target_database_sql, true) &&
+		readonly_now(c->target, now, sizeof(now)))
+		readonly_end_sessions(c->target, c->target_database_sql, now, false,
+							  SESSION_EXIT_SECONDS, &ended);
+	log_hint("decide: keep the target as it is with pgferry cutover "
+			 "--release-target --target ..., or fall back to the source with "
+			 "pgferry cutover --abort --source ... (pgferry verify names the "
+			 "rows that differ)");
 	return status;
+}
+
+/* --- the report ------------------------------------------------------------------ */
+
+static void
+print_steps(const Steps *steps)
+{
+	for (int i = 0; i < steps->count; i++)
+		printf("    %-20s %8.3f s  %s\n", steps->step[i].name,
+			   steps->step[i].seconds, steps->step[i].detail);
+}
+
+static void
+print_report(const Cutover *c)
+{
+	char lsn[LSN_TEXT_LEN];
+
+	printf("\ncutover: hand-over report\n"
+		   "  source database %s (system %s), read-only since %s; last LSN "
+		   "%s\n",
+		   c->id.database_sql, c->id.system_identifier, c->read_only_since,
+		   pg_lsn_format(c->last_lsn, lsn));
+	printf("  before the window (the source takes writes):\n");
+	print_steps(&c->before);
+	printf("  read-only window %8.3f s\n", c->window);
+	print_steps(&c->during);
+	printf("  after the window (the target takes writes):\n");
+	print_steps(&c->after);
+	fflush(stdout);
 }
 
 /* --- the commands ---------------------------------------------------------------- */
@@ -444,151 +433,204 @@ cutover_free(Cutover *c)
 {
 	pg_disconnect(c->source);
 	pg_disconnect(c->target);
+	pg_disconnect(c->holder);
+	free(c->target_database_sql);
 	source_id_free(&c->id);
 	appliers_free(&c->appliers);
+	pg_result_free(c->copy_only);
+	pg_result_free(c->settings);
+	cutover_sequences_free(&c->sequences);
 }
 
-/* The time on the source now, as text: sessions older than it are old. */
-static bool
-source_now(Cutover *c, char *buf, size_t size)
+/* Everything before the window; EXIT_DONE when the window may begin. */
+static int
+prepare(Cutover *c)
 {
-	PgResult *res =
-		pg_query_or_report(c->source, "SELECT pg_catalog.clock_timestamp()", 0,
-						   NULL, "read the time");
+	double started;
+	bool ok;
+	int refreshed;
 
-	if (res == NULL)
-		return false;
-	snprintf(buf, size, "%s", pg_result_value(res, 0, 0));
-	pg_result_free(res);
-	return true;
+	if (!source_id_read(c->source, &c->id))
+		return EXIT_OTHER;
+	c->target_database_sql = pg_quote_ident(pg_database(c->target));
+	log_info("cutover: from database %s of the source (%s) to the target "
+			 "(%s)",
+			 c->id.database_sql, pg_conn_display(c->source),
+			 pg_conn_display(c->target));
+	if (!cutover_post_data_done(c->target) ||
+		!cutover_copy_only_ready(c->source, c->target, &c->id, &c->copy_only,
+								 &ok))
+		return EXIT_BLOCKED;
+	if (!ok || !cutover_no_prepared(c->source, &c->id) ||
+		!cutover_find_slots(c->source, c->target, &c->id, c->opts->slots,
+							pg_result_rows(c->copy_only) > 0, &c->appliers) ||
+		!cutover_map_sequences(c->source, c->target, &c->sequences))
+		return EXIT_BLOCKED;
+	if (!handover_prepare(c->target) ||
+		(c->settings = cutover_target_settings(c->target)) == NULL)
+		return EXIT_OTHER;
+	if (c->opts->refresh_matviews != REFRESH_NONE)
+	{
+		started = clock_seconds();
+		if (!cutover_refresh_matviews(c->source, c->target, false, &refreshed))
+			return EXIT_OTHER;
+		step_add(&c->before, "materialized views", started, "%d refreshed",
+				 refreshed);
+	}
+	if (!gate_lag(c, &ok))
+		return EXIT_OTHER;
+	if (!ok)
+		return EXIT_BLOCKED;
+	if (c->appliers.count > 0 &&
+		!appliers_rows_applied(c->target, &c->id, &c->appliers,
+							   &c->rows_before))
+		return EXIT_OTHER;
+	/* its snapshot is taken in the window, at its first query */
+	if (c->holder &&
+		!pg_exec(c->holder,
+				 "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+	{
+		pg_report(c->holder, "begin the transaction of the check");
+		return EXIT_OTHER;
+	}
+	return EXIT_DONE;
+}
+
+/*
+ * After the window: the hand-over recorded (for pgferry finish), the
+ * check, the views again, the rows of the window.
+ */
+static int
+after_window(Cutover *c)
+{
+	int status = handover_record(c->target, &c->id, &c->appliers, c->last_lsn,
+								 c->window)
+					 ? check_after(c)
+					 : EXIT_OTHER;
+	double started = clock_seconds();
+	int64_t rows_after = c->rows_before;
+	int refreshed;
+
+	if (status == EXIT_DONE && c->opts->refresh_matviews == REFRESH_AFTER)
+		step_add(
+			&c->after, "materialized views", started, "%s",
+			cutover_refresh_matviews(c->source, c->target, true, &refreshed)
+				? "refreshed again (CONCURRENTLY where possible)"
+				: "not all refreshed (see above)");
+	if (c->appliers.count > 0 &&
+		appliers_rows_applied(c->target, &c->id, &c->appliers, &rows_after))
+		snprintf(c->applied->detail + strlen(c->applied->detail),
+				 sizeof(c->applied->detail) - strlen(c->applied->detail),
+				 "; %" PRId64 " row %s applied during the window",
+				 rows_after - c->rows_before,
+				 plural(rows_after - c->rows_before, "change", "changes"));
+	return status;
 }
 
 int
 cutover_run(const CutoverOptions *opts)
 {
 	Cutover c;
-	int status = EXIT_OTHER;
-	int verify_status;
-	char read_only_since[64] = "the start";
-	Buf slot_names = BUF_INIT;
-	Lsn lsn;
+	int status;
 
 	memset(&c, 0, sizeof(c));
 	c.opts = opts;
+	snprintf(c.read_only_since, sizeof(c.read_only_since), "-");
 	if (!pg_connect_both(opts->source, opts->target, session_options,
-						 &c.source, &c.target))
+						 &c.source, &c.target) ||
+		(opts->check != CHECK_NONE &&
+		 (c.holder = pg_connect(opts->target, "target", PG_CONN_SQL,
+								session_options)) == NULL))
 	{
-		status = EXIT_CONNECTION;
-		goto done;
+		cutover_free(&c);
+		return EXIT_CONNECTION;
 	}
-	if (!source_id_read(c.source, &c.id))
-		goto done;
-	log_info("cutover: from database %s of the source (%s) to the target "
-			 "(%s)",
-			 c.id.database_sql, pg_conn_display(c.source),
-			 pg_conn_display(c.target));
-	if (!check_post_data(&c))
+	status = prepare(&c);
+	if (status == EXIT_DONE)
+		status = switch_source(&c);
+	if (status == EXIT_DONE && !ready_target(&c))
 	{
-		status = EXIT_BLOCKED;
-		goto done;
-	}
-	if (!check_prepared_transactions(&c))
-		goto done;
-	if (!find_slots(&c))
-	{
-		/* no applier to wait for: nothing was changed */
-		status = EXIT_BLOCKED;
-		goto done;
-	}
-
-	if (!set_read_only(&c, true))
-		goto done;
-	c.read_only_at = clock_seconds();
-	if (!source_now(&c, read_only_since, sizeof(read_only_since)) ||
-		!end_sessions(&c, read_only_since, opts->wait_sessions,
-					  opts->wait_sessions ? opts->timeout
-										  : SESSION_EXIT_SECONDS) ||
-		!check_prepared_transactions(&c) || !last_lsn(&c, &lsn) ||
-		!wait_applied(&c, lsn))
-	{
-		/* nothing changed on the target: give the writes back */
-		if (set_read_only(&c, false))
-			log_info("cutover: stopped; the source takes writes again "
-					 "(sessions opened since %s stay read-only until they "
-					 "reconnect)",
-					 read_only_since);
-		goto done;
-	}
-
-	/* the target has every write: from here on, report and go on */
-	if (!cutover_copy_sequences(c.source, c.target))
-		c.problems++;
-	log_info("cutover: sequences done (+%.1f s)", window(&c));
-	if (!cutover_refresh_matviews(c.source, c.target))
-		c.problems++;
-	log_info("cutover: materialized views done (+%.1f s)", window(&c));
-	verify_status = verify_counts(&c);
-	if (!cutover_ready_target(c.target))
-		c.problems++;
-
-	if (c.problems > 0 || verify_status != EXIT_DONE)
-	{
-		log_error("cutover: %s; the source stays read-only",
-				  verify_status == EXIT_DIFFERENT
-					  ? "row counts differ (see the report)"
-					  : "a step failed (see above)");
+		/* the target has every write: the source stays read-only */
+		log_error("cutover: a step failed (see above); the source stays "
+				  "read-only");
 		log_hint("fix it and run the cutover again, or give the writes "
 				 "back to the source with pgferry cutover --abort");
-		status = verify_status == EXIT_DIFFERENT ? EXIT_DIFFERENT
-				 : verify_status != EXIT_DONE	 ? verify_status
-												 : EXIT_OTHER;
-		goto done;
+		status = EXIT_OTHER;
 	}
-	printf("cutover: done; read-only window %.1f s (source read-only since "
-		   "%s); the target is ready for writes\n",
-		   window(&c), read_only_since);
-	for (int i = 0; i < c.appliers.count; i++)
-		buf_printf(&slot_names, "%s%s", i ? "," : "",
-				   c.appliers.slots[i].name);
-	printf("cutover: next: point the applications at the target, stop "
-		   "pgferry (migrate or follow), and drop slot %s on the source "
-		   "when you no "
-		   "longer need to fall back (pg_drop_replication_slot)\n",
-		   slot_names.data);
-	buf_free(&slot_names);
-	fflush(stdout);
-	status = EXIT_DONE;
+	else if (status == EXIT_DONE)
+	{
+		printf("cutover: the target is ready for writes; read-only window "
+			   "%.3f s (source read-only since %s)\n",
+			   c.window, c.read_only_since);
+		fflush(stdout);
+		status = after_window(&c);
+		print_report(&c);
+	}
+	if (status == EXIT_DONE)
+	{
+		Buf slots = BUF_INIT;
 
-done:
+		for (int i = 0; i < c.appliers.count; i++)
+			buf_printf(&slots, "%s%s", i ? ", " : "",
+					   c.appliers.slots[i].name);
+		printf("cutover: done; next: point the applications at the target; "
+			   "once you no longer need to fall back (pgferry cutover "
+			   "--abort), stop pgferry (migrate or follow) and run pgferry "
+			   "finish, which drops %s%s on the source and the pgferry "
+			   "schema on the target\n",
+			   c.appliers.count ? "slot " : "no slot",
+			   c.appliers.count ? slots.data : "");
+		fflush(stdout);
+		buf_free(&slots);
+	}
 	cutover_free(&c);
+	return status;
+}
+
+/*
+ * Resets the read-only setting of the database of conninfo, and ends the
+ * sessions opened while it was set (they keep it until they reconnect)
+ * unless wait_sessions.  Then prints done, a format naming the database.
+ */
+static int
+give_back(const char *conninfo, const char *label, bool wait_sessions,
+		  const char *done)
+{
+	PgConn *conn = pg_connect(conninfo, label, PG_CONN_SQL, session_options);
+	char *database_sql;
+	char reset_at[64];
+	int ended;
+	int status = EXIT_OTHER;
+
+	if (conn == NULL)
+		return EXIT_CONNECTION;
+	database_sql = pg_quote_ident(pg_database(conn));
+	if (readonly_set(conn, database_sql, false) &&
+		readonly_now(conn, reset_at, sizeof(reset_at)) &&
+		(wait_sessions ||
+		 readonly_end_sessions(conn, database_sql, reset_at, false,
+							   SESSION_EXIT_SECONDS, &ended)))
+	{
+		printf(done, database_sql);
+		status = EXIT_DONE;
+	}
+	free(database_sql);
+	pg_disconnect(conn);
 	return status;
 }
 
 int
 cutover_abort(const CutoverOptions *opts)
 {
-	Cutover c;
-	char reset_at[64];
-	int status = EXIT_OTHER;
+	return give_back(opts->source, "source", opts->wait_sessions,
+					 "cutover: aborted; database %s of the source takes "
+					 "writes again\n");
+}
 
-	memset(&c, 0, sizeof(c));
-	c.opts = opts;
-	c.source =
-		pg_connect(opts->source, "source", PG_CONN_SQL, session_options);
-	if (c.source == NULL)
-		return EXIT_CONNECTION;
-	if (source_id_read(c.source, &c.id) && set_read_only(&c, false) &&
-		source_now(&c, reset_at, sizeof(reset_at)))
-	{
-		/* sessions opened while read-only keep it until they reconnect */
-		if (opts->wait_sessions ||
-			end_sessions(&c, reset_at, false, SESSION_EXIT_SECONDS))
-			status = EXIT_DONE;
-	}
-	if (status == EXIT_DONE)
-		printf("cutover: aborted; database %s of the source takes writes "
-			   "again\n",
-			   c.id.database_sql);
-	cutover_free(&c);
-	return status;
+int
+cutover_release_target(const CutoverOptions *opts)
+{
+	return give_back(opts->target, "target", opts->wait_sessions,
+					 "cutover: released; database %s of the target takes "
+					 "writes (the source stays read-only)\n");
 }

@@ -21,6 +21,8 @@
  *						in the transaction that ran it.
  *	pgferry.schema_restore	when and by which task the pre-data section
  *						was restored (once per target database).
+ *	pgferry.copy_only	the tables of copy-only tasks with their source
+ *						modification counters at their copy (copyonly.h).
  *
  * Promises: every function runs in the caller's connection and, unless it
  * says otherwise, in the caller's transaction; it returns false after
@@ -39,9 +41,10 @@
 
 typedef enum MigrationPhase
 {
-	PHASE_INIT,	 /* slot and schema not yet in place */
-	PHASE_COPY,	 /* copying data and building post-data */
-	PHASE_STREAM /* applying the slot's changes */
+	PHASE_INIT,	  /* slot and schema not yet in place */
+	PHASE_COPY,	  /* copying data and building post-data */
+	PHASE_STREAM, /* applying the slot's changes */
+	PHASE_COPIED  /* a copy-only task: copied, nothing to follow */
 } MigrationPhase;
 
 typedef struct Migration
@@ -50,6 +53,7 @@ typedef struct Migration
 	Lsn consistent_lsn; /* the slot's; LSN_INVALID before */
 	SourceId source;	/* the source it reads */
 	char *table_filters;
+	bool follow; /* false: a copy-only task (migrate --no-follow) */
 } Migration;
 
 typedef enum CopyKind
@@ -147,6 +151,9 @@ extern bool state_insert_plan(PgConn *target, const char *slot,
 extern bool state_tables_of_other_slots(PgConn *target, const char *slot,
 										PgResult **held);
 extern bool state_load_plan(PgConn *target, const char *slot, CopyPlan *plan);
+/* Forgets the copy of one table of the task: it is copied again. */
+extern bool state_reset_table(PgConn *target, const char *slot,
+							  const char *schema, const char *table);
 /* Forgets the copied ranges of the tables not completely copied. */
 extern bool state_reset_unfinished(PgConn *target, const char *slot);
 extern bool state_range_done(PgConn *target, const char *slot,
