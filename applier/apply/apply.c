@@ -87,6 +87,7 @@ struct Applier
 
 	Stmt stmt; /* reused from statement to statement */
 	ApplyCounters counters;
+	uint64_t rows_recorded; /* counters.rows at the last commit */
 };
 
 static const char session_setup[] =
@@ -891,7 +892,8 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
 	snprintf(expect->what, sizeof(expect->what),
 			 "record the position in pgferry.progress");
-	if (!progress_send(applier->conn, key, commit_lsn, end_lsn))
+	if (!progress_send(applier->conn, key, commit_lsn, end_lsn,
+					   applier->counters.rows - applier->rows_recorded))
 		return apply_send_failed(applier, "pgferry.progress");
 	if (!apply_send_command(applier, "COMMIT", "commit"))
 		return false;
@@ -899,5 +901,6 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 	if (!pg_pipeline_sync(applier->conn))
 		return apply_send_failed(applier, "the target");
 	applier->commit_expects = applier->nexpects;
+	applier->rows_recorded = applier->counters.rows;
 	return true;
 }

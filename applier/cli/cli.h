@@ -42,6 +42,7 @@ typedef enum CliKind
 	CLI_LIST,	  /* repeatable: appended to *to.list, *count strings long */
 	CLI_INT,	  /* *to.integer, at least min */
 	CLI_BYTES,	  /* *to.bytes, with an optional unit: 16MB, 512kB, 1GB */
+	CLI_SECONDS,  /* *to.seconds: a number of seconds, 0 or more (0.5) */
 	CLI_LSN		  /* *to.lsn */
 } CliKind;
 
@@ -61,6 +62,7 @@ typedef struct CliOption
 		const char *const **list;
 		int *integer;
 		int64_t *bytes;
+		double *seconds;
 		Lsn *lsn;
 	} to;
 	int *count; /* CLI_LIST */
@@ -83,6 +85,7 @@ extern bool cli_parse(const char *command, const CliOption *options, int argc,
 typedef enum CliNeed
 {
 	CLI_NEED_SOURCE,
+	CLI_NEED_TARGET,
 	CLI_NEED_BOTH
 } CliNeed;
 
@@ -183,7 +186,8 @@ typedef enum CliCommandFlag
 	CLI_STATUS = 1 << 3,
 	CLI_VERIFY = 1 << 4,
 	CLI_CUTOVER = 1 << 5,
-	CLI_GENERIC = 1 << 6 /* `pgferry --help` */
+	CLI_FINISH = 1 << 6,
+	CLI_GENERIC = 1 << 7 /* `pgferry --help` */
 } CliCommandFlag;
 
 /*
@@ -199,5 +203,6 @@ extern int cli_preflight(int argc, char **argv);
 extern int cli_status(int argc, char **argv);
 extern int cli_verify(int argc, char **argv);
 extern int cli_cutover(int argc, char **argv);
+extern int cli_finish(int argc, char **argv);
 
 #endif /* PGFERRY_CLI_H */

@@ -28,7 +28,7 @@ typedef struct ExitCodeRow
 
 #define CLI_ALL                                                               \
 	(CLI_FOLLOW | CLI_MIGRATE | CLI_PREFLIGHT | CLI_STATUS | CLI_VERIFY |     \
-	 CLI_CUTOVER)
+	 CLI_CUTOVER | CLI_FINISH)
 
 static const ExitCodeRow rows[] = {
 	{EXIT_DONE, CLI_GENERIC, "done"},
@@ -41,7 +41,9 @@ static const ExitCodeRow rows[] = {
 	{EXIT_DONE, CLI_VERIFY, "every table is equal"},
 	{EXIT_DONE, CLI_CUTOVER,
 	 "the target is ready for writes (with --abort: the source takes "
-	 "writes again)"},
+	 "writes again; with --release-target: the target does)"},
+	{EXIT_DONE, CLI_FINISH,
+	 "the slots and the pgferry schema are removed (each is printed)"},
 	{EXIT_OTHER, CLI_CUTOVER,
 	 "other error (the messages name it and the fix, and say whether the "
 	 "source is still read-only)"},
@@ -58,10 +60,16 @@ static const ExitCodeRow rows[] = {
 	{EXIT_DIFFERENT, CLI_VERIFY,
 	 "a table differs between the source and the target (see the report)"},
 	{EXIT_DIFFERENT, CLI_CUTOVER,
-	 "row counts differ after the switch: the source stays read-only"},
-	{EXIT_BLOCKED, CLI_PREFLIGHT | CLI_MIGRATE | CLI_CUTOVER,
+	 "the check after the switch found a difference: the source stays "
+	 "read-only and the target is left read-only until --release-target "
+	 "(or --abort)"},
+	{EXIT_BLOCKED, CLI_PREFLIGHT | CLI_MIGRATE | CLI_FINISH,
 	 "something blocks it, and nothing was changed (each problem is "
 	 "printed with its fix)"},
+	{EXIT_BLOCKED, CLI_CUTOVER,
+	 "something blocks it (the apply lag above --max-lag, a copy-only "
+	 "table changed since its copy...), and nothing was changed (each "
+	 "problem is printed with its fix)"},
 };
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
@@ -74,6 +82,7 @@ static const struct
 	{CLI_FOLLOW, "follow"},		  {CLI_MIGRATE, "migrate"},
 	{CLI_PREFLIGHT, "preflight"}, {CLI_STATUS, "status"},
 	{CLI_VERIFY, "verify"},		  {CLI_CUTOVER, "cutover"},
+	{CLI_FINISH, "finish"},
 };
 
 /*

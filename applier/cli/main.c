@@ -18,6 +18,8 @@ static const CliCommand commands[] = {
 	 "compare every table of the source and the target, row for row"},
 	{"cutover", cli_cutover,
 	 "make the source read-only and hand over to the target"},
+	{"finish", cli_finish,
+	 "after a cutover, drop pgferry's slots and its state on the target"},
 	{"migrate", cli_migrate,
 	 "move a database: schema, snapshot copy, then follow the slot"},
 	{"preflight", cli_preflight,

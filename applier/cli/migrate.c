@@ -41,7 +41,9 @@ cli_migrate_usage(void)
 		   "  --target CONNINFO        target database (empty, or holding "
 		   "this migration)\n"
 		   "  --slot NAME              replication slot, also the task's "
-		   "name (default %s)\n"
+		   "name (default\n"
+		   "                           pgferry_DATABASE, made a valid slot "
+		   "name)\n"
 		   "  --jobs N                 tables copied and indexed at once "
 		   "(default %d)\n" CLI_HELP_TABLES
 		   "  --split-tables-larger-than SIZE\n"
@@ -62,16 +64,22 @@ cli_migrate_usage(void)
 		   "                           then go in source order)\n"
 		   "  --ordered                follow in source order, not each "
 		   "batch's net effect\n" CLI_HELP_RESTORE
+		   "  --no-follow              a copy-only task, for tables the "
+		   "source no longer\n"
+		   "                           changes: copy them in a snapshot and "
+		   "stop, leaving no\n"
+		   "                           slot (cutover refuses if they change "
+		   "on the source;\n"
+		   "                           run again, it copies those that did)\n"
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
-		   MIGRATE_DEFAULT_SLOT, MIGRATE_DEFAULT_JOBS);
+		   MIGRATE_DEFAULT_JOBS);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
 }
 
 int
 cli_migrate(int argc, char **argv)
 {
-	MigrateOptions options = {.slot = MIGRATE_DEFAULT_SLOT,
-							  .jobs = MIGRATE_DEFAULT_JOBS,
+	MigrateOptions options = {.jobs = MIGRATE_DEFAULT_JOBS,
 							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES};
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
@@ -102,6 +110,7 @@ cli_migrate(int argc, char **argv)
 		CLI_ROW_NO_OWNER(options.modes),
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),
+		{.name = "no-follow", .kind = CLI_SET, .to.flag = &options.no_follow},
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
 		{.name = NULL}};
@@ -111,5 +120,8 @@ cli_migrate(int argc, char **argv)
 		return status;
 	if (!cli_need("migrate", options.source, options.target, CLI_NEED_BOTH))
 		return EXIT_USAGE;
+	if (options.no_follow && options.endpos != LSN_INVALID)
+		return cli_usage_error(
+			"migrate", "%s", "--endpos has nothing to stop with --no-follow");
 	return migrate_run(&options);
 }

@@ -111,6 +111,18 @@ cli_bytes(const char *arg, int64_t *value)
 	return false;
 }
 
+/* A number of seconds, 0 or more, fractions allowed. */
+static bool
+cli_seconds(const char *arg, double *value)
+{
+	char *end;
+
+	errno = 0;
+	*value = strtod(arg, &end);
+	return errno == 0 && end != arg && *end == '\0' && *value >= 0 &&
+		   *value < 1e9;
+}
+
 /*
  * A connection string option: a copy for the job, and the argv string
  * overwritten with the password removed, so `ps` never shows it.
@@ -176,6 +188,8 @@ cli_store(const CliOption *option, char *arg)
 			return cli_int(arg, option->min, option->to.integer);
 		case CLI_BYTES:
 			return cli_bytes(arg, option->to.bytes);
+		case CLI_SECONDS:
+			return cli_seconds(arg, option->to.seconds);
 		case CLI_LSN:
 			/* 0/0 is no position: it would mean "no --endpos" */
 			return pg_lsn_parse(arg, option->to.lsn) &&
@@ -268,8 +282,13 @@ bool
 cli_need(const char *command, const char *source, const char *target,
 		 CliNeed need)
 {
-	if (source && (target || need == CLI_NEED_SOURCE))
+	if ((source || need == CLI_NEED_TARGET) &&
+		(target || need == CLI_NEED_SOURCE))
 		return true;
-	cli_usage_error(command, "%s", "--source and --target are required");
+	cli_usage_error(command, "%s",
+					need == CLI_NEED_SOURCE	  ? "--source is required"
+					: need == CLI_NEED_TARGET ? "--target is required"
+											  : "--source and --target are "
+												"required");
 	return false;
 }

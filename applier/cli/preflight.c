@@ -29,19 +29,18 @@ cli_preflight_usage(void)
 		   "Options:\n"
 		   "  --source CONNINFO        source database\n" CLI_HELP_TARGET
 		   "  --slot NAME              the slot migrate would use (default "
-		   "%s)\n"
+		   "pgferry_DATABASE)\n"
 		   "  --include-tables PATTERN only tables matching PATTERN "
 		   "(repeatable)\n"
 		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n",
-		   MIGRATE_DEFAULT_SLOT);
+		   "(repeatable)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_PREFLIGHT);
 }
 
 int
 cli_preflight(int argc, char **argv)
 {
-	PreflightOptions options = {.slot = MIGRATE_DEFAULT_SLOT};
+	PreflightOptions options = {0};
 	const char *const *include_tables = NULL;
 	const char *const *exclude_tables = NULL;
 	int ninclude = 0;

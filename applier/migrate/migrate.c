@@ -37,6 +37,8 @@
 #include "migrate/preflight.h"
 #include "migrate/roles.h"
 #include "migrate/schema.h"
+#include "state/appliers.h"
+#include "state/copyonly.h"
 #include "state/progress.h"
 #include "state/state.h"
 #include "stream/spool.h"
@@ -68,31 +70,6 @@ typedef struct Migrate
 } Migrate;
 
 /* --- the source ------------------------------------------------------------ */
-
-/* Drops slot, waiting for the walsender of a run that just ended. */
-static bool
-drop_slot(PgConn *source, const char *slot)
-{
-	const char *params[1] = {slot};
-	PgResult *res;
-
-	for (int attempt = 0;; attempt++)
-	{
-		res =
-			pg_query(source, "SELECT pg_drop_replication_slot($1)", 1, params);
-		if (res || attempt == SLOT_BUSY_SECONDS ||
-			strcmp(pg_error_sqlstate(source), "55006") != 0)
-			break;
-		sleep(1);
-	}
-	if (res == NULL)
-	{
-		pg_report(source, "drop slot \"%s\"", slot);
-		return false;
-	}
-	pg_result_free(res);
-	return true;
-}
 
 static bool
 slot_exists(PgConn *source, const char *slot, bool *exists)
@@ -304,10 +281,16 @@ check_tables_free(Migrate *m, const SourceTables *tables)
 static void
 abandon_start(Migrate *m)
 {
+	release_snapshot(m);
+	if (!m->state.follow)
+	{
+		/* a copy-only task's slot is temporary: its session took it along */
+		state_delete_migration(m->target, m->options->slot);
+		return;
+	}
 	log_info("dropping slot \"%s\" and the state of its task",
 			 m->options->slot);
-	release_snapshot(m);
-	if (drop_slot(m->source, m->options->slot))
+	if (appliers_drop_slot(m->source, m->options->slot, SLOT_BUSY_SECONDS))
 		state_delete_migration(m->target, m->options->slot);
 	else
 		log_hint("Running migrate again drops it (its task stays recorded "
@@ -349,6 +332,78 @@ create_roles(Migrate *m, PgConn *in_snapshot)
 }
 
 /*
+ * A copy-only task: records the counters (read before the snapshot) of the
+ * tables the plan has still to copy, against which cutover compares.
+ */
+static bool
+save_copy_only(Migrate *m, const PgResult *counters, const CopyPlan *plan)
+{
+	const char **schemas = xcalloc(plan->count + 1, sizeof(char *));
+	const char **names = xcalloc(plan->count + 1, sizeof(char *));
+	int n = 0;
+	bool ok;
+
+	/* a table's ranges are copied again all together: its first stands */
+	for (int i = 0; i < plan->count; i++)
+		if (plan->ranges[i].kind == COPY_ROWS &&
+			plan->ranges[i].range_no == 0 &&
+			plan->ranges[i].snapshot_lsn == LSN_INVALID)
+		{
+			schemas[n] = plan->ranges[i].schema;
+			names[n++] = plan->ranges[i].table;
+		}
+	ok = copyonly_save(m->target, m->options->slot, counters, schemas, names,
+					   n);
+	free(schemas);
+	free(names);
+	return ok;
+}
+
+/*
+ * A copy-only task run again once copied: the tables that changed on the
+ * source since their copy are copied again, the others stay.
+ */
+static bool
+recopy_changed(Migrate *m)
+{
+	PgResult *recorded;
+	PgResult *unfinished;
+	PgResult *changed = NULL;
+	bool ok;
+
+	if (!copyonly_load(m->target, &m->state.source, m->options->slot,
+					   &recorded, &unfinished))
+	{
+		pg_result_free(recorded);
+		return false;
+	}
+	ok = pg_result_rows(recorded) == 0 ||
+		 (changed = copyonly_changed(m->source, recorded)) != NULL;
+	for (int i = 0; ok && changed && i < pg_result_rows(changed); i++)
+	{
+		log_info("table %s changed on the source since its copy (%s): "
+				 "copying it again",
+				 pg_result_value(changed, i, 3),
+				 pg_result_value(changed, i, 4));
+		ok = state_reset_table(m->target, m->options->slot,
+							   pg_result_value(changed, i, 1),
+							   pg_result_value(changed, i, 2));
+	}
+	if (ok && (changed == NULL || pg_result_rows(changed) == 0))
+		log_info("copy-only task \"%s\": none of its %d %s changed on the "
+				 "source since its copy",
+				 m->options->slot, pg_result_rows(recorded),
+				 plural(pg_result_rows(recorded), "table", "tables"));
+	else if (ok)
+		ok = state_set_phase(m->target, m->options->slot, PHASE_COPY,
+							 LSN_INVALID);
+	pg_result_free(changed);
+	pg_result_free(recorded);
+	pg_result_free(unfinished);
+	return ok;
+}
+
+/*
  * init: slot, snapshot, schema and plan.  On success the snapshot is still
  * exported (m->replication) for the copy; on failure the slot is dropped.
  */
@@ -358,6 +413,7 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	const char *slot = m->options->slot;
 	SchemaScript script = {0};
 	PgConn *in_snapshot = NULL;
+	PgResult *counters = NULL;
 	bool exists, restored, large_objects = false;
 	int free_code;
 	int exit_code = EXIT_OTHER;
@@ -368,11 +424,17 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	{
 		/* ours: an earlier run stopped before recording its snapshot */
 		log_info("dropping slot \"%s\" left by an interrupted start", slot);
-		if (!drop_slot(m->source, slot))
+		if (!appliers_drop_slot(m->source, slot, SLOT_BUSY_SECONDS))
 			return EXIT_CONNECTION;
 	}
-	if (!create_slot_with_snapshot(m, slot, false))
+	/* a copy-only task's counters are read before its snapshot */
+	if (!m->state.follow && (counters = copyonly_read(m->source)) == NULL)
 		return EXIT_CONNECTION;
+	if (!create_slot_with_snapshot(m, slot, !m->state.follow))
+	{
+		pg_result_free(counters);
+		return EXIT_CONNECTION;
+	}
 	if ((in_snapshot = snapshot_session(m)) == NULL)
 	{
 		exit_code = EXIT_CONNECTION;
@@ -412,6 +474,7 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 			goto done;
 	}
 	if (!state_insert_plan(m->target, slot, plan) ||
+		(counters && !save_copy_only(m, counters, plan)) ||
 		!state_set_phase(m->target, slot, PHASE_COPY, m->snapshot_lsn) ||
 		!pg_exec(m->target, "COMMIT"))
 		goto done;
@@ -423,6 +486,7 @@ done:
 	if (exit_code != EXIT_DONE)
 		pg_exec(m->target, "ROLLBACK");
 	pg_disconnect(in_snapshot);
+	pg_result_free(counters);
 	schema_script_free(&script);
 	if (exit_code != EXIT_DONE)
 		abandon_start(m);
@@ -465,19 +529,32 @@ phase_copy(Migrate *m, SourceTables *tables, CopyPlan *plan, bool fresh)
 
 	if (!fresh)
 	{
-		if (!state_reset_unfinished(m->target, m->options->slot) ||
+		if ((m->state.phase == PHASE_COPIED && !recopy_changed(m)) ||
+			!state_reset_unfinished(m->target, m->options->slot) ||
 			!state_load_plan(m->target, m->options->slot, plan))
 			return EXIT_OTHER;
 		if (!plan_complete(plan))
 		{
 			char temporary[64];
+			PgResult *counters = NULL;
+			bool ok;
 
 			/* the first snapshot died with the run that exported it */
 			snprintf(temporary, sizeof(temporary), "pgferry_resync_%d",
 					 (int) getpid());
 			log_info("resuming the copy: tables left unfinished are copied "
 					 "again in a new snapshot");
-			if (!create_slot_with_snapshot(m, temporary, true))
+			if (!m->state.follow &&
+				(counters = copyonly_read(m->source)) == NULL)
+				return EXIT_CONNECTION;
+			ok = create_slot_with_snapshot(m, temporary, true);
+			if (ok && counters && !save_copy_only(m, counters, plan))
+			{
+				pg_result_free(counters);
+				return EXIT_OTHER;
+			}
+			pg_result_free(counters);
+			if (!ok)
 				return EXIT_CONNECTION;
 		}
 	}
@@ -527,8 +604,10 @@ phase_copy(Migrate *m, SourceTables *tables, CopyPlan *plan, bool fresh)
 		exit_code = copy_run(&copy, tables, plan, &post_data);
 	state_post_data_free(&post_data);
 	release_snapshot(m);
-	if (exit_code == EXIT_DONE && !state_set_phase(m->target, m->options->slot,
-												   PHASE_STREAM, LSN_INVALID))
+	if (exit_code == EXIT_DONE &&
+		!state_set_phase(m->target, m->options->slot,
+						 m->state.follow ? PHASE_STREAM : PHASE_COPIED,
+						 LSN_INVALID))
 		exit_code = EXIT_OTHER;
 	return exit_code;
 }
@@ -584,6 +663,14 @@ same_migration(const Migrate *m, const Migration *found)
 				 "--exclude-tables, or use another --slot.");
 		return false;
 	}
+	if (found->follow != m->state.follow)
+	{
+		log_error("the migration of slot \"%s\" was started %s --no-follow",
+				  m->options->slot, found->follow ? "without" : "with");
+		log_hint("Run it again %s --no-follow, or use another --slot.",
+				 found->follow ? "without" : "with");
+		return false;
+	}
 	return true;
 }
 
@@ -610,6 +697,7 @@ start_or_resume(Migrate *m, bool *resuming)
 		!state_get_migration(m->target, m->options->slot, &found, &exists))
 		return EXIT_OTHER;
 	m->state.table_filters = xstrdup(tablefilter_describe(m->filter));
+	m->state.follow = !m->options->no_follow;
 	*resuming = exists;
 	if (exists)
 	{
@@ -669,26 +757,34 @@ int
 migrate_run(const MigrateOptions *options)
 {
 	Migrate m = {0};
+	MigrateOptions resolved = *options;
+	char *default_slot = NULL;
 	SourceTables tables = {0};
 	CopyPlan plan = {0};
 	bool resuming = false;
 	int exit_code;
 
-	m.options = options;
+	m.options = &resolved;
+	m.dir_lock = -1;
 	m.filter = tablefilter_compile(options->include_tables, options->ninclude,
 								   options->exclude_tables, options->nexclude);
 	if (m.filter == NULL)
 		return EXIT_USAGE;
-	if (!make_dir(&m))
-	{
-		tablefilter_free(m.filter);
-		return EXIT_OTHER;
-	}
 	if (!pg_connect_both(options->source, options->target, NULL, &m.source,
 						 &m.target))
 		exit_code = EXIT_CONNECTION;
 	else
-		exit_code = start_or_resume(&m, &resuming);
+	{
+		/* slot names are per server: the default names the database */
+		if (options->slot == NULL)
+		{
+			default_slot = appliers_default_slot(pg_database(m.source));
+			resolved.slot = default_slot;
+			log_info("task \"%s\" (the default --slot for database \"%s\")",
+					 resolved.slot, pg_database(m.source));
+		}
+		exit_code = make_dir(&m) ? start_or_resume(&m, &resuming) : EXIT_OTHER;
+	}
 
 	if (exit_code == EXIT_DONE && m.state.phase == PHASE_INIT)
 		exit_code = phase_init(&m, &tables, &plan);
@@ -698,15 +794,20 @@ migrate_run(const MigrateOptions *options)
 	pg_disconnect(m.source);
 	pg_disconnect(m.target);
 	m.source = m.target = NULL;
-	if (exit_code == EXIT_DONE)
+	if (exit_code == EXIT_DONE && m.state.follow)
 		exit_code = phase_stream(&m);
-	if (exit_code != EXIT_DONE && exit_code != EXIT_USAGE &&
+	else if (exit_code == EXIT_DONE)
+		log_info("copy-only task \"%s\" done: its tables are copied, no slot "
+				 "is left on the source, and pgferry cutover refuses to "
+				 "switch if they change on the source",
+				 resolved.slot);
+	if (exit_code != EXIT_DONE && exit_code != EXIT_USAGE && m.state.follow &&
 		m.state.phase != PHASE_INIT)
 		log_info("slot \"%s\" stays on the source, keeping its WAL, so that "
 				 "running migrate again resumes; to give the migration up "
 				 "instead: SELECT pg_drop_replication_slot('%s'); on the "
 				 "source",
-				 options->slot, options->slot);
+				 resolved.slot, resolved.slot);
 
 	catalog_free(&tables);
 	state_plan_free(&plan);
@@ -718,5 +819,6 @@ migrate_run(const MigrateOptions *options)
 	pg_disconnect(m.task_lock);
 	spool_unlock_dir(m.dir, m.dir_lock);
 	free(m.dir);
+	free(default_slot);
 	return exit_code;
 }

@@ -25,6 +25,12 @@
  *	  the target's recorded LSN.  The follow job skips a re-copied table's
  *	  changes that committed before its snapshot, as native logical
  *	  replication's table synchronisation does, so every table is exact.
+ *	- A copy-only task (no_follow) copies its tables in the snapshot of a
+ *	  temporary slot, which ends with it, and records each table's
+ *	  modification counters on the source (copyonly.h) for the cutover to
+ *	  check; run again, it copies again the tables that changed since.
+ *	- The default slot (and task name) is pgferry_<database>, so that two
+ *	  databases of one server can be migrated with the defaults.
  *	- Tasks: several migrate processes may move disjoint table sets of one
  *	  database into one target, each with its own --slot and filters; the
  *	  schema is restored once, by the first.  A task that would take a
@@ -48,8 +54,8 @@ typedef struct MigrateOptions
 {
 	const char *source; /* conninfo */
 	const char *target; /* conninfo */
-	const char *slot;
-	const char *dir; /* work directory (schema dump, spool); NULL: a
+	const char *slot;	/* NULL: pgferry_<database> (appliers_default_slot) */
+	const char *dir;	/* work directory (schema dump, spool); NULL: a
 								 * default under $TMPDIR */
 	int jobs;
 	const char *const *include_tables;
@@ -62,9 +68,9 @@ typedef struct MigrateOptions
 	bool fire_triggers;	 /* passed on to follow */
 	bool ordered;		 /* passed on to follow */
 	RestoreModes modes;	 /* owners, privileges, roles of the schema */
+	bool no_follow;		 /* a copy-only task: copy, then stop */
 } MigrateOptions;
 
-#define MIGRATE_DEFAULT_SLOT "pgferry"
 #define MIGRATE_DEFAULT_JOBS 4
 
 /* Runs the migration; returns an exit code (pgferry.h, preflight.h). */

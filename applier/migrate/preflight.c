@@ -549,12 +549,18 @@ preflight_run(const PreflightOptions *options)
 {
 	PgConn *source;
 	PgConn *target;
+	PreflightOptions resolved = *options;
+	char *default_slot = NULL;
 	int blocking;
 
 	if (!pg_connect_both(options->source, options->target, NULL, &source,
 						 &target))
 		return EXIT_CONNECTION;
-	blocking = preflight_check(source, target, options);
+	if (options->slot == NULL)
+		resolved.slot = default_slot =
+			appliers_default_slot(pg_database(source));
+	blocking = preflight_check(source, target, &resolved);
+	free(default_slot);
 	pg_disconnect(source);
 	pg_disconnect(target);
 	if (blocking < 0)

@@ -39,7 +39,8 @@ typedef struct PreflightOptions
 {
 	const char *source; /* conninfo */
 	const char *target; /* conninfo */
-	const char *slot;	/* the slot migrate would create */
+	const char *slot;	/* the slot migrate would create (preflight_run:
+						 * NULL for the default) */
 	const TableFilter *filter;
 	RestoreModes modes; /* how migrate restores the schema */
 	bool resuming;		/* migrate resuming its own work: the

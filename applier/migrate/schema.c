@@ -506,14 +506,14 @@ schema_relax_identity(PgConn *target)
 }
 
 bool
-schema_restore_identity(PgConn *target, bool always)
+schema_restore_identity(PgConn *target, int *count)
 {
-	const char *params[1] = {always ? "ALWAYS" : "BY DEFAULT"};
 	PgResult *res = pg_query_or_report(
 		target, "SELECT pg_catalog.to_regclass('pgferry.identity_always')", 0,
 		NULL, "look for pgferry.identity_always");
 	bool ok;
 
+	*count = 0;
 	if (res == NULL)
 		return false;
 	if (pg_result_value(res, 0, 0) == NULL)
@@ -525,11 +525,12 @@ schema_restore_identity(PgConn *target, bool always)
 	res = pg_query_or_report(
 		target,
 		"SELECT pg_catalog.format('ALTER TABLE %I.%I ALTER COLUMN %I "
-		"SET GENERATED %s', schema_name, table_name, column_name, "
-		"$1::pg_catalog.text) "
+		"SET GENERATED ALWAYS', schema_name, table_name, column_name) "
 		"FROM pgferry.identity_always ORDER BY 1",
-		1, params, "read pgferry.identity_always");
+		0, NULL, "read pgferry.identity_always");
 	ok = schema_run_each(target, res, "restore an identity column");
+	if (ok)
+		*count = pg_result_rows(res);
 	if (!ok)
 		log_hint("run the statement on the target as the table's owner");
 	pg_result_free(res);

@@ -77,10 +77,9 @@ extern bool schema_relax_identity(PgConn *target);
 
 /*
  * Makes the columns recorded in pgferry.identity_always GENERATED ALWAYS
- * again (with always false, BY DEFAULT again: a cutover given back); a
- * target without the table has nothing to do.
+ * again; *count gets how many (0 for a target without the table).
  */
-extern bool schema_restore_identity(PgConn *target, bool always);
+extern bool schema_restore_identity(PgConn *target, int *count);
 
 /*
  * Runs one post-data statement in its own transaction, which also marks it

@@ -400,6 +400,12 @@ pg_user(const PgConn *conn)
 	return PQuser(conn->conn);
 }
 
+const char *
+pg_database(const PgConn *conn)
+{
+	return PQdb(conn->conn);
+}
+
 /* --- simple statements -------------------------------------------------------- */
 
 bool
@@ -488,6 +494,27 @@ pg_begin_in_snapshot(PgConn *conn, const char *name)
 {
 	return pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") &&
 		   pg_exec_literal(conn, "SET TRANSACTION SNAPSHOT", name);
+}
+
+bool
+pg_export_snapshot(PgConn *conn, char *name, size_t size, Lsn *insert_lsn)
+{
+	PgResult *res;
+	bool ok;
+
+	if ((PQtransactionStatus(conn->conn) != PQTRANS_INTRANS &&
+		 !pg_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")) ||
+		(res = pg_query(conn,
+						insert_lsn ? "SELECT pg_catalog.pg_export_snapshot(), "
+									 "pg_catalog.pg_current_wal_insert_lsn()"
+								   : "SELECT pg_catalog.pg_export_snapshot()",
+						0, NULL)) == NULL)
+		return false;
+	snprintf(name, size, "%s", pg_result_value(res, 0, 0));
+	ok = insert_lsn == NULL ||
+		 pg_lsn_parse(pg_result_value(res, 0, 1), insert_lsn);
+	pg_result_free(res);
+	return ok;
 }
 
 int
@@ -580,24 +607,40 @@ pg_quote_literal(const char *value)
 	return quoted;
 }
 
+void
+pg_array_add(Buf *array, const char *value)
+{
+	buf_append_str(array, array->len == 0 ? "{" : ",");
+	if (value == NULL)
+	{
+		buf_append_str(array, "NULL");
+		return;
+	}
+	buf_append_str(array, "\"");
+	for (const char *p = value; *p; p++)
+	{
+		if (*p == '"' || *p == '\\')
+			buf_append_str(array, "\\");
+		buf_append(array, p, 1);
+	}
+	buf_append_str(array, "\"");
+}
+
+const char *
+pg_array_close(Buf *array)
+{
+	buf_append_str(array, array->len == 0 ? "{}" : "}");
+	return array->data;
+}
+
 char *
 pg_text_array(const char *const *values, int count)
 {
 	Buf array = BUF_INIT;
 
-	buf_append_str(&array, "{");
 	for (int i = 0; i < count; i++)
-	{
-		buf_append_str(&array, i ? ",\"" : "\"");
-		for (const char *p = values[i]; *p; p++)
-		{
-			if (*p == '"' || *p == '\\')
-				buf_append(&array, "\\", 1);
-			buf_append(&array, p, 1);
-		}
-		buf_append_str(&array, "\"");
-	}
-	buf_append_str(&array, "}");
+		pg_array_add(&array, values[i]);
+	pg_array_close(&array);
 	return array.data;
 }
 

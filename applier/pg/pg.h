@@ -37,6 +37,8 @@
 
 #include <postgres_ext.h> /* Oid */
 
+#include "common/buf.h"
+
 typedef struct PgConn PgConn;
 
 /* libpq's result; only pg.c looks inside. */
@@ -99,6 +101,8 @@ extern int pg_server_version(const PgConn *conn);
 extern const char *pg_parameter(const PgConn *conn, const char *name);
 /* The role the session runs as. */
 extern const char *pg_user(const PgConn *conn);
+/* The database the session is connected to. */
+extern const char *pg_database(const PgConn *conn);
 
 /* malloc'ed copy of conninfo with any password removed; never NULL. */
 extern char *pg_conninfo_redact(const char *conninfo);
@@ -143,6 +147,18 @@ extern bool pg_exec_literal(PgConn *conn, const char *command,
  */
 extern bool pg_begin_in_snapshot(PgConn *conn, const char *name);
 
+/*
+ * Starts a REPEATABLE READ, READ ONLY transaction (unless the caller has
+ * begun one, which then takes its snapshot here) and exports its snapshot,
+ * whose name goes to name (size bytes; 64 are enough); it can be imported
+ * until the transaction ends.  With insert_lsn, the server's WAL insert
+ * position read inside it: past every commit the snapshot sees (even an
+ * asynchronous one not yet written out).  On failure the transaction may
+ * be left open (the caller rolls back).
+ */
+extern bool pg_export_snapshot(PgConn *conn, char *name, size_t size,
+							   Lsn *insert_lsn);
+
 extern int pg_result_rows(const PgResult *res);
 extern int pg_result_columns(const PgResult *res);
 /* The text of a field, or NULL for SQL NULL. */
@@ -175,7 +191,15 @@ extern void pg_report(const PgConn *conn, const char *what_fmt, ...)
 
 extern char *pg_quote_ident(const char *name);
 extern char *pg_quote_literal(const char *value);
-/* A text[] literal of values, for a parameter ($1::text[]). */
+/*
+ * A text array literal, built one element at a time into an empty Buf:
+ * pg_array_add() quotes value (NULL: SQL NULL), pg_array_close() ends the
+ * literal ("{}" when nothing was added) and returns it, for a parameter
+ * cast to an array type ($1::pg_catalog.text[], ::oid[], ::int8[]...).
+ */
+extern void pg_array_add(Buf *array, const char *value);
+extern const char *pg_array_close(Buf *array);
+/* The same of count values at once (malloc'ed). */
 extern char *pg_text_array(const char *const *values, int count);
 
 /* --- pipeline mode ------------------------------------------------------ */

@@ -6,6 +6,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +19,17 @@
 
 /* How often appliers_wait() says what it waits for. */
 #define WAIT_LOG_SECONDS 5.0
+
+/*
+ * How often appliers_wait() reads the target's progress: often in its
+ * first second (the cutover waits inside its read-only window, which a
+ * coarser poll would lengthen), then less.
+ */
+#define WAIT_POLL_FIRST_MS 2
+#define WAIT_POLL_MS 20
+
+/* The slot name's room: NAMEDATALEN - 1. */
+#define SLOT_NAME_MAX 63
 
 bool
 source_id_read(PgConn *source, SourceId *id)
@@ -47,16 +60,15 @@ source_id_free(SourceId *id)
 	memset(id, 0, sizeof(SourceId));
 }
 
-/* The slots as a text[] literal; slot names are made of [a-z0-9_]. */
+/* The slots as a text[] literal (free it). */
 static char *
 appliers_array(const Appliers *appliers)
 {
 	Buf array = BUF_INIT;
 
-	buf_append_str(&array, "{");
 	for (int i = 0; i < appliers->count; i++)
-		buf_printf(&array, "%s%s", i ? "," : "", appliers->slots[i].name);
-	buf_append_str(&array, "}");
+		pg_array_add(&array, appliers->slots[i].name);
+	pg_array_close(&array);
 	return array.data;
 }
 
@@ -159,12 +171,13 @@ appliers_free(Appliers *appliers)
 }
 
 bool
-appliers_mark(PgConn *source, const char *prefix, const char *content)
+appliers_mark(PgConn *source, const char *prefix, const char *content, Lsn *at)
 {
 	const char *params[2] = {prefix, content};
 	PgResult *res = pg_query(
 		source, "SELECT pg_catalog.pg_logical_emit_message(true, $1, $2)", 2,
 		params);
+	bool ok;
 
 	if (res == NULL)
 	{
@@ -173,8 +186,9 @@ appliers_mark(PgConn *source, const char *prefix, const char *content)
 		log_hint("the role needs REPLICATION, as pgferry follow's does");
 		return false;
 	}
+	ok = at == NULL || pg_lsn_parse(pg_result_value(res, 0, 0), at);
 	pg_result_free(res);
-	return true;
+	return ok;
 }
 
 /*
@@ -240,12 +254,9 @@ appliers_warn_inactive(PgConn *source, const PgResult *behind)
 	const char *params[1];
 	PgResult *res;
 
-	buf_append_str(&array, "{");
 	for (int i = 0; i < pg_result_rows(behind); i++)
-		buf_printf(&array, "%s%s", i ? "," : "",
-				   pg_result_value(behind, i, 0));
-	buf_append_str(&array, "}");
-	params[0] = array.data;
+		pg_array_add(&array, pg_result_value(behind, i, 0));
+	params[0] = pg_array_close(&array);
 	res = pg_query_or_report(
 		source,
 		"SELECT slot_name FROM pg_catalog.pg_replication_slots "
@@ -308,11 +319,96 @@ appliers_wait(PgConn *source, PgConn *target, const SourceId *id,
 			break;
 		if (say)
 			next_log = clock_seconds() + WAIT_LOG_SECONDS;
-		usleep(100 * 1000);
+		usleep((clock_seconds() - started < 1.0 ? WAIT_POLL_FIRST_MS
+												: WAIT_POLL_MS) *
+			   1000);
 	}
 	if (*reached)
 		log_verbose("target: every applier has applied the source past %s "
 					"after %.1f s",
 					point_text, clock_seconds() - started);
+	return true;
+}
+
+bool
+appliers_rows_applied(PgConn *target, const SourceId *id,
+					  const Appliers *appliers, int64_t *rows)
+{
+	char *array = appliers_array(appliers);
+	const char *params[3] = {id->system_identifier, id->database, array};
+	PgResult *res;
+
+	res = pg_query_or_report(
+		target,
+		"SELECT COALESCE(pg_catalog.sum(rows_applied), 0) "
+		"FROM pgferry.progress WHERE system_identifier = $1 "
+		"AND database = $2 AND slot_name = ANY ($3::pg_catalog.text[])",
+		3, params, "read pgferry.progress");
+	free(array);
+	if (res == NULL)
+		return false;
+	*rows = strtoll(pg_result_value(res, 0, 0), NULL, 10);
+	pg_result_free(res);
+	return true;
+}
+
+char *
+appliers_default_slot(const char *database)
+{
+	static const char prefix[] = "pgferry_";
+	Buf slot = BUF_INIT;
+	bool altered = false;
+	uint32_t hash = 2166136261u; /* FNV-1a */
+
+	buf_append_str(&slot, prefix);
+	for (const char *p = database; *p; p++)
+	{
+		char c = *p;
+
+		hash = (hash ^ (unsigned char) c) * 16777619u;
+		if (c >= 'A' && c <= 'Z')
+			c = (char) (c - 'A' + 'a');
+		else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+				   c == '_'))
+			c = '_';
+		altered |= c != *p;
+		buf_append(&slot, &c, 1);
+	}
+	if (altered || slot.len > SLOT_NAME_MAX)
+	{
+		char suffix[16];
+
+		/* names that map to the same letters stay apart */
+		snprintf(suffix, sizeof(suffix), "_%08" PRIx32, hash);
+		if (slot.len > SLOT_NAME_MAX - strlen(suffix))
+			slot.len = SLOT_NAME_MAX - strlen(suffix);
+		slot.data[slot.len] = '\0';
+		buf_append_str(&slot, suffix);
+	}
+	return slot.data;
+}
+
+bool
+appliers_drop_slot(PgConn *source, const char *slot, int wait_seconds)
+{
+	const char *params[1] = {slot};
+	PgResult *res;
+
+	for (int attempt = 0;; attempt++)
+	{
+		res =
+			pg_query(source, "SELECT pg_drop_replication_slot($1)", 1, params);
+		/* 55006: still in use, by the walsender of a process just ended */
+		if (res || attempt >= wait_seconds ||
+			strcmp(pg_error_sqlstate(source), "55006") != 0)
+			break;
+		sleep(1);
+	}
+	if (res == NULL)
+	{
+		pg_report(source, "drop slot \"%s\"", slot);
+		return false;
+	}
+	pg_result_free(res);
 	return true;
 }

@@ -23,6 +23,7 @@
 #define PGFERRY_APPLIERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pg/pg.h"
 
@@ -74,9 +75,12 @@ extern void appliers_free(Appliers *appliers);
 /*
  * Writes a marker (prefix, content) on the source: a transactional logical
  * message, committed after everything the source committed before it.
+ * *at (unless NULL) gets the position past the message: once an applier
+ * has applied the source up to it, it has every write the source
+ * committed before the marker.
  */
 extern bool appliers_mark(PgConn *source, const char *prefix,
-						  const char *content);
+						  const char *content, Lsn *at);
 
 /*
  * The lowest end LSN the appliers have recorded on the target: every
@@ -96,5 +100,28 @@ extern bool appliers_applied(PgConn *target, const SourceId *id,
 extern bool appliers_wait(PgConn *source, PgConn *target, const SourceId *id,
 						  const Appliers *appliers, Lsn point,
 						  double timeout_s, bool *reached);
+
+/*
+ * The row changes the appliers have applied, as recorded with their
+ * progress (pgferry.progress.rows_applied), summed.
+ */
+extern bool appliers_rows_applied(PgConn *target, const SourceId *id,
+								  const Appliers *appliers, int64_t *rows);
+
+/*
+ * The slot a task of database uses unless told otherwise, malloc'ed:
+ * pgferry_<database>, lower case, other characters than letters, digits
+ * and _ made _, and then (or when too long for a slot name) a hash of the
+ * database's name added, so that two databases of one server never share
+ * it (slot names are per server).
+ */
+extern char *appliers_default_slot(const char *database);
+
+/*
+ * Drops a slot, waiting up to wait_seconds while it is still in use (the
+ * walsender of an applier that has just stopped); false after reporting.
+ */
+extern bool appliers_drop_slot(PgConn *source, const char *slot,
+							   int wait_seconds);
 
 #endif /* PGFERRY_APPLIERS_H */

@@ -5,6 +5,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -21,11 +23,14 @@ static const char progress_ddl[] =
 	"    database          text        NOT NULL,\n"
 	"    commit_lsn        pg_lsn      NOT NULL,\n"
 	"    end_lsn           pg_lsn      NOT NULL,\n"
+	"    rows_applied      bigint      NOT NULL DEFAULT 0,\n"
 	"    updated_at        timestamptz NOT NULL DEFAULT now(),\n"
 	"    PRIMARY KEY (slot_name, system_identifier, database)\n"
 	");\n"
 	"COMMENT ON TABLE pgferry.progress IS 'pgferry: last source transaction "
-	"applied per slot; written in the same transaction as the data';";
+	"applied per slot; written in the same transaction as the data';\n"
+	"COMMENT ON COLUMN pgferry.progress.rows_applied IS 'row changes applied "
+	"since the slot''s start (cutover reports those of its window)';";
 
 /*
  * Serialises the pgferry processes that create their tables on one target
@@ -116,22 +121,29 @@ progress_read(PgConn *target, const ProgressKey *key, Lsn *commit_lsn,
 
 bool
 progress_send(PgConn *target, const ProgressKey *key, Lsn commit_lsn,
-			  Lsn end_lsn)
+			  Lsn end_lsn, uint64_t rows)
 {
 	char commit_text[LSN_TEXT_LEN];
 	char end_text[LSN_TEXT_LEN];
-	const char *values[5] = {key->slot, key->system_identifier, key->database,
+	char rows_text[24];
+	const char *values[6] = {key->slot,
+							 key->system_identifier,
+							 key->database,
 							 pg_lsn_format(commit_lsn, commit_text),
-							 pg_lsn_format(end_lsn, end_text)};
-	PgParams params = {5, NULL, values, NULL, NULL};
+							 pg_lsn_format(end_lsn, end_text),
+							 rows_text};
+	PgParams params = {6, NULL, values, NULL, NULL};
 
+	snprintf(rows_text, sizeof(rows_text), "%" PRIu64, rows);
 	return pg_send_query(
 		target,
 		"INSERT INTO pgferry.progress AS p (slot_name, "
-		"system_identifier, database, commit_lsn, end_lsn) "
-		"VALUES ($1, $2, $3, $4, $5) "
+		"system_identifier, database, commit_lsn, end_lsn, rows_applied) "
+		"VALUES ($1, $2, $3, $4, $5, $6) "
 		"ON CONFLICT (slot_name, system_identifier, database) "
 		"DO UPDATE SET commit_lsn = EXCLUDED.commit_lsn, "
-		"end_lsn = EXCLUDED.end_lsn, updated_at = now()",
+		"end_lsn = EXCLUDED.end_lsn, "
+		"rows_applied = p.rows_applied + EXCLUDED.rows_applied, "
+		"updated_at = now()",
 		&params);
 }

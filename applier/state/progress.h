@@ -16,6 +16,7 @@
 #define PGFERRY_PROGRESS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "pg/pg.h"
 
@@ -45,10 +46,11 @@ extern bool progress_read(PgConn *target, const ProgressKey *key,
 						  Lsn *commit_lsn, Lsn *end_lsn);
 
 /*
- * Queues (pipeline mode) the statement recording commit_lsn / end_lsn; its
- * result is the next one to read with pg_pipeline_result().
+ * Queues (pipeline mode) the statement recording commit_lsn / end_lsn, and
+ * adding rows (the row changes of the transaction) to the slot's count;
+ * its result is the next one to read with pg_pipeline_result().
  */
 extern bool progress_send(PgConn *target, const ProgressKey *key,
-						  Lsn commit_lsn, Lsn end_lsn);
+						  Lsn commit_lsn, Lsn end_lsn, uint64_t rows);
 
 #endif /* PGFERRY_PROGRESS_H */

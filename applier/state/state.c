@@ -40,7 +40,9 @@
 static const char *const state_ddl =
 	"CREATE TABLE IF NOT EXISTS pgferry.migration (\n"
 	"  slot text PRIMARY KEY,\n"
-	"  phase text NOT NULL CHECK (phase IN ('init', 'copy', 'stream')),\n"
+	"  phase text NOT NULL CHECK (phase IN ('init', 'copy', 'stream', "
+	"'copied')),\n"
+	"  follow boolean NOT NULL DEFAULT true,\n"
 	"  consistent_lsn pg_lsn,\n"
 	"  source_system_identifier text NOT NULL,\n"
 	"  source_database text NOT NULL,\n"
@@ -94,9 +96,24 @@ static const char *const state_ddl =
 	"  ref_schema text,\n"
 	"  ref_table text,\n"
 	"  statement text NOT NULL,\n"
-	"  done_at timestamptz);\n";
+	"  done_at timestamptz);\n"
+	"CREATE TABLE IF NOT EXISTS pgferry.copy_only (\n"
+	"  slot text NOT NULL REFERENCES pgferry.migration ON DELETE CASCADE,\n"
+	"  schema_name text NOT NULL,\n"
+	"  table_name text NOT NULL,\n"
+	"  relid oid NOT NULL,\n"
+	"  filenode oid,\n"
+	"  n_tup_ins bigint NOT NULL,\n"
+	"  n_tup_upd bigint NOT NULL,\n"
+	"  n_tup_del bigint NOT NULL,\n"
+	"  captured_at timestamptz NOT NULL DEFAULT now(),\n"
+	"  PRIMARY KEY (slot, schema_name, table_name));\n"
+	"COMMENT ON TABLE pgferry.copy_only IS\n"
+	"  'The tables of copy-only tasks, with their modification counters "
+	"on the source when their snapshot was taken: cutover refuses if they "
+	"moved';\n";
 
-static const char *const phase_names[] = {"init", "copy", "stream"};
+static const char *const phase_names[] = {"init", "copy", "stream", "copied"};
 
 const char *
 state_phase_name(MigrationPhase phase)
@@ -173,7 +190,7 @@ state_get_migration(PgConn *target, const char *slot, Migration *migration,
 
 	res = pg_query(target,
 				   "SELECT phase, consistent_lsn, source_system_identifier, "
-				   "source_database, table_filters "
+				   "source_database, table_filters, follow "
 				   "FROM pgferry.migration WHERE slot = $1",
 				   1, params);
 	if (res == NULL)
@@ -192,7 +209,7 @@ state_get_migration(PgConn *target, const char *slot, Migration *migration,
 		const char *phase = pg_result_value(res, 0, 0);
 
 		migration->phase = PHASE_INIT;
-		for (int p = PHASE_INIT; p <= PHASE_STREAM; p++)
+		for (int p = PHASE_INIT; p <= PHASE_COPIED; p++)
 			if (strcmp(phase, phase_names[p]) == 0)
 				migration->phase = p;
 		lsn = pg_result_value(res, 0, 1);
@@ -205,6 +222,7 @@ state_get_migration(PgConn *target, const char *slot, Migration *migration,
 		migration->source.database_sql =
 			pg_quote_ident(migration->source.database);
 		migration->table_filters = xstrdup(pg_result_value(res, 0, 4));
+		migration->follow = pg_result_value(res, 0, 5)[0] == 't';
 	}
 	pg_result_free(res);
 	return true;
@@ -214,16 +232,18 @@ bool
 state_insert_migration(PgConn *target, const char *slot,
 					   const Migration *migration)
 {
-	const char *params[5] = {slot, phase_names[migration->phase],
+	const char *params[6] = {slot,
+							 phase_names[migration->phase],
 							 migration->source.system_identifier,
 							 migration->source.database,
-							 migration->table_filters};
+							 migration->table_filters,
+							 migration->follow ? "true" : "false"};
 
 	return state_exec(target,
 					  "INSERT INTO pgferry.migration (slot, phase, "
 					  "source_system_identifier, source_database, "
-					  "table_filters) VALUES ($1, $2, $3, $4, $5)",
-					  5, params, "record the new migration");
+					  "table_filters, follow) VALUES ($1, $2, $3, $4, $5, $6)",
+					  6, params, "record the new migration");
 }
 
 bool
@@ -423,6 +443,20 @@ state_reset_unfinished(PgConn *target, const char *slot)
 					  "  AND o.table_name = r.table_name "
 					  "  AND o.snapshot_lsn IS NULL)",
 					  1, params, "forget the ranges of unfinished tables");
+}
+
+bool
+state_reset_table(PgConn *target, const char *slot, const char *schema,
+				  const char *table)
+{
+	const char *params[3] = {slot, schema, table};
+
+	return state_exec(target,
+					  "UPDATE pgferry.copy_ranges SET snapshot_lsn = NULL, "
+					  "rows = NULL, bytes = NULL, finished_at = NULL "
+					  "WHERE slot = $1 AND kind = 'rows' "
+					  "AND schema_name = $2 AND table_name = $3",
+					  3, params, "forget the copy of a table");
 }
 
 bool

@@ -331,7 +331,12 @@ status_run(const StatusOptions *options)
 			   slot, pg_result_value(res, i, 1), pg_result_value(res, i, 3),
 			   pg_result_value(res, i, 4), pg_result_value(res, i, 5),
 			   value_or(res, i, 2, "-"));
-		ok = print_copy(target, slot) && print_apply(target, source, slot);
+		ok = print_copy(target, slot);
+		if (ok && strcmp(pg_result_value(res, i, 1), "copied") == 0)
+			printf("  apply:      none: a copy-only task (no slot; cutover "
+				   "checks that its tables do not change)\n");
+		else if (ok)
+			ok = print_apply(target, source, slot);
 		shown++;
 	}
 	pg_result_free(res);

@@ -120,7 +120,7 @@ static bool
 wait_for_applier(Verify *v, bool *reached)
 {
 	if (!v->marker_failed &&
-		!appliers_mark(v->source, VERIFY_MARKER_PREFIX, ""))
+		!appliers_mark(v->source, VERIFY_MARKER_PREFIX, "", NULL))
 	{
 		log_hint("without it, on an idle source verify waits --lag-timeout "
 				 "seconds and then confirms nothing");
@@ -152,42 +152,41 @@ session_of(const VerifySessions *s, SessionRole role)
 							   : s->later;
 }
 
+/* Imports snapshot name into the session of every worker that plays role. */
+static bool
+import_snapshot(Verify *v, const char *name, SessionRole role)
+{
+	for (int i = 0; i < v->nworkers; i++)
+	{
+		PgConn *session = session_of(&v->sessions[i], role);
+
+		if (!pg_begin_in_snapshot(session, name))
+		{
+			pg_report(session, "import snapshot %s", name);
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
- * Exports a snapshot of exporter's server and imports it into the session
- * of every worker that plays role.  With point, reads the server's WAL
- * insert position inside the snapshot: past every commit it sees (even an
- * asynchronous commit not yet written out).
+ * Exports a snapshot of exporter's server (with point: the WAL position
+ * past every commit it sees) and imports it into the session of every
+ * worker that plays role.
  */
 static bool
 share_snapshot(Verify *v, PgConn *exporter, SessionRole role, Lsn *point)
 {
-	PgResult *res;
 	char name[128];
 	bool ok;
 
-	if (!pg_exec(exporter,
-				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") ||
-		(res = pg_query(exporter,
-						point ? "SELECT pg_catalog.pg_export_snapshot(), "
-								"pg_catalog.pg_current_wal_insert_lsn()"
-							  : "SELECT pg_catalog.pg_export_snapshot()",
-						0, NULL)) == NULL)
+	if (!pg_export_snapshot(exporter, name, sizeof(name), point))
 	{
 		pg_report(exporter, "export a snapshot");
 		pg_exec(exporter, "ROLLBACK");
 		return false;
 	}
-	snprintf(name, sizeof(name), "%s", pg_result_value(res, 0, 0));
-	ok = point == NULL || pg_lsn_parse(pg_result_value(res, 0, 1), point);
-	pg_result_free(res);
-	for (int i = 0; i < v->nworkers && ok; i++)
-	{
-		PgConn *session = session_of(&v->sessions[i], role);
-
-		ok = pg_begin_in_snapshot(session, name);
-		if (!ok)
-			pg_report(session, "import snapshot %s", name);
-	}
+	ok = import_snapshot(v, name, role);
 	pg_exec(exporter, "COMMIT");
 	return ok;
 }
@@ -202,7 +201,9 @@ enter_snapshots(Verify *v)
 		return false;
 	if (v->applier_running && !wait_for_applier(v, &reached))
 		return false;
-	if (!share_snapshot(v, v->target, IN_TARGET, NULL))
+	if (v->opts->target_snapshot
+			? !import_snapshot(v, v->opts->target_snapshot, IN_TARGET)
+			: !share_snapshot(v, v->target, IN_TARGET, NULL))
 		return false;
 	for (int i = 0; i < v->nworkers; i++)
 		v->sessions[i].target_behind = !reached;

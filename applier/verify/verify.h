@@ -60,6 +60,13 @@ typedef struct VerifyOptions
 	 * LSN (cutover): any snapshot is exact, so no wait, one pass.
 	 */
 	bool source_quiet;
+
+	/*
+	 * With source_quiet: a snapshot the target exported, held open by the
+	 * caller, to read the target in rather than in a new one (cutover:
+	 * the target as it was handed over, whatever it has taken since).
+	 */
+	const char *target_snapshot;
 } VerifyOptions;
 
 /* Defaults of the command line. */

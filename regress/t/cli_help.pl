@@ -25,7 +25,8 @@ my %returns = (
 	preflight => [ 0, 1, 2, 3, 6 ],
 	status => [ 0, 1, 2, 3 ],
 	verify => [ 0, 1, 2, 3, 5 ],
-	cutover => [ 0, 1, 2, 3, 5, 6 ]);
+	cutover => [ 0, 1, 2, 3, 5, 6 ],
+	finish => [ 0, 1, 2, 3, 6 ]);
 
 foreach my $command (sort keys %returns)
 {

@@ -9,10 +9,14 @@
 #     source's rows row for row, every sequence has the source's value
 #     (serial, identity, standalone, one never called), inserts on the
 #     target do not collide, materialized views are refreshed in dependency
-#     order (one through a plain view, one over another) and a view never
-#     populated on the source stays so, the read-only window is printed,
-#     and verify finds the pair equal;
-#   * cutover --abort makes the source writable again.
+#     order (one through a plain view, one over another; again after the
+#     window with --refresh-matviews=after, CONCURRENTLY where a unique
+#     index allows) and a view never populated on the source stays so, the
+#     read-only window is printed, and verify finds the pair equal;
+#   * a check after the window that finds a difference: exit 5, the target
+#     left read-only until cutover --release-target;
+#   * cutover --abort makes the source writable again, after which pgferry
+#     finish refuses to remove anything.
 use strict;
 use warnings;
 
@@ -39,6 +43,7 @@ CREATE MATERIALIZED VIEW balances AS
 CREATE MATERIALIZED VIEW balances_doubled AS SELECT total * 2 AS doubled FROM balances;
 CREATE VIEW rich AS SELECT * FROM accounts WHERE balance > 0;
 CREATE MATERIALIZED VIEW rich_count AS SELECT count(*) AS n FROM rich;
+CREATE UNIQUE INDEX ON rich_count (n);
 CREATE MATERIALIZED VIEW never_filled AS SELECT 1 AS one WITH NO DATA;
 };
 psql_both($source, 'postgres', $target, 'postgres', $schema);
@@ -129,16 +134,27 @@ my $open = $source->background_psql('postgres', on_error_stop => 0);
 $open->query_safe("BEGIN");
 $open->query_safe("INSERT INTO accounts (owner) VALUES ('uncommitted')");
 
-$res = run_pgferry([ 'cutover', @conn, '--timeout', '60' ], 120);
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--refresh-matviews=after' ],
+	120);
 is($res->{rc}, 0, 'cutover under load: exit 0')
   or diag($res->{stderr});
-like($res->{stdout}, qr/^cutover: done; read-only window \d+\.\d s /m,
-	'cutover: the read-only window is printed');
-my @terminated = $res->{stderr} =~ /source: terminating session \d+ \(user \w+/g;
+like($res->{stdout},
+	qr/^cutover: the target is ready for writes; read-only window \d+\.\d+ s /m,
+	'cutover: the read-only window is printed when the target is handed over');
+like($res->{stdout}, qr/^  read-only window +\d+\.\d+ s\n(    .*\n)+  after the window/m,
+	'cutover: the hand-over report breaks the window into its steps');
+like($res->{stdout}, qr/^    sequences +\d+\.\d+ s  5 sequences set$/m,
+	'cutover: the report counts the sequences set');
+like($res->{stderr},
+	qr/REFRESH MATERIALIZED VIEW public\.balances .*\n(.*\n)*.*read-only/,
+	'cutover: materialized views are refreshed before the window');
+like($res->{stderr}, qr/REFRESH MATERIALIZED VIEW CONCURRENTLY public\.rich_count/,
+	'--refresh-matviews=after: again after it, CONCURRENTLY where a unique index allows');
+my @terminated = $res->{stderr} =~ /source: ended session \d+ \(user \w+/g;
 cmp_ok(scalar(@terminated), '>=', 3,
 	'cutover: the sessions open on the source (pgbench\'s two, the open '
 	  . 'transaction) are terminated');
-like($res->{stderr}, qr/target: has applied the source up to /,
+like($res->{stderr}, qr/cutover: applied: the target has applied the source up to /,
 	'cutover: waits until the target has applied the last LSN');
 like($res->{stdout}, qr/^verify: 3 tables, 3 equal, 0 different/m,
 	'cutover: the final check of row counts passes');
@@ -207,8 +223,10 @@ is($target->safe_psql('postgres',
 	'f', 'a materialized view not populated on the source is left alone');
 
 # A second cutover, once the target has taken writes, must not move its
-# sequences back: they would hand out the new rows' keys again.
-$res = run_pgferry([ 'cutover', @conn, '--timeout', '60' ], 120);
+# sequences back: they would hand out the new rows' keys again.  (Its
+# check would find the target's new rows: --check none.)
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--check', 'none' ], 120);
+is($res->{rc}, 0, 'a second cutover, --check none: exit 0');
 like($res->{stderr},
 	qr/sequence public\.accounts_id_seq kept at $account_id, past the source's \d+: the target has taken writes/,
 	'a second cutover keeps a sequence the target has moved past the source\'s');
@@ -222,6 +240,28 @@ is($res->{rc}, 0, 'verify after cutover: exit 0');
 like($res->{stdout}, qr/^table public\.notes: equal, \d+ rows/m,
 	'verify after cutover: equal, in one exact pass');
 
+# --- a difference found after the window ----------------------------------------------
+
+my $missing = $target->safe_psql('postgres',
+	"DELETE FROM notes WHERE ctid = (SELECT min(ctid) FROM notes) RETURNING body");
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60' ], 120);
+is($res->{rc}, 5, 'a row missing on the target: the check after the window exits 5');
+like($res->{stdout}, qr/^table public\.notes: DIFFERENT, source (\d+) rows, target \d+ rows/m,
+	'the check names the table');
+like($res->{stderr}, qr/the target database "postgres" is left read-only, and the source stays read-only/,
+	'the target is left read-only, and says so');
+like($res->{stderr}, qr/HINT:  decide: keep the target as it is with pgferry cutover --release-target/,
+	'the operator is told how to decide');
+($rc, $out, $err) = $target->psql('postgres', "INSERT INTO notes VALUES ('on the target')");
+like($err, qr/read-only transaction/, 'the target refuses writes');
+$res = run_pgferry([ 'finish', @conn ], 60);
+is($res->{rc}, 6, 'finish while the target is left read-only: exit 6');
+like($res->{stderr}, qr/target: the database is left read-only/, 'finish says why');
+$res = run_pgferry([ 'cutover', '--release-target', '--target', $target->connstr('postgres') ], 60);
+is($res->{rc}, 0, 'cutover --release-target: exit 0');
+is($target->psql('postgres', "INSERT INTO notes VALUES ('" . $missing . "')"), 0,
+	'the target takes writes again');
+
 $res = finish_follow($follow, 'TERM');
 is($res->{rc}, 0, 'pgferry follow stops on SIGTERM');
 
@@ -232,5 +272,12 @@ is($res->{rc}, 0, 'cutover --abort: exit 0');
 like($res->{stderr}, qr/ALTER DATABASE "postgres" RESET default_transaction_read_only/,
 	'cutover --abort: says what it does');
 ok(source_writable(), 'cutover --abort: the source takes writes again');
+
+$res = run_pgferry([ 'finish', @conn ], 60);
+is($res->{rc}, 6, 'finish after cutover --abort: exit 6');
+like($res->{stderr}, qr/source: database "postgres" takes writes again since the cutover/,
+	'finish after cutover --abort: says why');
+is($source->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'ferry'"),
+	'1', 'finish after cutover --abort: the slot is still there');
 
 done_testing();
