@@ -63,9 +63,11 @@ bench_minus()
 
 # --- the workloads -----------------------------------------------------------
 
-# workload_schema NAME PORT DB: the workload's tables and starting rows.
+# workload_schema NAME PORT DB: the workload's tables and starting rows,
+# and bench_end, whose one insert after the workload ends the backlog.
 workload_schema()
 {
+	bench_sql "$2" "$3" "CREATE TABLE bench_end (at timestamptz)"
 	case $1 in
 	bulk)
 		bench_create_rows_table "$2" "$3"
@@ -342,7 +344,7 @@ run_workload()
 	bench_createdb "$src_port" "$NAME"
 	workload_schema "$NAME" "$src_port" "$NAME"
 	bench_sql "$src_port" "$NAME" "CREATE PUBLICATION ${NAME}_pub FOR TABLE $(workload_tables "$NAME" |
-		sed 's/ /, /g')"
+		sed 's/ /, /g'), bench_end"
 	for consumer in ferry ordered native pglogical; do
 		db=${NAME}_$consumer
 		bench_createdb "$tgt_port" "$db"
@@ -367,8 +369,10 @@ run_workload()
 	workload_secs=$(bench_since "$workload_start")
 	end_lsn=$(bench_sql "$src_port" "$NAME" "SELECT pg_current_wal_insert_lsn()")
 	wal_bytes=$(bench_sql "$src_port" "$NAME" "SELECT pg_wal_lsn_diff('$end_lsn', '$start_lsn')")
-	# a commit after end_lsn: every consumer sees the end as soon as it gets there
-	bench_sql "$src_port" "$NAME" "SELECT pg_logical_emit_message(true, 'bench', 'end')" >/dev/null
+	# a commit after end_lsn, which every consumer applies: each sees the end
+	# as soon as it gets there (native replication and pglogical record it as
+	# their origin's position)
+	bench_sql "$src_port" "$NAME" "INSERT INTO bench_end VALUES (now())"
 
 	bench_md "### $2" "" \
 		"$(bench_mb "$wal_bytes") MB of WAL, written in $(bench_secs "$workload_secs") s." "" \

@@ -352,11 +352,16 @@ apply_send(Applier *applier, ExpectKind kind, const ApplyGroup *group,
 bool
 apply_push(Applier *applier)
 {
-	if (pg_pipeline_push(applier->conn))
-		return true;
-	apply_classify_failure(applier);
-	pg_report(applier->conn, "send statements");
-	return false;
+	if (!pg_pipeline_push(applier->conn))
+	{
+		apply_classify_failure(applier);
+		pg_report(applier->conn, "send statements");
+		return false;
+	}
+	/* the server answers a segment at its sync: all of it, or nothing yet */
+	if (applier->commit_expects > 0 && pg_pipeline_ready(applier->conn))
+		return apply_finish_commit(applier);
+	return true;
 }
 
 /*

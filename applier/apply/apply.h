@@ -107,7 +107,11 @@ extern bool apply_group(Applier *applier, const ApplyGroup *group);
 extern bool apply_message_handled(const char *prefix);
 extern void apply_message_ignored(Applier *applier, const char *prefix);
 
-/* Sends queued statements on to the target without waiting. */
+/*
+ * Sends queued statements on to the target without waiting, and reads
+ * what it answered: a commit in flight whose results have all come is
+ * finished.
+ */
 extern bool apply_push(Applier *applier);
 
 /* Waits for every queued statement and checks its result. */

@@ -22,6 +22,15 @@
 #include "common/clock.h"
 #include "common/log.h"
 
+/*
+ * A batch this old commits as soon as the target has no commit in flight:
+ * an idle target gains nothing from a longer wait, and the lag of a source
+ * writing without pause stays about this plus the target's commit, not the
+ * time limit.  Below it, commits would come too often to let a hot row's
+ * updates compose.
+ */
+#define BATCH_EAGER_MS 50
+
 typedef struct Generation
 {
 	NetState *net;
@@ -262,11 +271,22 @@ bool
 batch_should_commit(const Batch *batch)
 {
 	const Generation *gen = &batch->current;
+	int64_t age = clock_ms() - gen->started_ms;
 
 	return gen->stats.txns > 0 &&
 		   (gen->stats.changes >= (uint64_t) batch->limits.rows ||
 			gen->stats.bytes >= (uint64_t) batch->limits.bytes ||
-			clock_ms() - gen->started_ms >= batch->limits.time_ms);
+			age >= batch->limits.time_ms ||
+			(!batch->in_flight && age >= BATCH_EAGER_MS));
+}
+
+bool
+batch_push(Batch *batch)
+{
+	bool ok = apply_push(batch->applier);
+
+	batch_reap(batch);
+	return ok;
 }
 
 bool

@@ -17,9 +17,9 @@
  *	  holds, waits for the target and frees it, even inside one huge
  *	  source transaction.
  *	- batch_should_commit() says when the target transaction holds enough
- *	  (rows, bytes, time since it began); the caller commits only at a
- *	  source commit, so a target transaction holds whole source
- *	  transactions.  batch_commit() queues the commit and returns: the
+ *	  (rows, bytes, time since it began), or has waited long enough while
+ *	  the target has nothing to do; the caller commits only at a source
+ *	  commit, so a target transaction holds whole source transactions.  batch_commit() queues the commit and returns: the
  *	  target works on it while the next batch is read.  When the target has
  *	  committed it (known at the next commit, at batch_finish(), or when
  *	  the batch waits for the target for another reason) the batch calls
@@ -93,5 +93,11 @@ extern bool batch_commit(Batch *batch, const ProgressKey *key);
 
 /* Waits until the target has committed what was queued. */
 extern bool batch_finish(Batch *batch);
+
+/*
+ * Sends what is queued on to the target without waiting, and learns of a
+ * commit the target has finished (apply_push).
+ */
+extern bool batch_push(Batch *batch);
 
 #endif /* PGFERRY_BATCH_H */

@@ -674,11 +674,17 @@ follow_session(Follow *follow)
 				/*
 				 * A statement larger than the socket buffer reaches the
 				 * target in pieces: send the next one now and then, or the
-				 * target waits for it while frames are decoded.
+				 * target waits for it while frames are decoded.  And learn
+				 * when the target has committed: the position goes to the
+				 * source, and the next batch may commit (batch.h).
 				 */
-				if (++frames % FOLLOW_PUSH_FRAMES == 0 &&
-					!apply_push(follow->applier))
-					return follow_apply_failed(follow);
+				if (++frames % FOLLOW_PUSH_FRAMES == 0)
+				{
+					if (!batch_push(follow->batch))
+						return follow_apply_failed(follow);
+					if ((end = follow_feedback(follow)) != SESSION_DONE)
+						return end;
+				}
 				continue;
 		}
 	}

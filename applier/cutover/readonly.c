@@ -104,7 +104,12 @@ readonly_end_sessions(PgConn *conn, const char *database_sql,
 		PgResult *res;
 		int n;
 
-		/* terminated here, all at once, unless waited for */
+		/*
+		 * Terminated here, all at once, unless waited for.  A role without
+		 * pg_read_all_stats sees other roles' sessions with their type,
+		 * start and application NULL: such a session counts as an old
+		 * client session, unless it streams a slot (an applier's walsender).
+		 */
 		res = pg_query_or_report(
 			conn,
 			"SELECT pid, usename, application_name, state, "
@@ -113,9 +118,13 @@ readonly_end_sessions(PgConn *conn, const char *database_sql,
 			"FROM pg_catalog.pg_stat_activity "
 			"WHERE datname = pg_catalog.current_database() "
 			"AND pid <> pg_catalog.pg_backend_pid() "
-			"AND backend_type = 'client backend' "
-			"AND application_name <> 'pgferry' "
-			"AND backend_start < $1::pg_catalog.timestamptz ORDER BY pid",
+			"AND coalesce(backend_type = 'client backend', "
+			"  pid NOT IN (SELECT active_pid "
+			"    FROM pg_catalog.pg_replication_slots "
+			"    WHERE active_pid IS NOT NULL)) "
+			"AND coalesce(application_name <> 'pgferry', true) "
+			"AND coalesce(backend_start < $1::pg_catalog.timestamptz, true) "
+			"ORDER BY pid",
 			2, params, "end the sessions of database %s", database_sql);
 		if (res == NULL)
 		{

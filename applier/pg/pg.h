@@ -217,6 +217,11 @@ extern bool pg_send_prepared(PgConn *conn, const char *name,
  * otherwise holds a statement's tail until more is queued).
  */
 extern bool pg_pipeline_push(PgConn *conn);
+/*
+ * Whether the next result of the pipeline has arrived, so that reading it
+ * will not wait (what pg_pipeline_push() read is looked at, nothing more).
+ */
+extern bool pg_pipeline_ready(PgConn *conn);
 /* Ends the current pipeline segment and flushes it to the server. */
 extern bool pg_pipeline_sync(PgConn *conn);
 

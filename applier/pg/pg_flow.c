@@ -55,6 +55,12 @@ pg_pipeline_push(PgConn *conn)
 	return true;
 }
 
+bool
+pg_pipeline_ready(PgConn *conn)
+{
+	return !PQisBusy(conn->conn);
+}
+
 /* Waits until every buffered byte has gone to the server. */
 static bool
 pg_flush_all(PgConn *conn)

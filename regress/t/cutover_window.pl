@@ -141,7 +141,7 @@ foreach my $db (@databases)
 	is($res->{rc}, 0, "$db: cutover under writes: exit 0") or diag($res->{stderr});
 	my @steps = window_steps($res->{stdout});
 	is(join(', ', map { $_->[0] } @steps),
-		'read-only, sessions, last LSN, applied, sequences, target ready',
+		'read-only, sessions, last LSN, applied, sequences, identity columns, target ready',
 		"$db: the window's steps, none of which reads the tables");
 	my %detail = map { $_->[0] => $_->[2] } @steps;
 	like($detail{sessions}, qr/^2 sessions ended$/, "$db: pgbench's sessions ended");

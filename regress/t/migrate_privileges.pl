@@ -128,7 +128,7 @@ $res = run_pgferry(
 	[ 'cutover', '--source', conn($source, $src), '--target', conn($target, $tgt), '--slot', 'least' ]);
 is($res->{rc}, 0, 'cutover as the migration roles')
   or diag($res->{stderr});
-like($res->{stderr}, qr/terminating session \d+ \(user app/, 'cutover ended the application\'s sessions');
+like($res->{stderr}, qr/ended session \d+ \(user app/, 'cutover ended the application\'s sessions');
 is($source->safe_psql('shop', 'SHOW default_transaction_read_only'), 'on', 'the source is read-only');
 stop_pgbench($pgbench);
 my $stopped = stop_migrate($run, 'TERM');
