@@ -139,7 +139,7 @@ copydata_sequences(PgConn *source, PgConn *target, const TableFilter *filter,
 
 	buf_printf(&sql,
 			   "SELECT format('%%I.%%I', s.schemaname, s.sequencename), "
-			   "s.last_value\n"
+			   "s.last_value, has_sequence_privilege(c.oid, 'SELECT')\n"
 			   "FROM pg_sequences s\n"
 			   "JOIN pg_namespace n ON n.nspname = s.schemaname\n"
 			   "JOIN pg_class c ON c.relnamespace = n.oid "
@@ -152,8 +152,7 @@ copydata_sequences(PgConn *source, PgConn *target, const TableFilter *filter,
 			   "LEFT JOIN pg_class r ON t.relispartition "
 			   "AND r.oid = pg_partition_root(t.oid)\n"
 			   "LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace\n"
-			   "WHERE s.last_value IS NOT NULL\n"
-			   "  AND s.schemaname NOT IN ('pgferry', 'information_schema')\n"
+			   "WHERE s.schemaname NOT IN ('pgferry', 'information_schema')\n"
 			   "  AND NOT EXISTS (SELECT 1 FROM pg_depend e "
 			   "WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid "
 			   "AND e.deptype = 'e')\n"
@@ -171,7 +170,26 @@ copydata_sequences(PgConn *source, PgConn *target, const TableFilter *filter,
 	{
 		const char *params[2] = {pg_result_value(res, i, 0),
 								 pg_result_value(res, i, 1)};
-		PgResult *set = pg_query(
+		PgResult *set;
+
+		/* pg_sequences hides the value of a sequence the role cannot read */
+		if (!pg_result_bool(res, i, 2))
+		{
+			char *role = pg_quote_ident(pg_user(source));
+
+			log_error("source: role %s may not read sequence %s: its value "
+					  "cannot be copied",
+					  role, params[0]);
+			log_hint("on the source: GRANT SELECT ON SEQUENCE %s TO %s; then "
+					 "run migrate again",
+					 params[0], role);
+			free(role);
+			ok = false;
+			break;
+		}
+		if (params[1] == NULL)
+			continue; /* never called: the target's is fresh too */
+		set = pg_query(
 			target, "SELECT pg_catalog.setval($1::regclass, $2::bigint, true)",
 			2, params);
 
