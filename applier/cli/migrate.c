@@ -50,6 +50,10 @@ cli_migrate_usage(void)
 		   "                           copy bigger tables in ranges of about "
 		   "SIZE in parallel\n"
 		   "                           (default 1GB)\n"
+		   "  --max-retained-wal SIZE  warn when the slot holds more of the "
+		   "source's WAL\n"
+		   "                           during the copy (default 32GB; again "
+		   "at twice as much)\n"
 		   "  --endpos LSN             stop following once every "
 		   "transaction committed at or\n"
 		   "                           before LSN is applied (default: "
@@ -80,7 +84,9 @@ int
 cli_migrate(int argc, char **argv)
 {
 	MigrateOptions options = {.jobs = MIGRATE_DEFAULT_JOBS,
-							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES};
+							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES,
+							  .max_retained_wal =
+								  MIGRATE_DEFAULT_MAX_RETAINED_WAL};
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
@@ -100,6 +106,10 @@ cli_migrate(int argc, char **argv)
 		 .to.bytes = &options.split_bytes,
 		 .bad = "--split-tables-larger-than: \"%s\" is not a size (like "
 				"512MB)"},
+		{.name = "max-retained-wal",
+		 .kind = CLI_BYTES,
+		 .to.bytes = &options.max_retained_wal,
+		 .bad = "--max-retained-wal: \"%s\" is not a size (like 32GB)"},
 		{.name = "log-progress",
 		 .kind = CLI_SET,
 		 .to.flag = &options.log_progress},

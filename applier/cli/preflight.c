@@ -33,7 +33,11 @@ cli_preflight_usage(void)
 		   "  --include-tables PATTERN only tables matching PATTERN "
 		   "(repeatable)\n"
 		   "  --exclude-tables PATTERN leave out tables matching PATTERN "
-		   "(repeatable)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n");
+		   "(repeatable)\n"
+		   "  --jobs N                 the copy's jobs, for its time and the "
+		   "WAL the slot\n"
+		   "                           holds meanwhile (default "
+		   "4)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_PREFLIGHT);
 }
 
@@ -57,6 +61,7 @@ cli_preflight(int argc, char **argv)
 		 .kind = CLI_LIST,
 		 .to.list = &exclude_tables,
 		 .count = &nexclude},
+		CLI_ROW_JOBS(options),
 		CLI_ROW_NO_OWNER(options.modes),
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),

@@ -29,6 +29,7 @@
 #include "migrate/copydata.h"
 #include "migrate/meter.h"
 #include "migrate/schema.h"
+#include "state/slotwal.h"
 
 /* Tables smaller than this are packed together into one unit. */
 #define PACK_TABLE_BYTES (INT64_C(4) << 20)
@@ -738,6 +739,7 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 	Copy copy;
 	Worker *workers;
 	pthread_t *threads;
+	SlotWalWatch watch;
 	int jobs = options->jobs > 0 ? options->jobs : 1;
 	int exit_code;
 
@@ -776,6 +778,8 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 		return EXIT_APPLY;
 	}
 
+	slot_wal_watch_init(&watch, options->source_session, options->slot,
+						(double) options->max_retained_wal);
 	log_start(&copy, jobs);
 	workers = xcalloc(jobs, sizeof(Worker));
 	threads = xcalloc(jobs, sizeof(pthread_t));
@@ -799,6 +803,7 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 
 		pthread_mutex_unlock(&copy.lock);
 		meter_tick(&copy.meter);
+		slot_wal_watch(&watch, false);
 		pthread_mutex_lock(&copy.lock);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_nsec += 500 * 1000 * 1000;
@@ -814,6 +819,8 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 		if (threads[j])
 			pthread_join(threads[j], NULL);
 	meter_finish(&copy.meter, copy.exit_code == EXIT_DONE);
+	/* the most the slot holds: the stream drains it from now on */
+	slot_wal_watch(&watch, true);
 
 	exit_code = copy.exit_code;
 	if (exit_code == EXIT_DONE)

@@ -49,6 +49,12 @@ typedef struct CopyOptions
 	const char *const *covered_schemas;
 	const char *const *covered_names;
 	int ncovered;
+	/*
+	 * A session of the main thread on the source, to watch the WAL the
+	 * slot holds while the copy runs (slotwal.h); NULL: not watched.
+	 */
+	PgConn *source_session;
+	int64_t max_retained_wal; /* warn past this many bytes */
 } CopyOptions;
 
 /* Default size above which a table is copied in several ranges. */

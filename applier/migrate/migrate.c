@@ -599,6 +599,8 @@ phase_copy(Migrate *m, SourceTables *tables, CopyPlan *plan, bool fresh)
 	copy.covered_schemas = m->covered_schemas;
 	copy.covered_names = m->covered_names;
 	copy.ncovered = m->ncovered;
+	copy.source_session = m->state.follow ? m->source : NULL;
+	copy.max_retained_wal = m->options->max_retained_wal;
 	exit_code = EXIT_DONE;
 	if (!plan_complete(plan) || post_data_pending(&post_data))
 		exit_code = copy_run(&copy, tables, plan, &post_data);
@@ -731,6 +733,7 @@ start_or_resume(Migrate *m, bool *resuming)
 	preflight.modes = m->options->modes;
 	preflight.resuming = exists;
 	preflight.quiet = true;
+	preflight.jobs = m->options->jobs;
 	blocking = preflight_check(m->source, m->target, &preflight);
 	if (blocking < 0)
 		return EXIT_OTHER;

@@ -62,16 +62,18 @@ typedef struct MigrateOptions
 	int ninclude;
 	const char *const *exclude_tables;
 	int nexclude;
-	Lsn endpos;			 /* LSN_INVALID: follow until stopped */
-	int64_t split_bytes; /* tables above this are split */
-	bool log_progress;	 /* log lines even on a terminal */
-	bool fire_triggers;	 /* passed on to follow */
-	bool ordered;		 /* passed on to follow */
-	RestoreModes modes;	 /* owners, privileges, roles of the schema */
-	bool no_follow;		 /* a copy-only task: copy, then stop */
+	Lsn endpos;				  /* LSN_INVALID: follow until stopped */
+	int64_t split_bytes;	  /* tables above this are split */
+	bool log_progress;		  /* log lines even on a terminal */
+	bool fire_triggers;		  /* passed on to follow */
+	bool ordered;			  /* passed on to follow */
+	RestoreModes modes;		  /* owners, privileges, roles of the schema */
+	bool no_follow;			  /* a copy-only task: copy, then stop */
+	int64_t max_retained_wal; /* warn when the slot holds more WAL */
 } MigrateOptions;
 
 #define MIGRATE_DEFAULT_JOBS 4
+#define MIGRATE_DEFAULT_MAX_RETAINED_WAL (INT64_C(32) << 30)
 
 /* Runs the migration; returns an exit code (pgferry.h, preflight.h). */
 extern int migrate_run(const MigrateOptions *options);

@@ -530,6 +530,7 @@ preflight_check(PgConn *source, PgConn *target,
 	check_source_reads(&c);
 	check_cutover_privileges(&c);
 	check_slot(&c);
+	check_retained_wal(&c);
 	check_prepared_transactions(&c);
 	check_target(&c);
 	check_extensions(&c);

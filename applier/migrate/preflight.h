@@ -46,6 +46,7 @@ typedef struct PreflightOptions
 	bool resuming;		/* migrate resuming its own work: the
 								 * target's tables and the slot are ours */
 	bool quiet;			/* print only WARN and BLOCK */
+	int jobs;			/* the copy's, for its time (0: migrate's default) */
 } PreflightOptions;
 
 /*

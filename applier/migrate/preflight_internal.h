@@ -68,6 +68,9 @@ extern void check_source_role(Check *c);
 extern void check_source_reads(Check *c);
 extern void check_cutover_privileges(Check *c);
 
+/* preflight_wal.c */
+extern void check_retained_wal(Check *c);
+
 /* preflight_target.c */
 extern void check_target(Check *c);
 extern void check_extensions(Check *c);

@@ -14,7 +14,9 @@
 #include "common/exit.h"
 #include "common/log.h"
 #include "pg/pg.h"
+#include "state/slotwal.h"
 #include "state/status.h"
+#include "stream/stream.h"
 
 /* Tables still to copy listed at most. */
 #define STATUS_TABLES 10
@@ -129,6 +131,23 @@ print_copy(PgConn *target, const char *slot)
 	return true;
 }
 
+static void
+print_slot_wal(PgConn *source, const char *slot)
+{
+	SlotWal wal;
+	char line[160];
+
+	if (!slot_wal_read(source, slot, &wal) || !wal.found)
+		return;
+	printf("  source WAL: %s\n", slot_wal_describe(&wal, line, sizeof(line)));
+	if (strcmp(wal.status, "lost") == 0)
+	{
+		printf("              fix: ");
+		printf(STREAM_SLOT_LOST_FIX, slot);
+		printf("\n");
+	}
+}
+
 static bool
 print_apply(PgConn *target, PgConn *source, const char *slot)
 {
@@ -147,6 +166,8 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 	if (pg_result_rows(res) == 0)
 	{
 		printf("  apply:      nothing applied yet\n");
+		if (source)
+			print_slot_wal(source, slot);
 		pg_result_free(res);
 		return true;
 	}
@@ -191,6 +212,7 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 			   pg_result_value(lag, 0, 1),
 			   pg_result_value(lag, 0, 2)[0] == 't' ? "active" : "inactive",
 			   value_or(lag, 0, 3, "-"));
+		print_slot_wal(source, slot);
 		if (pg_result_value(lag, 0, 4)[0] == 't')
 			printf("  cutover:    the source database is read-only (pgferry "
 				   "cutover ran; pgferry cutover --abort gives it writes "

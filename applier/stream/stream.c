@@ -161,6 +161,35 @@ stream_explain_plugin_refused(Stream *stream)
 	pg_result_free(res);
 }
 
+/*
+ * Whether starting failed on a slot that max_slot_wal_keep_size
+ * invalidated: its wal_status is "lost" (the server's message varies with
+ * its version).
+ */
+static bool
+stream_slot_lost(Stream *stream)
+{
+	char *slot;
+	Buf sql = BUF_INIT;
+	PgResult *res;
+	bool lost;
+
+	if (strcmp(pg_error_sqlstate(stream->conn), "55000") != 0)
+		return false;
+	/* a replication session takes no parameters */
+	slot = pg_quote_literal(stream->options.slot);
+	buf_printf(&sql,
+			   "SELECT wal_status = 'lost' FROM pg_replication_slots "
+			   "WHERE slot_name = %s",
+			   slot);
+	res = pg_query(stream->conn, sql.data, 0, NULL);
+	lost = res && pg_result_rows(res) == 1 && pg_result_bool(res, 0, 0);
+	pg_result_free(res);
+	buf_free(&sql);
+	free(slot);
+	return lost;
+}
+
 static bool
 stream_create_slot(Stream *stream)
 {
@@ -333,6 +362,16 @@ stream_start(Stream *stream)
 			strstr(pg_error_message(stream->conn), "output plugin"))
 		{
 			stream_explain_plugin_refused(stream);
+			stream->transient = false;
+			return false;
+		}
+		if (stream_slot_lost(stream))
+		{
+			log_error("source: slot \"%s\" was invalidated: the source "
+					  "removed WAL it still held, past "
+					  "max_slot_wal_keep_size",
+					  stream->options.slot);
+			log_hint(STREAM_SLOT_LOST_FIX, stream->options.slot);
 			stream->transient = false;
 			return false;
 		}

@@ -84,4 +84,17 @@ extern bool stream_send_feedback(Stream *stream);
 /* Whether the last failure may go away by reconnecting. */
 extern bool stream_failure_is_transient(const Stream *stream);
 
+/*
+ * The way on from a slot the source invalidated (max_slot_wal_keep_size):
+ * the changes it lost are gone, so the target can only be copied again.
+ * A format for the slot's name.
+ */
+#define STREAM_SLOT_LOST_FIX                                                  \
+	"the changes since the target's last commit are gone from the source: "   \
+	"copy again. Drop the slot on the source (SELECT "                        \
+	"pg_drop_replication_slot('%s');), then run pgferry migrate into an "     \
+	"empty target database (or drop the migrated tables and the pgferry "     \
+	"schema there first); raise max_slot_wal_keep_size, or copy in smaller "  \
+	"table-set tasks, so that it does not happen again"
+
 #endif /* PGFERRY_STREAM_H */
