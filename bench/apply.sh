@@ -267,7 +267,7 @@ native()
 
 pglogical()
 {
-	local db=${NAME}_pglogical start walsender pid cpu0 cpu
+	local db=${NAME}_pglogical start walsender pid cpu0 cpu tries=0
 	if [ -n "$pglogical_unavailable" ]; then
 		row_failed "pglogical" "not available: $pglogical_unavailable"
 		return
@@ -276,11 +276,13 @@ pglogical()
 	walsender=$(bench_reaped_cpu source)
 	start=$(bench_now)
 	bench_sql "$tgt_port" "$db" "SELECT pglogical.alter_subscription_enable('sub', true)" >/dev/null
+	# its backend_type is "pglogical apply DATABASE_OID:SUBSCRIPTION_ID"
 	until pid=$(bench_sql "$tgt_port" "$db" "SELECT pid FROM pg_stat_activity
-		WHERE datname = '$db' AND backend_type = 'pglogical apply $db:sub'") && [ -n "$pid" ]; do
-		pid=$(bench_sql "$tgt_port" "$db" "SELECT pid FROM pg_stat_activity
-			WHERE datname = '$db' AND application_name = 'sub' AND backend_type LIKE 'pglogical%'")
-		[ -z "$pid" ] || break
+		WHERE datname = '$db' AND backend_type LIKE 'pglogical apply %'") && [ -n "$pid" ]; do
+		if [ $((tries += 1)) -gt 3000 ]; then
+			row_failed "pglogical" "its apply worker did not start in 30 s"
+			return
+		fi
 		sleep 0.01
 	done
 	cpu0=$(bench_process_cpu "$pid")
