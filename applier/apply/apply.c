@@ -68,7 +68,7 @@ static const struct
  * Bounds of one statement: rows, and bytes of values (a statement is built
  * in memory, then sent; the target starts on it while the next is built).
  */
-#define APPLY_STATEMENT_ROWS 10000
+#define APPLY_STATEMENT_ROWS 1000
 #define APPLY_STATEMENT_BYTES (4 * 1024 * 1024)
 
 struct Applier
@@ -463,7 +463,9 @@ apply_check_identity(const Rel *rel, const RowChange *row)
 
 /*
  * Inserts, and updates of whole rows.  With an arbiter, both are one
- * statement (INSERT ... ON CONFLICT DO UPDATE).  Without one, inserts are
+ * statement (INSERT ... ON CONFLICT DO UPDATE), but for a GROUP_INSERT,
+ * whose plain INSERT costs the target half as much as one that checks for
+ * a conflict first (speculative insertion).  Without an arbiter, inserts are
  * plain and updates find rows by key; so too when a column is written by
  * an INSERT but by no UPDATE (GENERATED ALWAYS identity), which ON
  * CONFLICT DO UPDATE would leave as it was: the update then moves the row
@@ -490,7 +492,8 @@ apply_upsert(Applier *applier, const ApplyGroup *group, TargetRel *target)
 		stmt_reset(&applier->stmt);
 		if (one_statement || !updates)
 		{
-			stmt_upsert(&applier->stmt, rel, target, rows, n, true);
+			stmt_upsert(&applier->stmt, rel, target, rows, n,
+						group->kind == GROUP_UPSERT);
 			ok = apply_send(applier, EXPECT_NOTHING, group, start, n,
 							target->conflict_sql ? "insert or update"
 												 : "insert");
@@ -664,6 +667,7 @@ apply_group(Applier *applier, const ApplyGroup *group)
 	switch (group->kind)
 	{
 		case GROUP_UPSERT:
+		case GROUP_INSERT:
 			return apply_upsert(applier, group, target);
 		case GROUP_UPDATE:
 		case GROUP_DELETE:

@@ -40,6 +40,10 @@ typedef enum ApplyGroupKind
 {
 	GROUP_UPSERT, /* inserts, and updates of whole rows whose
 								 * key did not change */
+	GROUP_INSERT, /* inserts of keys a batch's net effect wrote
+								 * nowhere else: plain, since a key already on
+								 * the target fails, and the batch is then
+								 * written again in source order */
 	GROUP_UPDATE, /* updates by unchanged key, the same columns
 								 * present in each (unchanged TOAST not) */
 	GROUP_DELETE, /* deletes by key */

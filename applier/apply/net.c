@@ -516,7 +516,7 @@ net_build_groups(NetTable *table)
 	for (int i = 0; i < nrows; i++)
 		if (rows[i] && rows[i]->kind == NET_INSERT)
 			table->changes[used + n++] = net_change(rows[i], CHANGE_INSERT);
-	net_add_group(table, GROUP_UPSERT, n, &used);
+	net_add_group(table, GROUP_INSERT, n, &used);
 	free(rows);
 }
 

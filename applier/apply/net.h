@@ -28,10 +28,12 @@
  * Written out (net_flush), a table's entries become, in this order: one
  * delete of the keys to delete, updates of the rows with columns that did
  * not arrive (one statement per set of columns), updates of whole rows,
- * inserts; each set-wise, rows in the order of their last change.  A
- * unique value passed from one row to another by the source can make such
- * a statement fail where source order would not: the batch is then
- * written again in source order (batch.h).
+ * inserts (plain: no conflict check); each set-wise, rows in the order of
+ * their last change.  A unique value passed from one row to another by the
+ * source, or an inserted key the target already has, can make such a
+ * statement fail where source order would not: the batch is then written
+ * again in source order (batch.h), whose inserts update a row that is
+ * there.
  *
  * Memory: an entry holds its latest row only (a hundred updates of a large
  * value hold one); the rows stay until net_destroy(), after the target
