@@ -6,6 +6,7 @@
 #   make test       install what is missing, build, install, run every suite
 #   make demo       migrate a sample database between two throwaway servers
 #   make bench      benchmarks against the peers (pgoutput, wal2json, ...)
+#   make bench-scale  copy, indexes and apply at three sizes, projected to 1 TB
 #   make installcheck   pg_regress + isolation + TAP suites (as a non-root
 #                   user, after make install; what make test runs)
 
@@ -132,4 +133,7 @@ demo:
 bench:
 	scripts/bench
 
-.PHONY: install-applier uninstall-applier lint format test demo bench
+bench-scale:
+	scripts/bench scale
+
+.PHONY: install-applier uninstall-applier lint format test demo bench bench-scale

@@ -102,8 +102,8 @@ bench_server_start()
 		min_wal_size = 1GB
 		checkpoint_timeout = 30min
 		wal_level = logical
-		max_wal_senders = 10
-		max_replication_slots = 10
+		max_wal_senders = 20
+		max_replication_slots = 32
 		max_worker_processes = 16
 		max_logical_replication_workers = 4
 		max_sync_workers_per_subscription = 2
