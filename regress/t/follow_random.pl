@@ -99,7 +99,8 @@ sub small_value
 	return sprintf("'%s'", pick(qw(a b c d e f g)) . int(rand(1000)));
 }
 
-# One statement on one of the tables, chosen by weight.
+# A statement on one of the tables, chosen by weight (or a few, each a
+# transaction of its own outside a transaction block).
 sub random_statement
 {
 	my @choices = (
@@ -114,6 +115,12 @@ sub random_statement
 		[ 2, sub { sprintf('UPDATE pk_u SET big = %s WHERE id = %d', big_value(), key(20)) } ],
 		[ 2, sub { sprintf('UPDATE pk_u SET u = u + %d WHERE id %% 4 = %d', key(3), int(rand(4))) } ],
 		[ 4, sub { sprintf('DELETE FROM pk_u WHERE id = %d', key(20)) } ],
+		# a unique value passed from one row to another, the first row
+		# changed again after: its net effect is written in the wrong order
+		[ 2, sub { my ($a, $b) = (key(20), key(20));
+				("UPDATE pk_u SET u = -u WHERE id = $a",
+				 "UPDATE pk_u SET u = (SELECT -u FROM pk_u WHERE id = $a) WHERE id = $b",
+				 sprintf('UPDATE pk_u SET v = %s WHERE id = %d', small_value(), $a)) } ],
 		# coded: the identity is code
 		[ 4, sub { sprintf('INSERT INTO coded VALUES (%d, %d, %s, %s)',
 				key(15), key(15), small_value(),
@@ -122,6 +129,14 @@ sub random_statement
 		[ 3, sub { sprintf('UPDATE coded SET code = %d WHERE id = %d', key(15), key(15)) } ],
 		[ 3, sub { sprintf('UPDATE coded SET v = %s WHERE code = %d', small_value(), key(15)) } ],
 		[ 2, sub { sprintf('DELETE FROM coded WHERE id = %d', key(15)) } ],
+		[ 2, sub { my ($a, $b) = (key(15), key(15));
+				("UPDATE coded SET id = id + 100 WHERE code = $a",
+				 "UPDATE coded SET id = (SELECT id - 100 FROM coded WHERE code = $a) WHERE code = $b",
+				 sprintf('UPDATE coded SET v = %s WHERE code = %d', small_value(), $a)) } ],
+		[ 1, sub { my ($a, $b) = (key(15), key(15));
+				("UPDATE coded SET code = -code WHERE id = $a",
+				 "UPDATE coded SET code = (SELECT -code FROM coded WHERE id = $a) WHERE id = $b",
+				 sprintf('UPDATE coded SET v = %s WHERE id = %d', small_value(), $a)) } ],
 		# defer: swaps in one statement
 		[ 2, sub { sprintf('INSERT INTO defer VALUES (%d, %d)', key(10), key(10)) } ],
 		[ 2, sub { my ($a, $b) = (key(10), key(10));
@@ -285,7 +300,7 @@ sub run_seed
 		}
 		else
 		{
-			run_statement($p, $s, $in_txn[$s], random_statement());
+			run_statement($p, $s, $in_txn[$s], $_) foreach random_statement();
 		}
 
 		# SIGKILL the applier now and then; start it again some steps later.
