@@ -112,8 +112,10 @@ batch_mode(const Batch *batch)
 }
 
 /*
- * Once the target has committed the generation in flight (whatever waited
- * for it), says so and frees it.
+ * Once the target has answered the commit of the generation in flight
+ * (whatever waited for it), says so if it committed, and frees it.  A
+ * commit that failed is never reported: its position must not reach the
+ * source, nor its figures the summary.
  */
 static void
 batch_reap(Batch *batch)
@@ -121,7 +123,8 @@ batch_reap(Batch *batch)
 	if (!batch->in_flight || apply_commit_pending(batch->applier))
 		return;
 	batch->in_flight = false;
-	batch->committed(batch->committed_arg, &batch->committing.stats);
+	if (!apply_commit_failed(batch->applier))
+		batch->committed(batch->committed_arg, &batch->committing.stats);
 	generation_free(&batch->committing);
 }
 

@@ -9,7 +9,8 @@
 #     again, unchanged TOASTed values kept through them;
 #   * a unique value moved from one row to another by separate transactions
 #     applies; a swap that the net effect cannot write in one order is
-#     written again in source order, and counted;
+#     written again in source order, and counted (the failed attempt is
+#     not counted as applied);
 #   * REPLICA IDENTITY FULL finds the row the source changed, not one equal
 #     to it (numeric 1.0 and 1.00, float8 0 and -0, jsonb 1.0 and 1.00);
 #   * GENERATED ALWAYS identity columns set to DEFAULT (not in the key,
@@ -139,6 +140,10 @@ like(
 	$res->{stderr},
 	qr/written again in source order/,
 	'a unique value swapped: the batch is written again in source order');
+like(
+	$res->{stderr},
+	qr/applied 1 transaction up to .* \(3 row changes/,
+	'a unique value swapped: the batch that failed is not counted as applied');
 
 stage(
 	'REPLICA IDENTITY FULL finds the row itself, not an equal one',
