@@ -43,6 +43,7 @@ TAP_TESTS = 1
 # end-to-end tests.
 PROVE_TESTS = $(sort $(wildcard regress/t/$(SUITE)*.pl))
 EXTRA_CLEAN = $(PROTO_GEN) $(REGRESS_OUT) applier/pgferry applier/*.o \
+	applier/pgferry.1 \
 	applier/*/*.o \
 	tmp_check
 
@@ -68,8 +69,13 @@ APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iapplier -I. -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
 APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
 
+# The binary goes where the server's programs are (pg_config --bindir), with
+# a link and the man page under PREFIX; DESTDIR stages all of it.
+PREFIX ?= /usr/local
+mandir_pgferry = $(PREFIX)/share/man/man1
+
 ifndef NO_APPLIER
-all: applier/pgferry
+all: applier/pgferry applier/pgferry.1
 install: install-applier
 uninstall: uninstall-applier
 endif
@@ -89,13 +95,20 @@ applier/pgferry.pb-c.o: proto/pgferry.pb-c.c $(PROTO_GEN)
 applier/pgferry: $(APPLIER_OBJS)
 	$(CC) $(APPLIER_EXTRA_CFLAGS) -o $@ $^ $(APPLIER_LIBS)
 
-install-applier: applier/pgferry
+# pgferry(1): the --help texts, as the binary prints them.
+applier/pgferry.1: applier/pgferry scripts/gen-man
+	scripts/gen-man applier/pgferry > $@.tmp && mv $@.tmp $@
+
+install-applier: applier/pgferry applier/pgferry.1
+	$(MKDIR_P) '$(DESTDIR)$(bindir)' '$(DESTDIR)$(PREFIX)/bin' \
+		'$(DESTDIR)$(mandir_pgferry)'
 	$(INSTALL_PROGRAM) applier/pgferry '$(DESTDIR)$(bindir)/pgferry'
-	$(MKDIR_P) '$(DESTDIR)/usr/local/bin'
-	ln -sf '$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
+	ln -sf '$(bindir)/pgferry' '$(DESTDIR)$(PREFIX)/bin/pgferry'
+	$(INSTALL_DATA) applier/pgferry.1 '$(DESTDIR)$(mandir_pgferry)/pgferry.1'
 
 uninstall-applier:
-	rm -f '$(DESTDIR)$(bindir)/pgferry' '$(DESTDIR)/usr/local/bin/pgferry'
+	rm -f '$(DESTDIR)$(bindir)/pgferry' '$(DESTDIR)$(PREFIX)/bin/pgferry' \
+		'$(DESTDIR)$(mandir_pgferry)/pgferry.1'
 
 # The server must allow pgferry as an output plugin; servers before 15.19
 # have no output_plugin_libraries setting and would refuse the line.
