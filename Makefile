@@ -7,6 +7,7 @@
 #   make demo       migrate a sample database between two throwaway servers
 #   make bench      benchmarks against the peers (pgoutput, wal2json, ...)
 #   make bench-scale  copy, indexes and apply at three sizes, projected to 1 TB
+#   make fuzz       fuzz the frame decoder (FUZZ_SECONDS per target)
 #   make installcheck   pg_regress + isolation + TAP suites (as a non-root
 #                   user, after make install; what make test runs)
 
@@ -44,7 +45,7 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard regress/t/$(SUITE)*.pl))
 EXTRA_CLEAN = $(PROTO_GEN) $(REGRESS_OUT) applier/pgferry applier/*.o \
 	applier/pgferry.1 \
-	applier/*/*.o \
+	applier/*/*.o regress/fuzz/out \
 	tmp_check
 
 PG_CONFIG ?= pg_config
@@ -110,6 +111,29 @@ uninstall-applier:
 	rm -f '$(DESTDIR)$(bindir)/pgferry' '$(DESTDIR)$(PREFIX)/bin/pgferry' \
 		'$(DESTDIR)$(mandir_pgferry)/pgferry.1'
 
+# --- fuzzing -------------------------------------------------------------------
+# make fuzz: every libFuzzer target (regress/fuzz/fuzz_NAME.c, built with
+# clang, AddressSanitizer and UBSan) reads its regression inputs, then fuzzes
+# from its seed corpus for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_TARGETS = $(basename $(notdir $(wildcard regress/fuzz/fuzz_*.c)))
+FUZZ_CFLAGS = -std=gnu11 -g -O1 $(WARNINGS) -Iapplier -I. -Iproto \
+	-I$(shell $(PG_CONFIG) --includedir) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/rel.c \
+	applier/common/buf.c applier/common/log.c applier/common/clock.c \
+	applier/pg/pg.c applier/pg/pg_flow.c \
+	proto/pgferry.pb-c.c
+
+regress/fuzz/out/fuzz_decode: regress/fuzz/fuzz_decode.c $(FUZZ_DECODE_SRCS) \
+		$(PROTO_GEN) $(APPLIER_HDRS)
+	$(MKDIR_P) regress/fuzz/out
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DECODE_SRCS) $(APPLIER_LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=regress/fuzz/out/%)
+	for t in $(FUZZ_TARGETS); do regress/fuzz/run $$t $(FUZZ_SECONDS) || exit 1; done
+
 # The server must allow pgferry as an output plugin; servers before 15.19
 # have no output_plugin_libraries setting and would refuse the line.
 $(REGRESS_CONF): regress/logical.conf
@@ -128,14 +152,14 @@ endif
 
 # --- checks and entry points ---------------------------------------------------
 lint:
-	clang-format --dry-run --Werror plugin/*.[ch] applier/*/*.[ch]
+	clang-format --dry-run --Werror plugin/*.[ch] applier/*/*.[ch] regress/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--inline-suppr --suppress=missingIncludeSystem \
 		-Iproto -Iapplier -I. plugin applier
 	scripts/check-layers $(APPLIER_LAYERS)
 
 format:
-	clang-format -i plugin/*.[ch] applier/*/*.[ch]
+	clang-format -i plugin/*.[ch] applier/*/*.[ch] regress/fuzz/*.c
 
 test:
 	scripts/run-tests
@@ -149,4 +173,4 @@ bench:
 bench-scale:
 	scripts/bench scale
 
-.PHONY: install-applier uninstall-applier lint format test demo bench bench-scale
+.PHONY: install-applier uninstall-applier lint format test demo bench bench-scale fuzz

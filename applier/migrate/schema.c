@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "migrate/postdata.h"
 #include "migrate/schema.h"
@@ -80,6 +81,8 @@ run_program(const char **argv, const char *password, const char *stdout_path)
 	}
 	if (pid == 0)
 	{
+		/* the dump and the scripts it writes are the source's schema */
+		umask(077);
 		if (password)
 			setenv("PGPASSWORD", password, 1);
 		if (stdout_path)
@@ -145,7 +148,7 @@ read_file(const char *path)
 static bool
 write_file(const char *path, const char *content)
 {
-	FILE *f = fopen(path, "wb");
+	FILE *f = file_create_private(path);
 
 	if (f == NULL || fputs(content, f) < 0 || fclose(f) != 0)
 	{

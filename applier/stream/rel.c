@@ -112,11 +112,16 @@ rel_cache_put(RelCache *cache, Rel *rel)
 	if (2 * (cache->used + 1) > cache->size)
 		rel_cache_grow(cache);
 	i = rel_cache_slot(cache, rel->oid);
+	/*
+	 * Retain before releasing: rel may be the entry it replaces (a replay
+	 * meeting the same description twice), held by the cache alone.
+	 */
+	rel_retain(rel);
 	if (cache->slots[i])
 		rel_release(cache->slots[i]);
 	else
 		cache->used++;
-	cache->slots[i] = rel_retain(rel);
+	cache->slots[i] = rel;
 }
 
 Rel *

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "stream/spool.h"
 
@@ -230,7 +231,7 @@ spool_start(Spool *spool, uint32_t xid, bool first_segment)
 	txn->xid = xid;
 	buf_printf(&path, "%s/%u%s", spool->dir, xid, SPOOL_SUFFIX);
 	txn->path = path.data;
-	txn->file = fopen(txn->path, "w+b");
+	txn->file = file_create_private(txn->path);
 	txn->next = spool->txns;
 	spool->txns = txn;
 	if (txn->file == NULL)

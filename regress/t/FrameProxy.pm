@@ -2,8 +2,13 @@
 # FrameProxy: a TCP proxy in front of a server's unix socket that alters
 # pgferry frames on their way to the applier, to feed it input the real
 # plugin never writes:
-#   version  every Begin frame claims protocol version 99;
-#   corrupt  every Insert frame is cut in half (not valid protobuf).
+#   version           every Begin frame claims protocol version 99;
+#   corrupt           every Insert frame is cut in half (not valid protobuf);
+#   unknown_relation  Relation frames are dropped: rows name a relation the
+#                     applier was never told about;
+#   columns           every Insert frame's row loses its last value;
+#   unknown_kind      every Insert frame comes as a frame kind (field 20)
+#                     no version of the format has.
 # Everything else passes through unchanged.  Clients must connect with
 # sslmode=disable and gssencmode=disable (the proxy reads the plain
 # protocol).
@@ -34,7 +39,8 @@ my $xlogdata_header = 25;
 sub main
 {
 	my ($mode, $port, $socket) = @ARGV;
-	die "mode must be version or corrupt\n" unless $mode =~ /^(version|corrupt)$/;
+	die "mode must be version, corrupt, unknown_relation, columns or unknown_kind\n"
+	  unless $mode =~ /^(version|corrupt|unknown_relation|columns|unknown_kind)$/;
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
 		LocalPort => $port,
@@ -99,7 +105,7 @@ sub write_all
 }
 
 # Removes the complete messages (type byte, length, body) from $$pending
-# and returns them, the XLogData ones altered.
+# and returns them, the XLogData ones altered (or dropped).
 sub complete_messages
 {
 	my ($pending, $mode) = @_;
@@ -112,9 +118,104 @@ sub complete_messages
 		substr($$pending, 0, 1 + $len) = '';
 		$body = alter($body, $mode)
 		  if $type eq 'd' && substr($body, 0, 1) eq 'w';
-		$out .= $type . pack('N', 4 + length $body) . $body;
+		$out .= $type . pack('N', 4 + length $body) . $body if defined $body;
 	}
 	return $out;
+}
+
+# --- protobuf, as much as the modes need ---
+
+sub read_varint
+{
+	my ($buf, $pos) = @_;
+	my ($value, $shift) = (0, 0);
+	while (1)
+	{
+		my $byte = ord(substr($$buf, $$pos++, 1));
+		$value |= ($byte & 0x7f) << $shift;
+		return $value unless $byte & 0x80;
+		$shift += 7;
+	}
+}
+
+sub varint
+{
+	my ($value) = @_;
+	my $out = '';
+	while ($value >= 0x80)
+	{
+		$out .= chr(($value & 0x7f) | 0x80);
+		$value >>= 7;
+	}
+	return $out . chr($value);
+}
+
+# A message as a list of [field number, wire type, value]: a number for
+# varints, bytes for the rest.
+sub fields
+{
+	my ($msg) = @_;
+	my ($pos, @fields) = (0);
+	while ($pos < length $msg)
+	{
+		my $tag = read_varint(\$msg, \$pos);
+		my ($field, $type) = ($tag >> 3, $tag & 7);
+		my $value;
+		if ($type == 0) { $value = read_varint(\$msg, \$pos); }
+		elsif ($type == 2)
+		{
+			my $len = read_varint(\$msg, \$pos);
+			$value = substr($msg, $pos, $len);
+			$pos += $len;
+		}
+		else
+		{
+			my $len = $type == 1 ? 8 : 4;
+			$value = substr($msg, $pos, $len);
+			$pos += $len;
+		}
+		push @fields, [ $field, $type, $value ];
+	}
+	return @fields;
+}
+
+sub message
+{
+	my $out = '';
+	foreach my $f (@_)
+	{
+		my ($field, $type, $value) = @$f;
+		$out .= varint($field << 3 | $type);
+		$out .=
+			$type == 0 ? varint($value)
+		  : $type == 2 ? varint(length $value) . $value
+		  :              $value;
+	}
+	return $out;
+}
+
+# The frame kind's field (3 to 15): the one length-delimited field of a Frame.
+sub kind_field
+{
+	my ($fields) = @_;
+	my ($kind) = grep { $_->[1] == 2 } @$fields;
+	return $kind;
+}
+
+# An Insert frame with the last value of its row removed.
+sub drop_last_value
+{
+	my ($fields) = @_;
+	my $insert = kind_field($fields);
+	my @insert = fields($insert->[2]);
+	foreach my $f (grep { $_->[0] == 2 } @insert)
+	{
+		my @values = fields($f->[2]);
+		pop @values;
+		$f->[2] = message(@values);
+	}
+	$insert->[2] = message(@insert);
+	return message(@$fields);
 }
 
 sub alter
@@ -128,6 +229,18 @@ sub alter
 	elsif ($mode eq 'corrupt' && substr($frame, 0, 1) eq $insert)
 	{
 		$frame = substr($frame, 0, int(length($frame) / 2));
+	}
+	elsif ($mode =~ /^(unknown_relation|columns|unknown_kind)$/)
+	{
+		my @fields = fields($frame);
+		my $kind = kind_field(\@fields);
+		return undef if $mode eq 'unknown_relation' && $kind && $kind->[0] == 6;
+		if ($kind && $kind->[0] == 7)
+		{
+			$kind->[0] = 20 if $mode eq 'unknown_kind';
+			$frame =
+			  $mode eq 'columns' ? drop_last_value(\@fields) : message(@fields);
+		}
 	}
 	return substr($body, 0, $xlogdata_header) . $frame;
 }

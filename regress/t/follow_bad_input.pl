@@ -12,7 +12,9 @@
 #
 # Frames the real plugin never writes come through FrameProxy (a proxy
 # between the applier and the source that rewrites them): a Begin frame of
-# an unknown protocol version, and a corrupt (truncated) Insert frame.
+# an unknown protocol version, a corrupt (truncated) Insert frame, a row of
+# a relation no Relation frame described, a row with fewer values than its
+# relation has columns, and a frame of a kind the format does not have.
 #
 # An update under REPLICA IDENTITY NOTHING is in follow_keys_identity.pl.
 use strict;
@@ -175,11 +177,21 @@ tables_match($source, 'postgres', $target, 'postgres',
 
 # Frames altered on their way: the applier must refuse them, not guess.  A
 # slot of their own, so that the altered transaction is the first it sends.
+# Each error names the WAL position of the frame it refuses.
+my $at_lsn = qr{bad frame at WAL position (?!0/0\b)[0-9A-F]+/[0-9A-F]+};
 foreach my $case (
 	[	'version', 'frame of an unknown protocol version',
 		[ qr/version/i, qr/99/, qr{bad frame at (?:the start of the decoding session|WAL position (?!0/0\b))} ]
 	],
-	[ 'corrupt', 'corrupt frame', [qr/frame/i] ])
+	[ 'corrupt', 'corrupt frame', [ qr/frame/i, $at_lsn ] ],
+	[	'unknown_relation', 'row of a relation never described',
+		[ qr/relation OID \d+, not described by a Relation frame/, $at_lsn ]
+	],
+	[	'columns', 'row with a value missing',
+		[ qr/a row of table "public"\."ok_after" has 1 value; its Relation frame has 2 columns/,
+			$at_lsn ]
+	],
+	[ 'unknown_kind', 'frame of an unknown kind', [ qr/unknown kind/, $at_lsn ] ])
 {
 	my ($mode, $name, $patterns) = @$case;
 	my $slot = "ferry_$mode";
