@@ -145,8 +145,11 @@ read_file(const char *path)
 static bool
 write_file(const char *path, const char *content)
 {
-	FILE *f = fopen(path, "wb");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "wb");
 
+	if (f == NULL && fd >= 0)
+		close(fd);
 	if (f == NULL || fputs(content, f) < 0 || fclose(f) != 0)
 	{
 		log_error("could not write \"%s\": %s", path, strerror(errno));
