@@ -82,6 +82,7 @@ struct Applier
 	int nexpects;
 	int expects_size;
 	int commit_expects; /* of the commit in flight; 0: none */
+	bool commit_failed; /* the last commit's results showed a failure */
 
 	PreparedSet *prepared;
 
@@ -206,6 +207,12 @@ bool
 apply_commit_pending(const Applier *applier)
 {
 	return applier->commit_expects > 0;
+}
+
+bool
+apply_commit_failed(const Applier *applier)
+{
+	return applier->commit_failed;
 }
 
 /* Records why the connection's last error happened. */
@@ -871,7 +878,8 @@ apply_finish_commit(Applier *applier)
 	if (count == 0)
 		return true;
 	applier->commit_expects = 0;
-	return apply_read_segment(applier, count);
+	applier->commit_failed = !apply_read_segment(applier, count);
+	return !applier->commit_failed;
 }
 
 bool
@@ -906,6 +914,7 @@ apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 	if (!pg_pipeline_sync(applier->conn))
 		return apply_send_failed(applier, "the target");
 	applier->commit_expects = applier->nexpects;
+	applier->commit_failed = false;
 	applier->rows_recorded = applier->counters.rows;
 	return true;
 }

@@ -127,6 +127,12 @@ extern bool apply_commit(Applier *applier, const ProgressKey *key,
 /* Whether a commit is queued whose result has not been read yet. */
 extern bool apply_commit_pending(const Applier *applier);
 
+/*
+ * Whether the last commit's results, once read, showed a failure: its
+ * target transaction did not commit.
+ */
+extern bool apply_commit_failed(const Applier *applier);
+
 /* Waits for the commit in flight, if any, and checks its statements. */
 extern bool apply_finish_commit(Applier *applier);
 

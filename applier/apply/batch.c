@@ -112,8 +112,10 @@ batch_mode(const Batch *batch)
 }
 
 /*
- * Once the target has committed the generation in flight (whatever waited
- * for it), says so and frees it.
+ * Once the target has answered the commit of the generation in flight
+ * (whatever waited for it), frees it, saying so only if it committed: a
+ * failed one is neither counted nor reported to the source, whose stream
+ * sends it again to the next session.
  */
 static void
 batch_reap(Batch *batch)
@@ -121,7 +123,8 @@ batch_reap(Batch *batch)
 	if (!batch->in_flight || apply_commit_pending(batch->applier))
 		return;
 	batch->in_flight = false;
-	batch->committed(batch->committed_arg, &batch->committing.stats);
+	if (!apply_commit_failed(batch->applier))
+		batch->committed(batch->committed_arg, &batch->committing.stats);
 	generation_free(&batch->committing);
 }
 
