@@ -161,10 +161,8 @@ make_dir(Migrate *m)
 		buf_append_str(&dir, spool_dir);
 		free(spool_dir);
 	}
-	if (mkdir(dir.data, 0700) != 0 && errno != EEXIST)
+	if (!spool_private_dir(dir.data, "--dir"))
 	{
-		log_error("could not create directory \"%s\": %s", dir.data,
-				  strerror(errno));
 		buf_free(&dir);
 		return false;
 	}

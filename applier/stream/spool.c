@@ -127,19 +127,72 @@ spool_unlock_dir(const char *dir, int fd)
 	buf_free(&path);
 }
 
+/* Whether st (of path, a directory or a link to one) is the user's own. */
+static bool
+spool_owned(const char *path, const struct stat *st, const char *option)
+{
+	if (st->st_uid == geteuid())
+		return true;
+	log_error("directory \"%s\" belongs to user id %u, not to this user "
+			  "(id %u): its owner could read or change what pgferry writes "
+			  "there",
+			  path, (unsigned) st->st_uid, (unsigned) geteuid());
+	log_hint("remove it, or choose a directory of your own with %s", option);
+	return false;
+}
+
+bool
+spool_private_dir(const char *dir, const char *option)
+{
+	struct stat st;
+	struct stat link;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	{
+		log_error("could not create directory \"%s\": %s", dir,
+				  strerror(errno));
+		log_hint("choose a writable directory with %s", option);
+		return false;
+	}
+	if (lstat(dir, &link) != 0 || stat(dir, &st) != 0)
+	{
+		log_error("could not read directory \"%s\": %s", dir, strerror(errno));
+		log_hint("choose a readable directory with %s", option);
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode))
+	{
+		log_error("\"%s\" is not a directory", dir);
+		log_hint("choose a directory with %s", option);
+		return false;
+	}
+	/* a link another user planted in a shared directory leads elsewhere */
+	if (S_ISLNK(link.st_mode) && link.st_uid != 0 &&
+		!spool_owned(dir, &link, option))
+		return false;
+	if (!spool_owned(dir, &st, option))
+		return false;
+	if ((st.st_mode & 077) != 0)
+	{
+		log_error("directory \"%s\" is accessible by other users (mode "
+				  "%04o): they could read rows of transactions in progress, "
+				  "or change the schema pgferry restores",
+				  dir, (unsigned) (st.st_mode & 07777));
+		log_hint("run: chmod 700 '%s', or choose another directory with %s",
+				 dir, option);
+		return false;
+	}
+	return true;
+}
+
 Spool *
 spool_open(const char *dir)
 {
 	Spool *spool;
 	int lock_fd;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-	{
-		log_error("could not create spool directory \"%s\": %s", dir,
-				  strerror(errno));
-		log_hint("choose a writable directory with --spool-dir");
+	if (!spool_private_dir(dir, "--spool-dir"))
 		return NULL;
-	}
 	lock_fd = spool_lock_dir(dir, "--spool-dir");
 	if (lock_fd < 0)
 		return NULL;

@@ -47,7 +47,16 @@ extern int spool_lock_dir(const char *dir, const char *option);
 extern void spool_unlock_dir(const char *dir, int fd);
 
 /*
- * Opens (creating it, mode 0700) the spool directory and deletes files a
+ * Creates dir (mode 0700) if it is missing, and makes sure it is private:
+ * a directory of another user, or one others may read or write (the
+ * default ones are in the shared TMPDIR, under a name anyone can guess),
+ * is refused, saying why and what to do; option is how a directory is
+ * given.  Files in it are created mode 0600.
+ */
+extern bool spool_private_dir(const char *dir, const char *option);
+
+/*
+ * Opens (creating it, mode 0700; spool_private_dir()) the spool directory and deletes files a
  * previous run left there: the source sends those transactions again.
  */
 extern Spool *spool_open(const char *dir);

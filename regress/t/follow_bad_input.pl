@@ -111,11 +111,22 @@ sub bad_input
 	$source->safe_psql($db, $c{bad});
 	$source->safe_psql($db, "INSERT INTO ok_after VALUES ($c{key}, 'after $name')");
 
-	follow_fails($source, $target, $name, 4, $c{patterns},
+	my $res = follow_fails($source, $target, $name, 4, $c{patterns},
 		slot => $slot, source_db => $db, target_db => $db,
 		target_user => $c{user}, args => $c{args});
 	ok(lsn_int(slot_confirmed_flush($source, $slot)) <= lsn_int($before),
 		"$name: slot not confirmed past the failing transaction");
+	# A target transaction that failed is not counted as applied.
+	if ($res->{stderr} =~ m{applied \d+ transactions? up to (\S+)})
+	{
+		ok(lsn_int($1) <= lsn_int($before),
+			"$name: summary counts only what committed (up to $1)");
+	}
+	else
+	{
+		like($res->{stderr}, qr/applied no transaction/,
+			"$name: summary counts no transaction applied");
+	}
 	is($target->safe_psql($db, "SELECT count(*) FROM ok_after WHERE id = $c{key}"),
 		0, "$name: nothing after the failing transaction applied");
 
