@@ -29,6 +29,7 @@
 
 #include "apply/apply.h"
 #include "apply/follow.h"
+#include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
@@ -70,6 +71,7 @@ typedef struct Follow
 	const FollowOptions *options;
 	char *include_tables; /* the patterns, comma-separated */
 	char *exclude_tables;
+	TableFilter *filter; /* the same, for the DDL of tables */
 
 	/* one session */
 	Stream *stream;
@@ -355,6 +357,8 @@ follow_open_session(Follow *follow)
 		return pg_error_is_transient(follow->target)
 				   ? SESSION_RETRY
 				   : follow_fail(follow, EXIT_APPLY);
+	apply_set_ddl(follow->applier,
+				  &(DdlSettings){options->skip_ddl, follow->filter});
 	follow->batch =
 		batch_create(&options->limits, follow->applier,
 					 follow_batch_mode(follow, follow->applied_commit + 1),
@@ -806,8 +810,13 @@ follow_run(const FollowOptions *options)
 	follow.decoder = decode_create();
 	follow.spool = spool_open(spool_dir);
 	free(spool_dir);
-	if (follow.spool == NULL)
+	follow.filter =
+		tablefilter_compile(options->include_tables, options->ninclude,
+							options->exclude_tables, options->nexclude);
+	if (follow.spool == NULL || follow.filter == NULL)
 	{
+		spool_close(follow.spool);
+		tablefilter_free(follow.filter);
 		pg_disconnect(follow.task_lock);
 		decode_destroy(follow.decoder);
 		free(follow.include_tables);
@@ -863,6 +872,7 @@ follow_run(const FollowOptions *options)
 	spool_close(follow.spool);
 	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
+	tablefilter_free(follow.filter);
 	free(follow.include_tables);
 	free(follow.exclude_tables);
 	return status;

@@ -38,6 +38,7 @@ typedef struct FollowOptions
 	bool binary;
 	bool fire_triggers;
 	bool ordered;		   /* every change in source order (batch.h) */
+	Lsn skip_ddl;		   /* the DDL message not to replay (ddl.h) */
 	const char *spool_dir; /* NULL: follow_default_spool_dir() */
 	BatchLimits limits;
 

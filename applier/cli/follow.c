@@ -41,6 +41,10 @@ cli_follow_usage(void)
 		   "(default: each\n"
 		   "                           batch's net effect, per table and "
 		   "key)\n"
+		   "  --skip-ddl LSN           do not replay the source's schema "
+		   "change at LSN (one\n"
+		   "                           the target refused, applied there "
+		   "by hand)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -78,6 +82,10 @@ cli_follow(int argc, char **argv)
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
+		{.name = "skip-ddl",
+		 .kind = CLI_LSN,
+		 .to.lsn = &options.skip_ddl,
+		 .bad = "--skip-ddl: \"%s\" is not a WAL position (like 0/16B3748)"},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,
