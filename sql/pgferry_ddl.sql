@@ -294,6 +294,35 @@ BEGIN
 END
 $fn$;
 
+-- Sequences' values travel too: pgferry follow calls this on the source
+-- every --sequences-interval.  A transactional 'pgferry.sequences' message
+-- of [{"schema", "name", "value"}], the last value handed out by each
+-- sequence used so far: never behind a row that used one, since a value is
+-- handed out before its row commits.  Returns how many it sent.
+CREATE FUNCTION pgferry.send_sequences()
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+	content jsonb;
+	sent bigint;
+BEGIN
+	SELECT jsonb_agg(jsonb_build_object('schema', n.nspname, 'name', c.relname,
+			'value', v.value)), count(*)
+	INTO content, sent
+	FROM pg_class AS c
+		JOIN pg_namespace AS n ON n.oid = c.relnamespace,
+		LATERAL (SELECT pg_sequence_last_value(c.oid) AS value) AS v
+	WHERE c.relkind = 'S' AND c.relpersistence = 'p' AND v.value IS NOT NULL
+		AND n.nspname <> 'pgferry';
+	IF sent > 0 THEN
+		PERFORM pg_logical_emit_message(true, 'pgferry.sequences', content::text);
+	END IF;
+	RETURN sent;
+END
+$fn$;
+
 -- What the event triggers call.  This one alone has no pinned search_path:
 -- it reads the one the command ran under, and names everything with its
 -- schema.
@@ -338,7 +367,7 @@ $fn$;
 REVOKE ALL ON FUNCTION pgferry.ddl_statements(text), pgferry.ddl_statement_has_tag(text, text),
 	pgferry.ddl_capture(text, text, boolean), pgferry.ddl_dropped(), pgferry.ddl_rewrite(),
 	pgferry.ddl_command_end_trigger(), pgferry.ddl_command_start_trigger(), pgferry.ddl_sql_drop_trigger(),
-	pgferry.ddl_table_rewrite_trigger() FROM PUBLIC;
+	pgferry.ddl_table_rewrite_trigger(), pgferry.send_sequences() FROM PUBLIC;
 
 CREATE EVENT TRIGGER pgferry_ddl_command_end ON ddl_command_end
 	EXECUTE FUNCTION pgferry.ddl_command_end_trigger();

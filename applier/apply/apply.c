@@ -21,6 +21,7 @@
 
 #include "apply/apply.h"
 #include "apply/prepared.h"
+#include "apply/sequences.h"
 #include "apply/stmt.h"
 #include "apply/target.h"
 #include "common/buf.h"
@@ -49,6 +50,7 @@ typedef struct Expect
 typedef bool (*MessageHandler)(Applier *applier, const ApplyGroup *group);
 
 static bool apply_ddl(Applier *applier, const ApplyGroup *group);
+static bool apply_sequences(Applier *applier, const ApplyGroup *group);
 
 /*
  * Handlers of logical messages with a "pgferry" prefix, by prefix.  DDL
@@ -63,6 +65,7 @@ static const struct
 	const char *prefix;
 	MessageHandler handler;
 } message_handlers[] = {{DDL_MESSAGE_PREFIX, apply_ddl},
+						{SEQUENCES_MESSAGE_PREFIX, apply_sequences},
 						{VERIFY_MARKER_PREFIX, NULL},
 						{CUTOVER_MARKER_PREFIX, NULL},
 						{NULL, NULL}};
@@ -669,6 +672,19 @@ apply_ddl(Applier *applier, const ApplyGroup *group)
 				   group->content_len, group->lsn, &transient))
 		return true;
 	applier->failure = transient ? APPLY_TRANSIENT : APPLY_FAILED;
+	return false;
+}
+
+/* The source's sequences' values: like DDL, a segment of its own. */
+static bool
+apply_sequences(Applier *applier, const ApplyGroup *group)
+{
+	if (!apply_begin(applier) || !apply_sync(applier))
+		return false;
+	if (sequences_apply(applier->conn, group->content, group->content_len,
+						group->lsn))
+		return true;
+	apply_classify_failure(applier);
 	return false;
 }
 

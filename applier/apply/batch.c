@@ -39,7 +39,7 @@ typedef struct Generation
 	int64_t held_bytes; /* row data held since the last wait */
 	int64_t started_ms;
 	bool started;
-	bool ddl; /* holds a message pgferry acts on (a schema change) */
+	bool ddl; /* holds a message pgferry acts on (DDL, sequences) */
 	ApplyCounters counters_at_start; /* the applier's, to count rows */
 } Generation;
 
