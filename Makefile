@@ -17,7 +17,11 @@ MODULE_big = pgferry
 PROTO_GEN = proto/pgferry.pb-c.c proto/pgferry.pb-c.h
 PLUGIN_SRCS = $(sort $(wildcard plugin/*.c))
 OBJS = $(PLUGIN_SRCS:.c=.o) proto/pgferry.pb-c.o
-DATA = $(wildcard sql/pgferry--*.sql)
+# The extension script is the base and the DDL capture, which is also
+# installed alone (for a source where CREATE EXTENSION of a C library is
+# impossible: psql -f pgferry_ddl.sql).
+DATA = sql/pgferry_ddl.sql
+DATA_built = sql/pgferry--$(PGFERRY_VERSION).sql
 PGFILEDESC = "pgferry - logical decoding output plugin"
 
 SHLIB_LINK = -lprotobuf-c
@@ -58,6 +62,9 @@ $(PROTO_GEN) &: proto/pgferry.proto
 	protoc-c --c_out=proto -Iproto $<
 
 $(OBJS): $(PROTO_GEN) $(wildcard plugin/*.h)
+
+sql/pgferry--$(PGFERRY_VERSION).sql: sql/pgferry_base.sql sql/pgferry_ddl.sql
+	cat $^ > $@
 
 # --- the applier -------------------------------------------------------------
 # One folder per layer (see DEVELOPERS.md); a file includes "layer/name.h".

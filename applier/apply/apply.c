@@ -21,6 +21,7 @@
 
 #include "apply/apply.h"
 #include "apply/prepared.h"
+#include "apply/sequences.h"
 #include "apply/stmt.h"
 #include "apply/target.h"
 #include "common/buf.h"
@@ -46,8 +47,10 @@ typedef struct Expect
 	char what[200]; /* "insert 12 rows into table ..." */
 } Expect;
 
-typedef bool (*MessageHandler)(Applier *applier, const char *content,
-							   size_t len);
+typedef bool (*MessageHandler)(Applier *applier, const ApplyGroup *group);
+
+static bool apply_ddl(Applier *applier, const ApplyGroup *group);
+static bool apply_sequences(Applier *applier, const ApplyGroup *group);
 
 /*
  * Handlers of logical messages with a "pgferry" prefix, by prefix.  DDL
@@ -61,8 +64,11 @@ static const struct
 {
 	const char *prefix;
 	MessageHandler handler;
-} message_handlers[] = {
-	{VERIFY_MARKER_PREFIX, NULL}, {CUTOVER_MARKER_PREFIX, NULL}, {NULL, NULL}};
+} message_handlers[] = {{DDL_MESSAGE_PREFIX, apply_ddl},
+						{SEQUENCES_MESSAGE_PREFIX, apply_sequences},
+						{VERIFY_MARKER_PREFIX, NULL},
+						{CUTOVER_MARKER_PREFIX, NULL},
+						{NULL, NULL}};
 
 /*
  * Bounds of one statement: rows, and bytes of values (a statement is built
@@ -89,6 +95,7 @@ struct Applier
 	Stmt stmt; /* reused from statement to statement */
 	ApplyCounters counters;
 	uint64_t rows_recorded; /* counters.rows at the last commit */
+	DdlSettings ddl;
 };
 
 static const char session_setup[] =
@@ -651,7 +658,44 @@ apply_message(Applier *applier, const ApplyGroup *group)
 		apply_message_ignored(applier, group->prefix);
 		return true;
 	}
-	return handler(applier, group->content, group->content_len);
+	return handler(applier, group);
+}
+
+void
+apply_set_ddl(Applier *applier, const DdlSettings *settings)
+{
+	applier->ddl = *settings;
+}
+
+/*
+ * A schema change: a pipeline segment of its own, in the open target
+ * transaction, after every result queued before it has been read.
+ */
+static bool
+apply_ddl(Applier *applier, const ApplyGroup *group)
+{
+	bool transient;
+
+	if (!apply_begin(applier) || !apply_sync(applier))
+		return false;
+	if (ddl_replay(applier->conn, &applier->ddl, group->content,
+				   group->content_len, group->lsn, &transient))
+		return true;
+	applier->failure = transient ? APPLY_TRANSIENT : APPLY_FAILED;
+	return false;
+}
+
+/* The source's sequences' values: like DDL, a segment of its own. */
+static bool
+apply_sequences(Applier *applier, const ApplyGroup *group)
+{
+	if (!apply_begin(applier) || !apply_sync(applier))
+		return false;
+	if (sequences_apply(applier->conn, group->content, group->content_len,
+						group->lsn))
+		return true;
+	apply_classify_failure(applier);
+	return false;
 }
 
 bool

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "apply/ddl.h"
 #include "pg/pg.h"
 #include "state/progress.h"
 #include "stream/change.h"
@@ -69,6 +70,7 @@ typedef struct ApplyGroup
 	bool restart_identity;
 
 	/* GROUP_MESSAGE */
+	Lsn lsn;
 	const char *prefix;
 	const char *content;
 	size_t content_len;
@@ -92,6 +94,9 @@ typedef struct Applier Applier;
  */
 extern Applier *apply_create(PgConn *target, bool fire_triggers);
 extern void apply_destroy(Applier *applier);
+
+/* How DDL messages are replayed (ddl.h); by default every one is. */
+extern void apply_set_ddl(Applier *applier, const DdlSettings *settings);
 
 /* Source text arrives in this encoding (Startup frame). */
 extern bool apply_set_encoding(Applier *applier, const char *encoding);

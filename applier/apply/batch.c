@@ -39,6 +39,7 @@ typedef struct Generation
 	int64_t held_bytes; /* row data held since the last wait */
 	int64_t started_ms;
 	bool started;
+	bool ddl; /* holds a message pgferry acts on (DDL, sequences) */
 	ApplyCounters counters_at_start; /* the applier's, to count rows */
 } Generation;
 
@@ -217,6 +218,7 @@ batch_add_barrier(Batch *batch, const Change *change)
 	bool ok;
 
 	batch_started(gen);
+	gen->ddl |= change->kind == CHANGE_MESSAGE;
 	ok = net_flush(gen->net) &&
 		 (change->kind == CHANGE_TRUNCATE
 			  ? ordered_add_truncate(gen->ordered, change)
@@ -276,8 +278,12 @@ batch_should_commit(const Batch *batch)
 	const Generation *gen = &batch->current;
 	int64_t age = clock_ms() - gen->started_ms;
 
+	/*
+	 * A schema change ends its target transaction with its source one:
+	 * some take effect only once committed (an enum's new value).
+	 */
 	return gen->stats.txns > 0 &&
-		   (gen->stats.changes >= (uint64_t) batch->limits.rows ||
+		   (gen->ddl || gen->stats.changes >= (uint64_t) batch->limits.rows ||
 			gen->stats.bytes >= (uint64_t) batch->limits.bytes ||
 			age >= batch->limits.time_ms ||
 			(!batch->in_flight && age >= BATCH_EAGER_MS));

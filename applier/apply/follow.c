@@ -29,6 +29,8 @@
 
 #include "apply/apply.h"
 #include "apply/follow.h"
+#include "apply/sequences.h"
+#include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
@@ -70,6 +72,10 @@ typedef struct Follow
 	const FollowOptions *options;
 	char *include_tables; /* the patterns, comma-separated */
 	char *exclude_tables;
+	TableFilter *filter; /* the same, for the DDL of tables */
+	PgConn *source_sql;	 /* asks the source for its sequences */
+	int64_t sequences_due;
+	bool sequences_off; /* the source cannot send them */
 
 	/* one session */
 	Stream *stream;
@@ -355,6 +361,8 @@ follow_open_session(Follow *follow)
 		return pg_error_is_transient(follow->target)
 				   ? SESSION_RETRY
 				   : follow_fail(follow, EXIT_APPLY);
+	apply_set_ddl(follow->applier,
+				  &(DdlSettings){options->skip_ddl, follow->filter});
 	follow->batch =
 		batch_create(&options->limits, follow->applier,
 					 follow_batch_mode(follow, follow->applied_commit + 1),
@@ -599,6 +607,33 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 
 /* --- the loop -------------------------------------------------------------- */
 
+/*
+ * Every --sequences-interval, the source sends its sequences' values into
+ * the stream (sequences.h).  A connection that fails is tried again at the
+ * next interval: the stream need not stop for it.
+ */
+static void
+follow_sequences(Follow *follow)
+{
+	int interval = follow->options->sequences_interval_s;
+
+	if (interval <= 0 || follow->sequences_off ||
+		clock_ms() < follow->sequences_due)
+		return;
+	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
+	if (follow->source_sql == NULL &&
+		(follow->source_sql = pg_connect(follow->options->source, "source",
+										 PG_CONN_SQL, NULL)) == NULL)
+		return;
+	if (!sequences_request(follow->source_sql))
+		follow->sequences_off = true;
+	else if (pg_conn_lost(follow->source_sql))
+	{
+		pg_disconnect(follow->source_sql);
+		follow->source_sql = NULL;
+	}
+}
+
 static SessionEnd
 follow_session(Follow *follow)
 {
@@ -625,6 +660,7 @@ follow_session(Follow *follow)
 			return follow_finish(follow);
 		}
 
+		follow_sequences(follow);
 		event = stream_receive(follow->stream, 0, &msg, follow->target);
 		if (event == STREAM_IDLE && !follow->in_transaction &&
 			batch_has_transactions(follow->batch))
@@ -765,6 +801,7 @@ follow_options_init(FollowOptions *options)
 	options->limits.rows = FOLLOW_DEFAULT_BATCH_ROWS;
 	options->limits.bytes = FOLLOW_DEFAULT_BATCH_BYTES;
 	options->limits.time_ms = FOLLOW_DEFAULT_BATCH_TIME_MS;
+	options->sequences_interval_s = SEQUENCES_DEFAULT_INTERVAL_S;
 }
 
 /* The patterns as the plugin's option wants them, or NULL for none. */
@@ -806,8 +843,13 @@ follow_run(const FollowOptions *options)
 	follow.decoder = decode_create();
 	follow.spool = spool_open(spool_dir);
 	free(spool_dir);
-	if (follow.spool == NULL)
+	follow.filter =
+		tablefilter_compile(options->include_tables, options->ninclude,
+							options->exclude_tables, options->nexclude);
+	if (follow.spool == NULL || follow.filter == NULL)
 	{
+		spool_close(follow.spool);
+		tablefilter_free(follow.filter);
 		pg_disconnect(follow.task_lock);
 		decode_destroy(follow.decoder);
 		free(follow.include_tables);
@@ -863,6 +905,8 @@ follow_run(const FollowOptions *options)
 	spool_close(follow.spool);
 	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
+	tablefilter_free(follow.filter);
+	pg_disconnect(follow.source_sql);
 	free(follow.include_tables);
 	free(follow.exclude_tables);
 	return status;

@@ -37,8 +37,10 @@ typedef struct FollowOptions
 	int nexclude;
 	bool binary;
 	bool fire_triggers;
-	bool ordered;		   /* every change in source order (batch.h) */
-	const char *spool_dir; /* NULL: follow_default_spool_dir() */
+	bool ordered;			  /* every change in source order (batch.h) */
+	Lsn skip_ddl;			  /* the DDL message not to replay (ddl.h) */
+	int sequences_interval_s; /* sequences.h; 0: only at cutover */
+	const char *spool_dir;	  /* NULL: follow_default_spool_dir() */
 	BatchLimits limits;
 
 	/*

@@ -362,5 +362,6 @@ ordered_add_message(Ordered *ordered, const Change *change)
 	content[change->content_len] = '\0';
 	og->group.content = content;
 	og->group.content_len = change->content_len;
+	og->group.lsn = change->lsn;
 	return apply_group(ordered->applier, &og->group);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "apply/follow.h"
+#include "apply/sequences.h"
 #include "cli/cli.h"
 #include "common/exit.h"
 
@@ -41,6 +42,13 @@ cli_follow_usage(void)
 		   "(default: each\n"
 		   "                           batch's net effect, per table and "
 		   "key)\n"
+		   "  --sequences-interval S   the source sends its sequences' "
+		   "values every S seconds\n"
+		   "                           (default %d; 0: only at cutover)\n"
+		   "  --skip-ddl LSN           do not replay the source's schema "
+		   "change at LSN (one\n"
+		   "                           the target refused, applied there "
+		   "by hand)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -53,8 +61,8 @@ cli_follow_usage(void)
 		   "$TMPDIR/pgferry-UID-SLOT)\n"
 		   "  -v, --verbose            a line per target "
 		   "transaction\n" CLI_HELP_HELP "\n",
-		   FOLLOW_DEFAULT_BATCH_ROWS, FOLLOW_DEFAULT_BATCH_BYTES >> 20,
-		   FOLLOW_DEFAULT_BATCH_TIME_MS);
+		   SEQUENCES_DEFAULT_INTERVAL_S, FOLLOW_DEFAULT_BATCH_ROWS,
+		   FOLLOW_DEFAULT_BATCH_BYTES >> 20, FOLLOW_DEFAULT_BATCH_TIME_MS);
 	cli_print_exit_codes(stdout, CLI_FOLLOW);
 }
 
@@ -78,6 +86,15 @@ cli_follow(int argc, char **argv)
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
+		{.name = "sequences-interval",
+		 .kind = CLI_INT,
+		 .to.integer = &options.sequences_interval_s,
+		 .min = 0,
+		 .bad = "--sequences-interval: \"%s\" is not a number of seconds"},
+		{.name = "skip-ddl",
+		 .kind = CLI_LSN,
+		 .to.lsn = &options.skip_ddl,
+		 .bad = "--skip-ddl: \"%s\" is not a WAL position (like 0/16B3748)"},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,

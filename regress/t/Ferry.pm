@@ -37,7 +37,7 @@ our @EXPORT = qw(
   follow_ok follow_fails follow_stage
   run_pgferry start_program program_running finish_program
   pgbench_script start_pgbench_script stop_pgbench
-  tables_match table_rows wait_until
+  tables_match table_rows wait_until schema_dump
   newer_pg_dir psql_both start_frame_proxy
 );
 
@@ -449,6 +449,17 @@ sub _column_list
 		SELECT string_agg(quote_ident(attname), ', ' ORDER BY attname)
 		FROM pg_attribute
 		WHERE attrelid = '$table'::regclass AND attnum > 0 AND NOT attisdropped});
+}
+
+# The dump of a database's schema, without the pgferry schema and
+# pg_dump's random \restrict key.
+sub schema_dump
+{
+	my ($node, $db) = @_;
+	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry -d '${\ $node->connstr($db)}'`;
+	die "pg_dump of $db failed" if $? != 0;
+	$dump =~ s/^\\(un)?restrict .*\n//mg;
+	return $dump;
 }
 
 # One test per source table (or per table of @$only): the target holds the

@@ -69,17 +69,6 @@ $target->safe_psql('postgres', q{
 });
 my $created = q{'app_owner', 'app_rw', 'app_ro', 'auditor', 'tenant'};
 
-# The dump of a database's schema, without the pgferry schema and
-# pg_dump's random \restrict key.
-sub schema_dump
-{
-	my ($node, $db) = @_;
-	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry -d '${\ $node->connstr($db)}'`;
-	die "pg_dump of $db failed" if $? != 0;
-	$dump =~ s/^\\(un)?restrict .*\n//mg;
-	return $dump;
-}
-
 # The roles' attributes and memberships, one line each (but the membership
 # in "unrelated", which the schema does not name and which is not created).
 sub roles
