@@ -811,7 +811,8 @@ follow_publication(const Follow *follow)
 		tablefilter_free(filter);
 		return EXIT_CONNECTION;
 	}
-	ok = publication_ensure(source, follow->publication, filter);
+	ok =
+		publication_ensure(source, follow->publication, options->slot, filter);
 	pg_disconnect(source);
 	tablefilter_free(filter);
 	return ok ? EXIT_DONE : EXIT_OTHER;

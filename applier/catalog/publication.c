@@ -12,6 +12,9 @@
 #include "common/buf.h"
 #include "common/log.h"
 
+/* The comment that marks a publication pgferry created, then its slot. */
+#define PUBLICATION_COMMENT_PREFIX "pgferry: for slot "
+
 static bool
 publication_exists(PgConn *source, const char *name, bool *exists)
 {
@@ -26,8 +29,30 @@ publication_exists(PgConn *source, const char *name, bool *exists)
 	return true;
 }
 
+/* Marks publication quoted as pgferry's, for slot. */
+static bool
+publication_mark(PgConn *source, const char *quoted, const char *slot)
+{
+	Buf comment = BUF_INIT;
+	Buf sql = BUF_INIT;
+	char *literal;
+	bool ok;
+
+	buf_printf(&comment, PUBLICATION_COMMENT_PREFIX "%s", slot);
+	literal = pg_quote_literal(comment.data);
+	buf_printf(&sql, "COMMENT ON PUBLICATION %s IS %s", quoted, literal);
+	ok = pg_exec(source, sql.data);
+	if (!ok)
+		pg_report(source, "comment on publication %s", quoted);
+	free(literal);
+	buf_free(&sql);
+	buf_free(&comment);
+	return ok;
+}
+
 bool
-publication_ensure(PgConn *source, const char *name, const TableFilter *filter)
+publication_ensure(PgConn *source, const char *name, const char *slot,
+				   const TableFilter *filter)
 {
 	SourceTables tables = {0};
 	char *quoted = pg_quote_ident(name);
@@ -63,8 +88,11 @@ publication_ensure(PgConn *source, const char *name, const TableFilter *filter)
 	}
 	ok = pg_exec(source, sql.data);
 	if (ok)
+	{
 		log_info("source: created publication \"%s\" for %d %s", name,
 				 published, plural(published, "table", "tables"));
+		ok = publication_mark(source, quoted, slot);
+	}
 	else
 	{
 		pg_report(source, "create publication \"%s\"", name);
@@ -81,19 +109,30 @@ publication_ensure(PgConn *source, const char *name, const TableFilter *filter)
 }
 
 bool
-publication_drop(PgConn *source, const char *name)
+publication_drop_for_slot(PgConn *source, const char *slot, int *dropped)
 {
-	char *quoted = pg_quote_ident(name);
-	Buf sql = BUF_INIT;
-	bool ok;
+	PgResult *res = pg_query_or_report(
+		source,
+		"SELECT quote_ident(pubname) FROM pg_catalog.pg_publication p "
+		"WHERE obj_description(p.oid, 'pg_publication') = "
+		"'" PUBLICATION_COMMENT_PREFIX "' || $1",
+		1, &slot, "look up the publications of slot \"%s\"", slot);
+	bool ok = res != NULL;
 
-	buf_printf(&sql, "DROP PUBLICATION IF EXISTS %s", quoted);
-	ok = pg_exec(source, sql.data);
-	if (ok)
-		log_info("source: dropped publication \"%s\"", name);
-	else
-		pg_report(source, "drop publication \"%s\"", name);
-	buf_free(&sql);
-	free(quoted);
+	*dropped = 0;
+	for (int i = 0; ok && i < pg_result_rows(res); i++)
+	{
+		const char *quoted = pg_result_value(res, i, 0);
+		Buf sql = BUF_INIT;
+
+		buf_printf(&sql, "DROP PUBLICATION IF EXISTS %s", quoted);
+		ok = pg_exec(source, sql.data);
+		if (ok)
+			(*dropped)++;
+		else
+			pg_report(source, "drop publication %s", quoted);
+		buf_free(&sql);
+	}
+	pg_result_free(res);
 	return ok;
 }

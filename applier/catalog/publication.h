@@ -7,7 +7,9 @@
  * publication was when each change was written: it must exist before the
  * slot's first change.  publication_ensure() uses the one named, or
  * creates it for the tables a migration moves (catalog_tables(), the
- * permanent ones: unlogged tables write no changes), and says which.  A
+ * permanent ones: unlogged tables write no changes), and says which.  One
+ * it creates bears a comment naming its slot, so that pgferry finish drops
+ * it with the slot, and only it: a publication of the user's stays.  A
  * table created later is not in it (pgferry's plugin would follow it):
  * ALTER PUBLICATION ... ADD TABLE adds it.
  *
@@ -21,11 +23,18 @@
 #include "catalog/tablefilter.h"
 #include "pg/pg.h"
 
-/* Uses or creates publication name; false (after reporting) on error. */
+/*
+ * Uses or creates publication name for slot's changes; false (after
+ * reporting) on error.
+ */
 extern bool publication_ensure(PgConn *source, const char *name,
-							   const TableFilter *filter);
+							   const char *slot, const TableFilter *filter);
 
-/* Drops publication name if it exists; false (reported) on error. */
-extern bool publication_drop(PgConn *source, const char *name);
+/*
+ * Drops the publications pgferry created for slot; false (reported) on
+ * error.  *dropped: how many.
+ */
+extern bool publication_drop_for_slot(PgConn *source, const char *slot,
+									  int *dropped);
 
 #endif /* PGFERRY_PUBLICATION_H */
