@@ -160,13 +160,15 @@ row_failed()
 }
 
 # ferry NAME LABEL ARGS...: pgferry follow of slot NAME_ferry (or, with
-# --ordered, NAME_ordered) into the target database of the same name.
+# --ordered, NAME_ordered; with --plugin pgoutput, NAME_pgoutput) into the
+# target database of the same name.
 ferry()
 {
 	local name=$1 label=$2 db walsender target
 	shift 2
 	db=${name}_ferry
 	[ "${1:-}" != --ordered ] || db=${name}_ordered
+	[ "${1:-}" != --plugin ] || db=${name}_pgoutput
 	walsender=$(bench_reaped_cpu source)
 	target=$(bench_reaped_cpu target)
 	bench_log "$name: $label"
@@ -347,7 +349,7 @@ run_workload()
 	workload_schema "$NAME" "$src_port" "$NAME"
 	bench_sql "$src_port" "$NAME" "CREATE PUBLICATION ${NAME}_pub FOR TABLE $(workload_tables "$NAME" |
 		sed 's/ /, /g'), bench_end"
-	for consumer in ferry ordered native pglogical; do
+	for consumer in ferry ordered pgoutput native pglogical; do
 		db=${NAME}_$consumer
 		bench_createdb "$tgt_port" "$db"
 		workload_schema "$NAME" "$tgt_port" "$db"
@@ -359,8 +361,10 @@ run_workload()
 		bench_sql "$src_port" "$NAME" \
 			"SELECT 1 FROM pg_create_logical_replication_slot('${NAME}_$consumer', 'pgferry')" >/dev/null
 	done
-	bench_sql "$src_port" "$NAME" \
-		"SELECT 1 FROM pg_create_logical_replication_slot('${NAME}_native', 'pgoutput')" >/dev/null
+	for consumer in native pgoutput; do
+		bench_sql "$src_port" "$NAME" \
+			"SELECT 1 FROM pg_create_logical_replication_slot('${NAME}_$consumer', 'pgoutput')" >/dev/null
+	done
 	pglogical_prepare "$NAME"
 
 	bench_log "$NAME: the workload"
@@ -383,6 +387,9 @@ run_workload()
 	decode_alone "$NAME"
 	ferry "$NAME" "pgferry follow"
 	ferry "$NAME" "pgferry follow --ordered" --ordered
+	# the same applier over the built-in plugin (managed sources): the gap
+	# to the first row is what the pgferry plugin is worth
+	ferry "$NAME" "pgferry follow --plugin pgoutput" --plugin pgoutput --publication "${NAME}_pub"
 	native
 	pglogical
 	[ "$NAME" != bulk ] || floor_row

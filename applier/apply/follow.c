@@ -30,6 +30,7 @@
 #include "apply/apply.h"
 #include "apply/follow.h"
 #include "apply/sequences.h"
+#include "catalog/publication.h"
 #include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
@@ -70,7 +71,9 @@ typedef enum SessionEnd
 typedef struct Follow
 {
 	const FollowOptions *options;
-	char *include_tables; /* the patterns, comma-separated */
+	const char *publication; /* pgoutput's */
+	bool binary;			 /* values asked for in binary form */
+	char *include_tables;	 /* the patterns, comma-separated */
 	char *exclude_tables;
 	TableFilter *filter; /* the same, for the DDL of tables */
 	PgConn *source_sql;	 /* asks the source for its sequences */
@@ -319,13 +322,16 @@ follow_close_session(Follow *follow)
 	follow->stream_xid = 0;
 }
 
+static bool follow_check_startup(Follow *follow, const SourceFacts *facts);
+
 static SessionEnd
 follow_open_session(Follow *follow)
 {
 	const FollowOptions *options = follow->options;
 	StreamOptions stream_options = {
-		options->source, options->slot,			 options->create_slot,
-		options->binary, follow->include_tables, follow->exclude_tables};
+		options->source,		options->slot,		   options->plugin,
+		follow->publication,	options->create_slot,  follow->binary,
+		follow->include_tables, follow->exclude_tables};
 	char position[LSN_TEXT_LEN];
 	bool transient;
 	SessionEnd end;
@@ -373,6 +379,10 @@ follow_open_session(Follow *follow)
 		return stream_failure_is_transient(follow->stream)
 				   ? SESSION_RETRY
 				   : follow_fail(follow, EXIT_OTHER);
+	/* pgoutput sends no Startup: the connection tells the same */
+	if (options->plugin == PLUGIN_PGOUTPUT &&
+		!follow_check_startup(follow, stream_source_facts(follow->stream)))
+		return follow_fail(follow, EXIT_APPLY);
 	if (follow->applied_commit != LSN_INVALID)
 		log_info("resuming slot \"%s\" after source transaction committed at "
 				 "%s",
@@ -399,11 +409,11 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 				  system_identifier, follow->key.system_identifier);
 		return false;
 	}
-	if (facts->binary != follow->options->binary)
+	if (facts->binary != follow->binary)
 	{
 		log_error("the source sends %s values; pgferry asked for %s",
 				  facts->binary ? "binary" : "text",
-				  follow->options->binary ? "binary" : "text");
+				  follow->binary ? "binary" : "text");
 		log_hint("the source's pgferry plugin is too old for this applier: "
 				 "install the same pgferry version on both sides");
 		return false;
@@ -461,7 +471,7 @@ follow_replay_frame(void *arg, const uint8_t *frame, size_t len)
 		replay->decoded = false;
 		return false;
 	}
-	if (change.kind == CHANGE_RELATION ||
+	if (change.kind == CHANGE_RELATION || change.kind == CHANGE_NOTHING ||
 		tablesync_skip(replay->follow->table_sync, &change, replay->lsn))
 		return true;
 	replay->applied = batch_add(replay->follow->batch, &change);
@@ -542,6 +552,7 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 					   ? SESSION_DONE
 					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_RELATION:
+		case CHANGE_NOTHING:
 			return SESSION_DONE;
 		case CHANGE_BEGIN:
 			if (follow_past_endpos(follow, change.lsn))
@@ -815,6 +826,35 @@ follow_join_patterns(const char *const *patterns, int count)
 	return list.data;
 }
 
+/*
+ * pgoutput's publication, created before the slot's first change when
+ * absent (a slot made now starts after it).
+ */
+static int
+follow_publication(const Follow *follow)
+{
+	const FollowOptions *options = follow->options;
+	PgConn *source;
+	TableFilter *filter;
+	bool ok;
+
+	filter = tablefilter_compile(options->include_tables, options->ninclude,
+								 options->exclude_tables, options->nexclude);
+	if (filter == NULL)
+		return EXIT_USAGE;
+	source = pg_connect(options->source, "source", PG_CONN_SQL, NULL);
+	if (source == NULL)
+	{
+		tablefilter_free(filter);
+		return EXIT_CONNECTION;
+	}
+	ok =
+		publication_ensure(source, follow->publication, options->slot, filter);
+	pg_disconnect(source);
+	tablefilter_free(filter);
+	return ok ? EXIT_DONE : EXIT_OTHER;
+}
+
 int
 follow_run(const FollowOptions *options)
 {
@@ -840,7 +880,19 @@ follow_run(const FollowOptions *options)
 	follow.exclude_tables =
 		follow_join_patterns(options->exclude_tables, options->nexclude);
 	follow.task_lock = options->task_lock;
-	follow.decoder = decode_create();
+	follow.publication =
+		options->publication ? options->publication : options->slot;
+	/* pgoutput's binary values of user types name their source OIDs */
+	follow.binary = options->binary && options->plugin == PLUGIN_PGFERRY;
+	if (options->plugin == PLUGIN_PGOUTPUT &&
+		(status = follow_publication(&follow)) != EXIT_DONE)
+	{
+		pg_disconnect(follow.task_lock);
+		free(follow.include_tables);
+		free(follow.exclude_tables);
+		return status;
+	}
+	follow.decoder = decode_create(options->plugin);
 	follow.spool = spool_open(spool_dir);
 	free(spool_dir);
 	follow.filter =

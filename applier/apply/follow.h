@@ -22,6 +22,7 @@
 
 #include "apply/batch.h"
 #include "pg/pg.h"
+#include "stream/change.h"
 
 typedef struct FollowOptions
 {
@@ -29,7 +30,9 @@ typedef struct FollowOptions
 	const char *target; /* conninfo */
 	const char *slot;
 	bool create_slot;
-	Lsn endpos; /* LSN_INVALID: run until stopped */
+	Plugin plugin;			 /* the slot's */
+	const char *publication; /* pgoutput; NULL: named as the slot */
+	Lsn endpos;				 /* LSN_INVALID: run until stopped */
 	/* table patterns: schema.table with * and ? wildcards */
 	const char *const *include_tables;
 	int ninclude;
@@ -69,7 +72,10 @@ typedef struct FollowOptions
 #define FOLLOW_DEFAULT_BATCH_BYTES (16 * 1024 * 1024)
 #define FOLLOW_DEFAULT_BATCH_TIME_MS 1000
 
-/* Fills options with the defaults (binary on, batch limits). */
+/*
+ * Fills options with the defaults (plugin pgferry, binary on, batch
+ * limits).
+ */
 extern void follow_options_init(FollowOptions *options);
 extern int follow_run(const FollowOptions *options);
 

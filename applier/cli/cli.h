@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "pg/pg.h"
+#include "stream/change.h"
 
 typedef struct CliCommand
 {
@@ -104,6 +105,13 @@ extern int cli_usage_error(const char *command, const char *fmt,
 extern bool cli_slot_name(const char *arg);
 
 /*
+ * Whether arg names an output plugin pgferry decodes with: "pgferry" or
+ * "pgoutput"; and which.
+ */
+extern bool cli_plugin_name(const char *arg);
+extern Plugin cli_plugin(const char *arg);
+
+/*
  * Rows of the options several subcommands share, for a job's options
  * struct (job) whose members bear these names.
  */
@@ -148,6 +156,25 @@ extern bool cli_slot_name(const char *arg);
 	"  --exclude-tables PATTERN leave out tables matching PATTERN "           \
 	"(repeatable)\n"
 #define CLI_HELP_HELP "  -h, --help               print this help and exit\n"
+#define CLI_HELP_PLUGIN                                                       \
+	"  --plugin NAME            the slot's output plugin: pgferry, or the "   \
+	"built-in\n"                                                              \
+	"                           pgoutput where the source cannot load "       \
+	"pgferry\n"                                                               \
+	"  --publication NAME       pgoutput's publication, created for the "     \
+	"tables when\n"                                                           \
+	"                           absent (default: the slot's name)\n"
+#define CLI_ROW_PLUGIN(name_var)                                              \
+	{                                                                         \
+		.name = "plugin", .kind = CLI_TEXT, .to.text = &(name_var),           \
+		.valid = cli_plugin_name,                                             \
+		.bad = "--plugin: \"%s\" is not pgferry or pgoutput"                  \
+	}
+#define CLI_ROW_PUBLICATION(job)                                              \
+	{                                                                         \
+		.name = "publication", .kind = CLI_TEXT,                              \
+		.to.text = &(job).publication                                         \
+	}
 
 /* The restore's modes (RestoreModes), for migrate and preflight. */
 #define CLI_ROW_NO_OWNER(modes)                                               \

@@ -22,10 +22,9 @@ cli_follow_usage(void)
 		   "Usage:\n  pgferry follow --source CONNINFO --target CONNINFO "
 		   "--slot NAME [OPTION]...\n\n"
 		   "Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET
-		   "  --slot NAME              logical replication slot (plugin "
-		   "pgferry)\n"
+		   "  --slot NAME              logical replication slot\n"
 		   "  --create-slot            create the slot if it does not "
-		   "exist\n"
+		   "exist\n" CLI_HELP_PLUGIN
 		   "  --endpos LSN             apply every transaction committed at "
 		   "or before LSN,\n"
 		   "                           then exit (default: run until "
@@ -70,6 +69,7 @@ int
 cli_follow(int argc, char **argv)
 {
 	FollowOptions options;
+	const char *plugin = NULL;
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
@@ -77,6 +77,8 @@ cli_follow(int argc, char **argv)
 		{.name = "create-slot",
 		 .kind = CLI_SET,
 		 .to.flag = &options.create_slot},
+		CLI_ROW_PLUGIN(plugin),
+		CLI_ROW_PUBLICATION(options),
 		CLI_ROW_ENDPOS(options),
 		CLI_ROW_INCLUDE(options),
 		CLI_ROW_EXCLUDE(options),
@@ -122,5 +124,9 @@ cli_follow(int argc, char **argv)
 		return cli_usage_error("follow", "%s",
 							   "--source, --target and "
 							   "--slot are required");
+	options.plugin = cli_plugin(plugin);
+	if (options.publication && options.plugin != PLUGIN_PGOUTPUT)
+		return cli_usage_error("follow", "%s",
+							   "--publication goes with --plugin pgoutput");
 	return follow_run(&options);
 }

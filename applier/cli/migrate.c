@@ -45,7 +45,7 @@ cli_migrate_usage(void)
 		   "                           pgferry_DATABASE, made a valid slot "
 		   "name)\n"
 		   "  --jobs N                 tables copied and indexed at once "
-		   "(default %d)\n" CLI_HELP_TABLES
+		   "(default %d)\n" CLI_HELP_TABLES CLI_HELP_PLUGIN
 		   "  --split-tables-larger-than SIZE\n"
 		   "                           copy bigger tables in ranges of about "
 		   "SIZE in parallel\n"
@@ -101,6 +101,8 @@ cli_migrate(int argc, char **argv)
 		CLI_ROW_INCLUDE(options),
 		CLI_ROW_EXCLUDE(options),
 		CLI_ROW_ENDPOS(options),
+		CLI_ROW_PLUGIN(options.plugin),
+		CLI_ROW_PUBLICATION(options),
 		{.name = "split-tables-larger-than",
 		 .kind = CLI_BYTES,
 		 .to.bytes = &options.split_bytes,

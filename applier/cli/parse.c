@@ -155,6 +155,19 @@ cli_slot_name(const char *arg)
 		   strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(arg);
 }
 
+bool
+cli_plugin_name(const char *arg)
+{
+	return strcmp(arg, "pgferry") == 0 || strcmp(arg, "pgoutput") == 0;
+}
+
+Plugin
+cli_plugin(const char *arg)
+{
+	return arg && strcmp(arg, "pgoutput") == 0 ? PLUGIN_PGOUTPUT
+											   : PLUGIN_PGFERRY;
+}
+
 /* Stores the argument of an option; false if it is not valid. */
 static bool
 cli_store(const CliOption *option, char *arg)

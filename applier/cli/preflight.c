@@ -37,7 +37,11 @@ cli_preflight_usage(void)
 		   "  --jobs N                 the copy's jobs, for its time and the "
 		   "WAL the slot\n"
 		   "                           holds meanwhile (default "
-		   "4)\n" CLI_HELP_RESTORE CLI_HELP_HELP "\n");
+		   "4)\n" CLI_HELP_RESTORE
+		   "  --plugin NAME            the output plugin migrate would use: "
+		   "pgferry or\n"
+		   "                           pgoutput (default: pgferry where the "
+		   "source has it)\n" CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_PREFLIGHT);
 }
 
@@ -62,6 +66,7 @@ cli_preflight(int argc, char **argv)
 		 .to.list = &exclude_tables,
 		 .count = &nexclude},
 		CLI_ROW_JOBS(options),
+		CLI_ROW_PLUGIN(options.plugin),
 		CLI_ROW_NO_OWNER(options.modes),
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),

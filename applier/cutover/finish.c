@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * finish.c
- *	  `pgferry finish`: drop the slots on the source and the pgferry schema
- *	  on the target once a cutover has handed the target over.
+ *	  `pgferry finish`: drop the slots (and the publications pgferry made
+ *	  for pgoutput slots) on the source and the pgferry schema on the
+ *	  target once a cutover has handed the target over.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog/publication.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
@@ -235,6 +237,18 @@ finish_run(const FinishOptions *opts)
 			goto done;
 		printf("finish: dropped replication slot \"%s\" on the source\n",
 			   f.appliers.slots[i].name);
+	}
+	for (int i = 0; i < f.appliers.count; i++)
+	{
+		int dropped;
+
+		if (!publication_drop_for_slot(f.source, f.appliers.slots[i].name,
+									   &dropped))
+			goto done;
+		if (dropped)
+			printf("finish: dropped the publication pgferry made for slot "
+				   "\"%s\" on the source\n",
+				   f.appliers.slots[i].name);
 	}
 	if (!pg_exec(f.target, "DROP SCHEMA pgferry CASCADE"))
 	{

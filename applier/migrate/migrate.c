@@ -29,6 +29,7 @@
 
 #include "apply/follow.h"
 #include "catalog/catalog.h"
+#include "catalog/publication.h"
 #include "common/buf.h"
 #include "common/exit.h"
 #include "common/log.h"
@@ -62,6 +63,7 @@ typedef struct Migrate
 	char *dir;
 	int dir_lock; /* see spool_lock_dir() */
 	Migration state;
+	Plugin plugin; /* the slot's, as preflight chose it */
 	/* the relations whose post-data is this task's (find_covered) */
 	PgResult *covered;
 	const char **covered_schemas;
@@ -101,9 +103,9 @@ create_slot_with_snapshot(Migrate *m, const char *slot, bool temporary)
 	if (m->replication == NULL)
 		return false;
 	buf_printf(&sql,
-			   "CREATE_REPLICATION_SLOT %s%s LOGICAL pgferry "
+			   "CREATE_REPLICATION_SLOT %s%s LOGICAL %s "
 			   "(SNAPSHOT 'export')",
-			   slot, temporary ? " TEMPORARY" : "");
+			   slot, temporary ? " TEMPORARY" : "", PLUGIN_NAME(m->plugin));
 	log_info("creating %sslot \"%s\" (waits for the transactions running on "
 			 "the source to end)",
 			 temporary ? "temporary " : "", slot);
@@ -428,6 +430,16 @@ phase_init(Migrate *m, SourceTables *tables, CopyPlan *plan)
 	/* a copy-only task's counters are read before its snapshot */
 	if (!m->state.follow && (counters = copyonly_read(m->source)) == NULL)
 		return EXIT_CONNECTION;
+	/* pgoutput reads the publication as of each change: it comes first */
+	if (m->plugin == PLUGIN_PGOUTPUT && m->state.follow &&
+		!publication_ensure(m->source,
+							m->options->publication ? m->options->publication
+													: slot,
+							slot, m->filter))
+	{
+		pg_result_free(counters);
+		return EXIT_OTHER;
+	}
 	if (!create_slot_with_snapshot(m, slot, !m->state.follow))
 	{
 		pg_result_free(counters);
@@ -621,6 +633,8 @@ phase_stream(Migrate *m)
 	follow.source = m->options->source;
 	follow.target = m->options->target;
 	follow.slot = m->options->slot;
+	follow.plugin = m->plugin;
+	follow.publication = m->options->publication;
 	follow.endpos = m->options->endpos;
 	follow.include_tables = m->options->include_tables;
 	follow.ninclude = m->options->ninclude;
@@ -732,6 +746,8 @@ start_or_resume(Migrate *m, bool *resuming)
 	preflight.resuming = exists;
 	preflight.quiet = true;
 	preflight.jobs = m->options->jobs;
+	preflight.plugin = m->options->plugin;
+	preflight.chosen = &m->plugin;
 	blocking = preflight_check(m->source, m->target, &preflight);
 	if (blocking < 0)
 		return EXIT_OTHER;

@@ -70,6 +70,8 @@ typedef struct MigrateOptions
 	RestoreModes modes;		  /* owners, privileges, roles of the schema */
 	bool no_follow;			  /* a copy-only task: copy, then stop */
 	int64_t max_retained_wal; /* warn when the slot holds more WAL */
+	const char *plugin;		  /* pgferry, pgoutput; NULL: preflight's */
+	const char *publication;  /* pgoutput; NULL: named as the slot */
 } MigrateOptions;
 
 #define MIGRATE_DEFAULT_JOBS 4

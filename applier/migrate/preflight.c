@@ -203,7 +203,9 @@ check_source_settings(Check *c)
 			 "the source server",
 			 senders_used + 4);
 
-	if (pg_result_bool(res, 0, 5))
+	if (c->plugin == PLUGIN_PGOUTPUT)
+		; /* built in: check_plugin() said why */
+	else if (pg_result_bool(res, 0, 5))
 		verdict(c, VERDICT_OK,
 				"the pgferry plugin is installed on the "
 				"source server");
@@ -219,6 +221,117 @@ check_source_settings(Check *c)
 			 pg_server_version(c->source) / 10000);
 	}
 	pg_result_free(res);
+}
+
+/*
+ * A table published for updates and deletes must have a replica identity:
+ * without one, the source refuses them (pgoutput's publication).
+ */
+static void
+check_published_identity(Check *c)
+{
+	Buf names = BUF_INIT;
+	int count = 0;
+
+	for (int i = 0; i < c->tables.count; i++)
+	{
+		const SourceTable *t = &c->tables.tables[i];
+
+		if (t->persistence != 'p' || t->replica_identity == 'f' ||
+			t->has_identity_index ||
+			(t->replica_identity == 'd' && t->has_primary_key))
+			continue;
+		buf_printf(&names, "%s%s", count ? ", " : "", t->qualified);
+		count++;
+	}
+	if (count == 0)
+		return;
+	verdict(c, VERDICT_BLOCK,
+			"%d %s no replica identity: once published for pgoutput, the "
+			"source refuses %s updates and deletes: %s",
+			count, plural(count, "table has", "tables have"),
+			plural(count, "its", "their"), names.data);
+	line(c, "fix: ALTER TABLE ... REPLICA IDENTITY FULL on each (or add a "
+			"primary key), or leave them out with --exclude-tables, or "
+			"install pgferry on the source and give --plugin pgferry");
+	buf_free(&names);
+}
+
+/*
+ * Whether the pgferry plugin is installed on the source.  One installed
+ * but not allowed by output_plugin_libraries stays the choice: the BLOCK
+ * of check_output_plugins() gives the fix, a setting away.
+ */
+static bool
+pgferry_installed(Check *c)
+{
+	PgResult *res = query(c, c->source,
+						  "SELECT EXISTS (SELECT 1 FROM "
+						  "pg_available_extensions WHERE name = 'pgferry')",
+						  0, NULL, "read whether pgferry is installed");
+	bool installed = res && pg_result_bool(res, 0, 0);
+
+	pg_result_free(res);
+	return installed;
+}
+
+/*
+ * The output plugin: --plugin's, or an existing slot's, or pgferry where
+ * it is installed on the source, else pgoutput (managed sources).  With pgoutput,
+ * a publication of the tables makes the source refuse updates and deletes
+ * on those without a replica identity.
+ */
+static void
+check_plugin(Check *c)
+{
+	const char *slot = c->options->slot;
+	PgResult *res = NULL;
+
+	if (slot)
+		res = query(c, c->source,
+					"SELECT plugin FROM pg_catalog.pg_replication_slots "
+					"WHERE slot_name = $1 AND plugin IN ('pgferry', "
+					"'pgoutput')",
+					1, &slot, "read the slot's plugin");
+	if (c->options->plugin)
+	{
+		c->plugin = strcmp(c->options->plugin, "pgoutput") == 0
+						? PLUGIN_PGOUTPUT
+						: PLUGIN_PGFERRY;
+		verdict(c, VERDICT_INFO, "output plugin: %s (--plugin)",
+				PLUGIN_NAME(c->plugin));
+	}
+	else if (res && pg_result_rows(res) == 1)
+	{
+		c->plugin = strcmp(pg_result_value(res, 0, 0), "pgoutput") == 0
+						? PLUGIN_PGOUTPUT
+						: PLUGIN_PGFERRY;
+		verdict(c, VERDICT_INFO, "output plugin: %s (slot \"%s\" uses it)",
+				PLUGIN_NAME(c->plugin), slot);
+	}
+	else if (pgferry_installed(c))
+	{
+		c->plugin = PLUGIN_PGFERRY;
+		verdict(c, VERDICT_INFO,
+				"output plugin: pgferry (installed on the source)");
+		line(c, "where the source cannot load it (a managed server), "
+				"--plugin pgoutput uses the built-in one");
+	}
+	else
+	{
+		c->plugin = PLUGIN_PGOUTPUT;
+		verdict(c, VERDICT_INFO,
+				"output plugin: the built-in pgoutput: the pgferry plugin "
+				"is not installed on the source server");
+		line(c, "pgoutput sends values as text, and DDL only through the "
+				"event triggers of pgferry's SQL script; install pgferry "
+				"there and give --plugin pgferry for the faster path");
+	}
+	pg_result_free(res);
+	if (c->options->chosen)
+		*c->options->chosen = c->plugin;
+	if (c->plugin == PLUGIN_PGOUTPUT)
+		check_published_identity(c);
 }
 
 /*
@@ -524,8 +637,10 @@ preflight_check(PgConn *source, PgConn *target,
 	c.source_role = pg_quote_ident(pg_user(source));
 	c.target_role = pg_quote_ident(pg_user(target));
 	check_versions(&c);
+	check_plugin(&c);
 	check_source_settings(&c);
-	check_output_plugins(&c);
+	if (c.plugin == PLUGIN_PGFERRY)
+		check_output_plugins(&c);
 	check_source_role(&c);
 	check_source_reads(&c);
 	check_cutover_privileges(&c);

@@ -9,7 +9,10 @@
  * migration works, with a consequence it states) or BLOCK (the migration
  * would fail); every WARN and BLOCK comes with the exact command or setting
  * that fixes it.  A check that cannot run is a BLOCK (or an error), never
- * an OK.  Checks: server versions; wal_level, max_replication_slots,
+ * an OK.  Checks: server versions; the output plugin (an existing slot's;
+ * else pgferry where it is installed there, else the built-in pgoutput,
+ * and why), with pgoutput the tables whose updates and deletes a
+ * publication would make the source refuse; wal_level, max_replication_slots,
  * max_wal_senders and output_plugin_libraries on the source; the pgferry
  * plugin there; the slot (free, or this target's migration); what each
  * phase needs of the source role (replication; every table, sequence and
@@ -34,6 +37,7 @@
 #include "catalog/tablefilter.h"
 #include "migrate/schema.h"
 #include "pg/pg.h"
+#include "stream/change.h"
 
 typedef struct PreflightOptions
 {
@@ -47,6 +51,8 @@ typedef struct PreflightOptions
 								 * target's tables and the slot are ours */
 	bool quiet;			/* print only WARN and BLOCK */
 	int jobs;			/* the copy's, for its time (0: migrate's default) */
+	const char *plugin; /* --plugin: pgferry, pgoutput; NULL: the default */
+	Plugin *chosen;		/* NULL, or where the plugin to use goes */
 } PreflightOptions;
 
 /*

@@ -42,6 +42,7 @@ typedef struct Check
 	char *target_role;
 	int blocking;
 	int warnings;
+	Plugin plugin;		  /* the one the migration uses */
 	bool restore_pending; /* the schema is still to restore (no task of
 						   * the target database has yet) */
 	bool printing;		  /* the current block is printed */

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * change.h
- *	  What an input (the pgferry plugin's frames today; pgoutput could be
- *	  another) hands the apply engine: plugin-neutral changes.
+ *	  What an input (the pgferry plugin's frames, or the built-in pgoutput
+ *	  plugin's messages) hands the apply engine: plugin-neutral changes.
  *
  * A Change is one event of the decoded stream: a transaction boundary with
  * its LSNs, a relation description, a row change with per-column values,
@@ -21,6 +21,17 @@
 
 #include "pg/pg.h"
 #include "stream/rel.h"
+
+/* The output plugin a slot decodes with. */
+typedef enum Plugin
+{
+	PLUGIN_PGFERRY, /* pgferry's own: frames (proto/pgferry.proto) */
+	PLUGIN_PGOUTPUT /* the built-in one, where pgferry cannot be loaded */
+} Plugin;
+
+/* The plugin's name as the server knows it. */
+#define PLUGIN_NAME(plugin)                                                   \
+	((plugin) == PLUGIN_PGOUTPUT ? "pgoutput" : "pgferry")
 
 /* One column value: exactly one of null, unchanged TOAST, text, binary. */
 typedef enum ValueKind
@@ -60,7 +71,8 @@ typedef enum ChangeKind
 	CHANGE_STREAM_START, /* a block of an in-progress transaction */
 	CHANGE_STREAM_STOP,
 	CHANGE_STREAM_COMMIT,
-	CHANGE_STREAM_ABORT
+	CHANGE_STREAM_ABORT,
+	CHANGE_NOTHING /* nothing to apply: pgoutput's Type and Origin */
 } ChangeKind;
 
 /* What the source announced when the session started. */

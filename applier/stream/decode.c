@@ -16,33 +16,14 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "pgferry.pb-c.h"
-#include "stream/decode.h"
-
-struct Decoder
-{
-	RelCache *relations;   /* the live stream's relations */
-	RelCache *replay;	   /* during a replay: the spooled ones */
-	Pgferry__Frame *frame; /* the frame the last change borrows from */
-
-	/* storage the last change points into, reused from call to call */
-	ChangeValue *old_values;
-	ChangeValue *new_values;
-	int values_size;
-	Rel **truncated;
-	int truncated_size;
-
-	/* the last Startup frame's facts, with copies of its strings */
-	SourceFacts facts;
-	char *plugin_version;
-	char *server_encoding;
-	char *database;
-};
+#include "stream/decode_internal.h"
 
 Decoder *
-decode_create(void)
+decode_create(Plugin plugin)
 {
 	Decoder *decoder = xcalloc(1, sizeof(Decoder));
 
+	decoder->plugin = plugin;
 	decoder->relations = rel_cache_create();
 	return decoder;
 }
@@ -51,7 +32,7 @@ static void
 decode_release_frame(Decoder *decoder)
 {
 	if (decoder->frame)
-		pgferry__frame__free_unpacked(decoder->frame, NULL);
+		pgferry__frame__free_unpacked((Pgferry__Frame *) decoder->frame, NULL);
 	decoder->frame = NULL;
 }
 
@@ -61,6 +42,7 @@ decode_destroy(Decoder *decoder)
 	if (decoder == NULL)
 		return;
 	decode_release_frame(decoder);
+	decode_pgoutput_free(decoder);
 	rel_cache_destroy(decoder->relations);
 	rel_cache_destroy(decoder->replay);
 	free(decoder->old_values);
@@ -76,6 +58,7 @@ void
 decode_reset(Decoder *decoder)
 {
 	decode_release_frame(decoder);
+	decode_pgoutput_reset(decoder);
 	rel_cache_destroy(decoder->relations);
 	decoder->relations = rel_cache_create();
 	rel_cache_destroy(decoder->replay);
@@ -108,40 +91,48 @@ decode_relation(const Decoder *decoder, Oid oid)
 	return rel;
 }
 
-/*
- * Logs why the frame at lsn cannot be used; returns false.  The startup
- * frame comes before any WAL position.
- */
-static bool
-decode_refuse(Lsn lsn, const char *what)
+bool
+decode_refuse(const Decoder *decoder, Lsn lsn, const char *what)
 {
+	const char *kind =
+		decoder->plugin == PLUGIN_PGOUTPUT ? "pgoutput message" : "frame";
 	char at[LSN_TEXT_LEN];
 
 	if (lsn == LSN_INVALID)
-		log_error("bad frame at the start of the decoding session: %s", what);
-	else
-		log_error("bad frame at WAL position %s: %s", pg_lsn_format(lsn, at),
+		log_error("bad %s at the start of the decoding session: %s", kind,
 				  what);
-	log_hint("the source's pgferry plugin and this applier must speak the "
-			 "same protocol; install the same pgferry version on both sides");
+	else
+		log_error("bad %s at WAL position %s: %s", kind,
+				  pg_lsn_format(lsn, at), what);
+	if (decoder->plugin == PLUGIN_PGOUTPUT)
+		log_hint("the source's pgoutput sent what this applier does not "
+				 "read; report it to pgferry with the source's version, or "
+				 "follow with --plugin pgferry where the source can load "
+				 "it");
+	else
+		log_hint("the source's pgferry plugin and this applier must speak "
+				 "the same protocol; install the same pgferry version on "
+				 "both sides");
 	return false;
 }
 
 static bool
-decode_version(const Pgferry__Frame *frame, bool required, Lsn lsn)
+decode_version(const Decoder *decoder, const Pgferry__Frame *frame,
+			   bool required, Lsn lsn)
 {
 	char what[128];
 
 	if (!frame->has_proto_version)
-		return !required || decode_refuse(lsn, "Startup frame without "
-											   "a protocol version");
+		return !required || decode_refuse(decoder, lsn,
+										  "Startup frame without "
+										  "a protocol version");
 	if (frame->proto_version == DECODE_PROTO_VERSION)
 		return true;
 	snprintf(what, sizeof(what),
 			 "the source speaks pgferry protocol version %u; this applier "
 			 "reads version %d",
 			 frame->proto_version, DECODE_PROTO_VERSION);
-	return decode_refuse(lsn, what);
+	return decode_refuse(decoder, lsn, what);
 }
 
 static bool
@@ -150,7 +141,7 @@ decode_startup(Decoder *decoder, const Pgferry__Frame *frame, Lsn lsn,
 {
 	const Pgferry__Startup *startup = frame->startup;
 
-	if (!decode_version(frame, true, lsn))
+	if (!decode_version(decoder, frame, true, lsn))
 		return false;
 	free(decoder->plugin_version);
 	free(decoder->server_encoding);
@@ -169,6 +160,31 @@ decode_startup(Decoder *decoder, const Pgferry__Frame *frame, Lsn lsn,
 	return true;
 }
 
+Rel *
+decode_same_relation(Decoder *decoder, Oid oid, const uint8_t *data,
+					 size_t len)
+{
+	Rel *current = decode_relation(decoder, oid);
+
+	if (current == NULL || current->frame_len != len ||
+		memcmp(current->frame, data, len) != 0)
+		return NULL;
+	if (decoder->replay)
+		rel_cache_put(decoder->replay, current);
+	return current;
+}
+
+void
+decode_keep_relation(Decoder *decoder, Rel *rel, const uint8_t *data,
+					 size_t len)
+{
+	rel->frame = xmalloc(len);
+	memcpy(rel->frame, data, len);
+	rel->frame_len = len;
+	rel_cache_put(decoder->replay ? decoder->replay : decoder->relations, rel);
+	rel_release(rel); /* the cache holds it now */
+}
+
 static const RelIdentity identity_of[] = {
 	[PGFERRY__REPLICA_IDENTITY__DEFAULT] = REL_IDENTITY_DEFAULT,
 	[PGFERRY__REPLICA_IDENTITY__NOTHING] = REL_IDENTITY_NOTHING,
@@ -180,24 +196,17 @@ static bool
 decode_relation_frame(Decoder *decoder, const Pgferry__Relation *relation,
 					  const uint8_t *data, size_t len, Lsn lsn, Change *change)
 {
-	RelCache *cache = decoder->replay ? decoder->replay : decoder->relations;
-	Rel *current = decode_relation(decoder, relation->oid);
 	Rel *rel;
 
 	if ((unsigned) relation->replica_identity >=
 		sizeof(identity_of) / sizeof(identity_of[0]))
-		return decode_refuse(lsn, "unknown replica identity in a Relation "
-								  "frame");
+		return decode_refuse(decoder, lsn,
+							 "unknown replica identity in a Relation "
+							 "frame");
 
-	/* the same description again (a replay, a new session): keep it */
-	if (current && current->frame_len == len &&
-		memcmp(current->frame, data, len) == 0)
-	{
-		if (cache != decoder->relations)
-			rel_cache_put(cache, current);
-		change->rel = current;
+	if ((change->rel =
+			 decode_same_relation(decoder, relation->oid, data, len)) != NULL)
 		return true;
-	}
 
 	rel = rel_create();
 	rel->oid = relation->oid;
@@ -229,18 +238,15 @@ decode_relation_frame(Decoder *decoder, const Pgferry__Relation *relation,
 		if (out->key)
 			rel->nkeys++;
 	}
-	rel->frame = xmalloc(len);
-	memcpy(rel->frame, data, len);
-	rel->frame_len = len;
-	rel_cache_put(cache, rel);
-	rel_release(rel); /* the cache holds it now */
+	decode_keep_relation(decoder, rel, data, len);
 	change->rel = rel;
 	return true;
 }
 
 /* A value must come in the form its Relation frame announced. */
 static bool
-decode_refuse_form(const Rel *rel, int column, const char *form, Lsn lsn)
+decode_refuse_form(const Decoder *decoder, const Rel *rel, int column,
+				   const char *form, Lsn lsn)
 {
 	char what[256];
 
@@ -248,13 +254,13 @@ decode_refuse_form(const Rel *rel, int column, const char *form, Lsn lsn)
 			 "a %s value for column \"%s\" of table %s, announced as %s", form,
 			 rel->columns[column].name, rel_display(rel),
 			 rel->columns[column].binary ? "binary" : "text");
-	return decode_refuse(lsn, what);
+	return decode_refuse(decoder, lsn, what);
 }
 
 /* Reads a tuple of rel into values (rel->ncolumns entries). */
 static bool
-decode_tuple(const Pgferry__Tuple *tuple, const Rel *rel, ChangeValue *values,
-			 Lsn lsn)
+decode_tuple(const Decoder *decoder, const Pgferry__Tuple *tuple,
+			 const Rel *rel, ChangeValue *values, Lsn lsn)
 {
 	char what[256];
 
@@ -266,7 +272,7 @@ decode_tuple(const Pgferry__Tuple *tuple, const Rel *rel, ChangeValue *values,
 			rel_display(rel), tuple ? tuple->n_values : 0,
 			plural(tuple ? (long long) tuple->n_values : 0, "value", "values"),
 			rel->ncolumns, plural(rel->ncolumns, "column", "columns"));
-		return decode_refuse(lsn, what);
+		return decode_refuse(decoder, lsn, what);
 	}
 	for (int i = 0; i < rel->ncolumns; i++)
 	{
@@ -285,14 +291,14 @@ decode_tuple(const Pgferry__Tuple *tuple, const Rel *rel, ChangeValue *values,
 				break;
 			case PGFERRY__VALUE__KIND_TEXT:
 				if (rel->columns[i].binary)
-					return decode_refuse_form(rel, i, "text", lsn);
+					return decode_refuse_form(decoder, rel, i, "text", lsn);
 				out->kind = VALUE_TEXT;
 				out->len = (uint32_t) in->text.len;
 				out->data = (const char *) in->text.data;
 				break;
 			case PGFERRY__VALUE__KIND_BINARY:
 				if (!rel->columns[i].binary)
-					return decode_refuse_form(rel, i, "binary", lsn);
+					return decode_refuse_form(decoder, rel, i, "binary", lsn);
 				out->kind = VALUE_BINARY;
 				out->len = (uint32_t) in->binary.len;
 				out->data = (const char *) in->binary.data;
@@ -301,13 +307,13 @@ decode_tuple(const Pgferry__Tuple *tuple, const Rel *rel, ChangeValue *values,
 				snprintf(what, sizeof(what),
 						 "value of column \"%s\" of table %s has no kind",
 						 rel->columns[i].name, rel_display(rel));
-				return decode_refuse(lsn, what);
+				return decode_refuse(decoder, lsn, what);
 		}
 	}
 	return true;
 }
 
-static Rel *
+Rel *
 decode_lookup(const Decoder *decoder, Oid oid, Lsn lsn)
 {
 	Rel *rel = decode_relation(decoder, oid);
@@ -319,12 +325,12 @@ decode_lookup(const Decoder *decoder, Oid oid, Lsn lsn)
 				 "a change refers to relation OID %u, not described by a "
 				 "Relation frame before it",
 				 oid);
-		decode_refuse(lsn, what);
+		decode_refuse(decoder, lsn, what);
 	}
 	return rel;
 }
 
-static void
+void
 decode_reserve_values(Decoder *decoder, int count)
 {
 	if (count <= decoder->values_size)
@@ -348,11 +354,11 @@ decode_old(Decoder *decoder, Pgferry__OldKind kind,
 		   const Pgferry__Tuple *tuple, Lsn lsn, Change *change)
 {
 	if ((unsigned) kind >= sizeof(old_kind_of) / sizeof(old_kind_of[0]))
-		return decode_refuse(lsn, "unknown kind of old tuple");
+		return decode_refuse(decoder, lsn, "unknown kind of old tuple");
 	change->old_kind = old_kind_of[kind];
 	if (change->old_kind == OLD_NONE)
 		return true;
-	if (!decode_tuple(tuple, change->rel, decoder->old_values, lsn))
+	if (!decode_tuple(decoder, tuple, change->rel, decoder->old_values, lsn))
 		return false;
 	change->old_values = decoder->old_values;
 	return true;
@@ -384,13 +390,13 @@ decode_row(Decoder *decoder, const Pgferry__Frame *frame, Lsn lsn,
 	{
 		case PGFERRY__FRAME__KIND_INSERT:
 			change->new_values = decoder->new_values;
-			return decode_tuple(frame->insert->new_tuple, change->rel,
+			return decode_tuple(decoder, frame->insert->new_tuple, change->rel,
 								decoder->new_values, lsn);
 		case PGFERRY__FRAME__KIND_UPDATE:
 			change->new_values = decoder->new_values;
 			return decode_old(decoder, frame->update->old_kind,
 							  frame->update->old_tuple, lsn, change) &&
-				   decode_tuple(frame->update->new_tuple, change->rel,
+				   decode_tuple(decoder, frame->update->new_tuple, change->rel,
 								decoder->new_values, lsn);
 		default:
 			return decode_old(decoder, frame->delete_->old_kind,
@@ -427,10 +433,13 @@ decode_frame(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 
 	decode_release_frame(decoder);
 	memset(change, 0, sizeof(Change));
+	if (decoder->plugin == PLUGIN_PGOUTPUT)
+		return decode_pgoutput(decoder, data, len, lsn, change);
 	frame = pgferry__frame__unpack(NULL, len, data);
 	if (frame == NULL)
-		return decode_refuse(lsn, "the frame does not parse as a "
-								  "pgferry.Frame");
+		return decode_refuse(decoder, lsn,
+							 "the frame does not parse as a "
+							 "pgferry.Frame");
 	decoder->frame = frame;
 	change->xid = frame->has_xid ? frame->xid : 0;
 
@@ -444,7 +453,7 @@ decode_frame(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 			change->xid = frame->begin->xid;
 			change->lsn = frame->begin->final_lsn;
 			change->commit_time = frame->begin->commit_time;
-			return decode_version(frame, false, lsn);
+			return decode_version(decoder, frame, false, lsn);
 		case PGFERRY__FRAME__KIND_COMMIT:
 			change->kind = CHANGE_COMMIT;
 			change->xid = frame->commit->xid;
@@ -475,12 +484,12 @@ decode_frame(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 			change->prefix = frame->message->prefix;
 			change->content = (const char *) frame->message->content.data;
 			change->content_len = frame->message->content.len;
-			return decode_version(frame, false, lsn);
+			return decode_version(decoder, frame, false, lsn);
 		case PGFERRY__FRAME__KIND_STREAM_START:
 			change->kind = CHANGE_STREAM_START;
 			change->xid = frame->stream_start->xid;
 			change->first_segment = frame->stream_start->first_segment;
-			return decode_version(frame, false, lsn);
+			return decode_version(decoder, frame, false, lsn);
 		case PGFERRY__FRAME__KIND_STREAM_STOP:
 			change->kind = CHANGE_STREAM_STOP;
 			return true;
@@ -498,7 +507,8 @@ decode_frame(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 			change->lsn = frame->stream_abort->abort_lsn;
 			return true;
 		default:
-			return decode_refuse(lsn, "a frame of unknown kind (a newer "
-									  "protocol?)");
+			return decode_refuse(decoder, lsn,
+								 "a frame of unknown kind (a newer "
+								 "protocol?)");
 	}
 }

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * decode.h
- *	  The pgferry wire format (proto/pgferry.proto) read into changes.
+ *	  The messages of a slot's plugin read into changes.
  *
- * The only module that knows protobuf.  It turns one frame into one
+ * With the pgferry plugin, the wire format of proto/pgferry.proto (the
+ * only module that knows protobuf); with pgoutput, its logical
+ * replication protocol (pgoutput.c).  It turns one frame into one
  * plugin-neutral Change (change.h), keeps the relation cache up to date
  * from Relation frames, and refuses what it cannot trust: a frame that
  * does not parse, a protocol version it does not know, a row that refers
@@ -27,7 +29,8 @@
 
 typedef struct Decoder Decoder;
 
-extern Decoder *decode_create(void);
+/* A decoder of the messages plugin sends. */
+extern Decoder *decode_create(Plugin plugin);
 extern void decode_destroy(Decoder *decoder);
 
 /*

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * stream.c
- *	  The source side: a logical replication stream from a pgferry slot.
+ *	  The source side: a logical replication stream from a slot.
  *
  * The streaming replication protocol, as the applier uses it: XLogData
  * ('w') carries one frame, a primary keepalive ('k') the server's WAL end
@@ -38,8 +38,9 @@ struct Stream
 	PgConn *conn;
 	char *system_identifier;
 	char *database;
-	char *frame;  /* the last message, owned by libpq */
-	Lsn received; /* end of the last frame received */
+	SourceFacts facts; /* stream_source_facts() */
+	char *frame;	   /* the last message, owned by libpq */
+	Lsn received;	   /* end of the last frame received */
 	Lsn flushed;
 	int64_t last_feedback_ms;
 	bool transient; /* the last failure may go away */
@@ -199,16 +200,16 @@ stream_create_slot(Stream *stream)
 
 	/* the pre-15 syntax, which every server since 10 accepts */
 	buf_printf(&sql,
-			   "CREATE_REPLICATION_SLOT %s LOGICAL pgferry "
+			   "CREATE_REPLICATION_SLOT %s LOGICAL %s "
 			   "NOEXPORT_SNAPSHOT",
-			   slot);
+			   slot, PLUGIN_NAME(stream->options.plugin));
 	ok = pg_exec(stream->conn, sql.data);
 	buf_free(&sql);
 	free(slot);
 	if (ok)
 	{
-		log_info("created replication slot \"%s\" with plugin pgferry",
-				 stream->options.slot);
+		log_info("created replication slot \"%s\" with plugin %s",
+				 stream->options.slot, PLUGIN_NAME(stream->options.plugin));
 		return true;
 	}
 	if (strcmp(pg_error_sqlstate(stream->conn), "42501") == 0 &&
@@ -246,18 +247,22 @@ stream_check_slot(Stream *stream)
 			return stream_create_slot(stream);
 		log_error("source: replication slot \"%s\" does not exist",
 				  stream->options.slot);
-		log_hint("add --create-slot to create it with the pgferry plugin");
+		log_hint("add --create-slot to create it with the %s plugin",
+				 PLUGIN_NAME(stream->options.plugin));
 		return false;
 	}
 	plugin = pg_result_value(res, 0, 0);
 	database = pg_result_value(res, 0, 1);
 	if (strcmp(pg_result_value(res, 0, 2), "logical") != 0 || plugin == NULL ||
-		strcmp(plugin, "pgferry") != 0)
+		strcmp(plugin, PLUGIN_NAME(stream->options.plugin)) != 0)
 	{
-		log_error("source: replication slot \"%s\" does not use the pgferry "
+		log_error("source: replication slot \"%s\" does not use the %s "
 				  "plugin (it uses %s)",
-				  stream->options.slot, plugin ? plugin : "none: physical");
-		log_hint("drop it or choose another slot name with --slot");
+				  stream->options.slot, PLUGIN_NAME(stream->options.plugin),
+				  plugin ? plugin : "none: physical");
+		log_hint("give --plugin %s, or drop the slot, or choose another slot "
+				 "name with --slot",
+				 plugin ? plugin : "pgferry");
 		ok = false;
 	}
 	else if (database && strcmp(database, stream->database) != 0)
@@ -321,6 +326,37 @@ stream_database(const Stream *stream)
 	return stream->database;
 }
 
+const SourceFacts *
+stream_source_facts(Stream *stream)
+{
+	const char *datetimes = pg_parameter(stream->conn, "integer_datetimes");
+
+	stream->facts.plugin_version = PLUGIN_NAME(stream->options.plugin);
+	stream->facts.server_version_num =
+		(uint32_t) pg_server_version(stream->conn);
+	stream->facts.server_encoding =
+		pg_parameter(stream->conn, "server_encoding");
+	stream->facts.database = stream->database;
+	stream->facts.integer_datetimes =
+		datetimes && strcmp(datetimes, "on") == 0;
+	stream->facts.binary = false;
+	stream->facts.system_identifier =
+		strtoull(stream->system_identifier, NULL, 10);
+	return &stream->facts;
+}
+
+/* pgoutput's protocol: the highest version the server speaks. */
+static const char *
+stream_pgoutput_version(const Stream *stream)
+{
+	int version = pg_server_version(stream->conn);
+
+	return version >= 160000   ? "4"
+		   : version >= 150000 ? "3"
+		   : version >= 140000 ? "2"
+							   : "1";
+}
+
 /* Appends one plugin option, name and value quoted. */
 static void
 stream_add_option(Buf *sql, const char *name, const char *value)
@@ -330,6 +366,27 @@ stream_add_option(Buf *sql, const char *name, const char *value)
 	buf_printf(sql, "%s\"%s\" %s", sql->data[sql->len - 1] == '(' ? "" : ", ",
 			   name, quoted);
 	free(quoted);
+}
+
+/*
+ * pgoutput's options: text values (binary ones of user types name their
+ * source OIDs), streaming of large transactions (from protocol 2) and
+ * logical messages (DDL capture) on.
+ */
+static void
+stream_pgoutput_options(const Stream *stream, Buf *sql)
+{
+	const char *version = stream_pgoutput_version(stream);
+	char *names = pg_quote_ident(stream->options.publication);
+
+	stream_add_option(sql, "proto_version", version);
+	stream_add_option(sql, "publication_names", names);
+	if (pg_server_version(stream->conn) >= 140000)
+	{
+		stream_add_option(sql, "streaming", "on");
+		stream_add_option(sql, "messages", "on");
+	}
+	free(names);
 }
 
 bool
@@ -342,16 +399,22 @@ stream_start(Stream *stream)
 
 	buf_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (", slot,
 			   pg_lsn_format(stream->flushed, start));
-	stream_add_option(&sql, "proto_version", "1");
-	stream_add_option(&sql, "binary", stream->options.binary ? "on" : "off");
-	stream_add_option(&sql, "skip_empty_xacts", "on");
-	stream_add_option(&sql, "stream", "on");
-	if (stream->options.include_tables)
-		stream_add_option(&sql, "include_tables",
-						  stream->options.include_tables);
-	if (stream->options.exclude_tables)
-		stream_add_option(&sql, "exclude_tables",
-						  stream->options.exclude_tables);
+	if (stream->options.plugin == PLUGIN_PGOUTPUT)
+		stream_pgoutput_options(stream, &sql);
+	else
+	{
+		stream_add_option(&sql, "proto_version", "1");
+		stream_add_option(&sql, "binary",
+						  stream->options.binary ? "on" : "off");
+		stream_add_option(&sql, "skip_empty_xacts", "on");
+		stream_add_option(&sql, "stream", "on");
+		if (stream->options.include_tables)
+			stream_add_option(&sql, "include_tables",
+							  stream->options.include_tables);
+		if (stream->options.exclude_tables)
+			stream_add_option(&sql, "exclude_tables",
+							  stream->options.exclude_tables);
+	}
 	buf_append_str(&sql, ")");
 	ok = pg_replication_start(stream->conn, sql.data);
 	buf_free(&sql);

@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * stream.h
- *	  The source side: a logical replication stream from a pgferry slot.
+ *	  The source side: a logical replication stream from a slot of the
+ *	  pgferry plugin or of pgoutput.
  *
  * Promises:
  *	- stream_open() connects with replication=database, identifies the
- *	  source (system identifier, database), checks the slot (plugin
- *	  pgferry, this database) and creates it when asked.  A server that
+ *	  source (system identifier, database), checks the slot (the plugin
+ *	  asked for, this database) and creates it when asked.  A server that
  *	  refuses the plugin gets the exact setting to change.
- *	- stream_start() sends START_REPLICATION with the plugin's options.
+ *	- stream_start() sends START_REPLICATION with the plugin's options;
+ *	  pgoutput gets the highest protocol version the server speaks (1 on
+ *	  13, 2 on 14, 3 on 15, 4 from 16), streaming and messages on.
  *	- stream_receive() hands over one XLogData payload (a frame) at a time
  *	  and answers keepalives itself; it sends a standby status update at
  *	  least every 10 seconds and whenever the server asks for one.
@@ -25,11 +28,14 @@
 #include <stdint.h>
 
 #include "pg/pg.h"
+#include "stream/change.h"
 
 typedef struct StreamOptions
 {
 	const char *conninfo;
 	const char *slot;
+	Plugin plugin;
+	const char *publication; /* pgoutput: the publication to decode */
 	bool create_slot;
 	bool binary;
 	const char *include_tables; /* comma-separated patterns, or NULL */
@@ -64,6 +70,12 @@ extern void stream_close(Stream *stream);
 /* The source's system identifier (decimal text) and database name. */
 extern const char *stream_system_identifier(const Stream *stream);
 extern const char *stream_database(const Stream *stream);
+
+/*
+ * What a pgferry slot tells in its Startup frame, for a pgoutput slot,
+ * which tells nothing: from the connection (text values).
+ */
+extern const SourceFacts *stream_source_facts(Stream *stream);
 
 /* Starts streaming from the slot's confirmed position. */
 extern bool stream_start(Stream *stream);

@@ -38,11 +38,18 @@ our @EXPORT = qw(
   run_pgferry start_program program_running finish_program
   pgbench_script start_pgbench_script stop_pgbench
   tables_match table_rows wait_until schema_dump
-  newer_pg_dir psql_both start_frame_proxy
+  newer_pg_dir psql_both start_frame_proxy test_plugin
 );
 
 # The applier under test: the installed binary unless PGFERRY names another.
 my $pgferry = $ENV{PGFERRY} // 'pgferry';
+
+# The output plugin the follow tests decode with: PGFERRY_TEST_PLUGIN=pgoutput
+# runs them through the built-in pgoutput (a managed source's plugin).
+sub test_plugin
+{
+	return $ENV{PGFERRY_TEST_PLUGIN} // 'pgferry';
+}
 
 # Where scripts/install-newer-pg puts the newer server.
 sub newer_pg_dir
@@ -116,12 +123,18 @@ sub psql_both
 	$target->safe_psql($tdb, $sql);
 }
 
-# Creates a pgferry slot; returns the LSN from which it decodes.
+# Creates a slot of the test plugin (pgferry unless PGFERRY_TEST_PLUGIN
+# says pgoutput, which gets a publication of every table, named as the
+# slot, made before the slot as pgoutput needs); returns the LSN from which
+# it decodes.
 sub create_slot
 {
 	my ($node, $db, $slot) = @_;
+	my $plugin = test_plugin();
+	$node->safe_psql($db, qq{CREATE PUBLICATION "$slot" FOR ALL TABLES})
+	  if $plugin eq 'pgoutput';
 	return $node->safe_psql($db,
-		"SELECT lsn FROM pg_create_logical_replication_slot('$slot', 'pgferry')");
+		"SELECT lsn FROM pg_create_logical_replication_slot('$slot', '$plugin')");
 }
 
 sub current_lsn
@@ -187,6 +200,8 @@ sub _follow_command
 	my $endpos = $p{endpos} // current_lsn($source);
 	push @args, '--endpos' => $endpos unless $endpos eq 'none';
 	push @args, @{ $p{args} // [] };
+	push @args, '--plugin' => test_plugin()
+	  unless grep { $_ eq '--plugin' } @args;
 	return @args;
 }
 

@@ -133,6 +133,18 @@ is( $target->safe_psql('postgres',
 	'1:v1:9600 4:in place:9600 5:v2:9600 6:moved, new value:9600',
 	'identity GENERATED ALWAYS set to DEFAULT: rows moved with their untouched large value');
 
+# NOTHING through pgoutput: a publication of updates makes the source itself
+# refuse them on such a table, so none can reach the stream.
+if (test_plugin() eq 'pgoutput')
+{
+	my ($rc, $out, $err) = $source->psql('postgres',
+		"UPDATE ri_nothing SET v = 'changed' WHERE id = 1");
+	like($err, qr/does not have a replica identity and publishes updates/,
+		'update of a REPLICA IDENTITY NOTHING table: refused by the published source');
+	done_testing();
+	exit;
+}
+
 # NOTHING: an update cannot be applied (no way to find the row).
 $source->safe_psql('postgres',
 	"INSERT INTO ri_nothing VALUES (11, 'inserted'); INSERT INTO ri_default VALUES (900, 'before the update', 0)");
