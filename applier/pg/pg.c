@@ -366,6 +366,14 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 				*p = ' ';
 		log_error("could not connect to the %s server (%s): %s", label,
 				  conn->display, reason);
+		if (PQconnectionNeedsPassword(conn->conn) ||
+			strstr(reason, "authentication failed") != NULL)
+			log_hint("authentication failed for role \"%s\" on the %s "
+					 "server: give its password with password= in the "
+					 "connection string, PGPASSWORD, or a line of the "
+					 "password file ~/.pgpass (PGPASSFILE), and check the "
+					 "server's pg_hba.conf",
+					 PQuser(conn->conn), label);
 		free(reason);
 		pg_disconnect(conn);
 		return NULL;
