@@ -756,6 +756,8 @@ apply_report_failure(Applier *applier, const Expect *expect)
 	else if (strcmp(state, "42P01") == 0 || strcmp(state, "42703") == 0)
 		log_hint("the target's table differs from the source's: make them "
 				 "match, then restart pgferry");
+	else if (pg_error_is_encoding(conn))
+		return; /* apply_report_encoding(), once the segment is read */
 	else if (strncmp(state, "22", 2) == 0 || strcmp(state, "42804") == 0)
 		log_hint("the target column's type cannot take the source's value: "
 				 "give it the source's type, then restart pgferry");
@@ -763,6 +765,82 @@ apply_report_failure(Applier *applier, const Expect *expect)
 		log_hint("a constraint of the target rejects the source's row: the "
 				 "target must not be written to by anything but pgferry, and "
 				 "its constraints must match the source's");
+}
+
+static char *apply_key_text(Applier *applier, const ApplyGroup *group,
+							int row);
+
+/* Whether the target refuses value of column of group's table. */
+static bool
+apply_value_refused(Applier *applier, const ApplyGroup *group, int column,
+					const ChangeValue *value)
+{
+	Stmt stmt;
+	PgParams params;
+	PgResult *res;
+	bool refused = false;
+
+	if (value->kind != VALUE_TEXT && value->kind != VALUE_BINARY)
+		return false;
+	stmt_init(&stmt);
+	stmt_value_probe(&stmt, group->rel, group->rel->target, column, value);
+	params = (PgParams){stmt.nparams, stmt.types, stmt.values, stmt.lengths,
+						stmt.formats};
+	if (pg_send_query(applier->conn, stmt.sql.data, &params) &&
+		pg_pipeline_sync(applier->conn))
+	{
+		res = pg_pipeline_result(applier->conn);
+		refused = res == NULL && pg_error_is_encoding(applier->conn);
+		pg_result_free(res);
+		pg_pipeline_wait_sync(applier->conn);
+	}
+	stmt_free(&stmt);
+	return refused;
+}
+
+/*
+ * After the target refused a character of a statement's rows: names the
+ * row (by its key) and the column that hold it, and the way on.
+ */
+static void
+apply_report_encoding(Applier *applier, const Expect *expect)
+{
+	const ApplyGroup *group = expect->group;
+	const Rel *rel = group->rel;
+
+	/* the failed transaction is over; each probe runs on its own */
+	if (pg_send_query(applier->conn, "ROLLBACK", NULL) &&
+		pg_pipeline_sync(applier->conn))
+	{
+		pg_result_free(pg_pipeline_result(applier->conn));
+		pg_pipeline_wait_sync(applier->conn);
+	}
+	applier->in_transaction = false;
+	for (int r = expect->first_row; r < expect->first_row + expect->nrows; r++)
+	{
+		const RowChange *row = &group->rows[r];
+
+		for (int i = 0; i < rel->ncolumns; i++)
+		{
+			char *key;
+
+			if (!(row->new_values &&
+				  apply_value_refused(applier, group, i,
+									  &row->new_values[i])) &&
+				!(row->old_values &&
+				  apply_value_refused(applier, group, i, &row->old_values[i])))
+				continue;
+			key = apply_key_text(applier, group, r);
+			log_detail("the value of column \"%s\" of the row with key (%s) "
+					   "of table %s",
+					   rel->columns[i].name, key ? key : "?",
+					   ((const TargetRel *) rel->target)->display);
+			free(key);
+			pg_hint_encoding(applier->conn);
+			return;
+		}
+	}
+	pg_hint_encoding(applier->conn);
 }
 
 /* The text of the key of row (for a conflict message), or NULL. */
@@ -859,6 +937,7 @@ static bool
 apply_read_segment(Applier *applier, int count)
 {
 	const Expect *conflict = NULL;
+	const Expect *refused = NULL; /* a character the target cannot hold */
 	int conflict_row = -1;
 	bool ok = true;
 
@@ -871,6 +950,8 @@ apply_read_segment(Applier *applier, int count)
 		if (res == NULL)
 		{
 			apply_report_failure(applier, expect);
+			if (expect->group && pg_error_is_encoding(applier->conn))
+				refused = expect;
 			ok = false;
 			break;
 		}
@@ -905,6 +986,11 @@ apply_read_segment(Applier *applier, int count)
 		apply_classify_failure(applier);
 		pg_report(applier->conn, "apply changes");
 		ok = false;
+	}
+	if (refused)
+	{
+		apply_discard_after(applier, count);
+		apply_report_encoding(applier, refused);
 	}
 	if (conflict)
 	{

@@ -820,3 +820,13 @@ stmt_key_text(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		buf_append_str(sql, "'(no key)'");
 	stmt_finish(stmt);
 }
+
+void
+stmt_value_probe(Stmt *stmt, const Rel *rel, const TargetRel *target,
+				 int column, const ChangeValue *value)
+{
+	buf_append_str(&stmt->sql, "SELECT ");
+	stmt_scalar(stmt, rel, target, column, value, &stmt->sql);
+	buf_append_str(&stmt->sql, " IS NULL");
+	stmt_finish(stmt);
+}

@@ -99,4 +99,12 @@ extern void stmt_row_delete(Stmt *stmt, const Rel *rel,
 extern void stmt_key_text(Stmt *stmt, const Rel *rel, const TargetRel *target,
 						  const RowChange *row);
 
+/*
+ * SELECT of one value of column as the statements pass it: the target
+ * reads it as it would in them (to find the value it refused).
+ */
+extern void stmt_value_probe(Stmt *stmt, const Rel *rel,
+							 const TargetRel *target, int column,
+							 const ChangeValue *value);
+
 #endif /* PGFERRY_STMT_H */

@@ -150,4 +150,9 @@ cli_print_exit_codes(FILE *out, unsigned command)
 		else if (!has_generic(row->code))
 			print_row(out, row, true);
 	}
+	/* after the codes, as every help ends with them */
+	fprintf(out,
+			"\nPasswords: as for psql, from password= in CONNINFO (hidden "
+			"from ps), PGPASSWORD,\nor the password file ~/.pgpass "
+			"(PGPASSFILE names another).\n");
 }

@@ -18,6 +18,23 @@
 /* Bytes of a large object read and written at a time. */
 #define LO_CHUNK (1 << 20)
 
+/*
+ * A write of range's rows failed: says so, and for a character the target
+ * cannot hold, where it was (line, column) and the way on.
+ */
+static void
+report_write(PgConn *target, const CopyRange *range)
+{
+	pg_report(target, "write rows of %s.%s", range->schema, range->table);
+	if (!pg_error_is_encoding(target))
+		return;
+	if (pg_error_context(target))
+		log_detail("at %s (of range %d of %d of the table)",
+				   pg_error_context(target), range->range_no + 1,
+				   range->nranges);
+	pg_hint_encoding(target);
+}
+
 /* Streams one COPY from source to target, a row at a time. */
 static bool
 stream_rows(PgConn *source, PgConn *target, const char *copy_out,
@@ -52,8 +69,7 @@ stream_rows(PgConn *source, PgConn *target, const char *copy_out,
 		if (!pg_copy_in_put(target, data, len))
 		{
 			pg_free(data);
-			pg_report(target, "write rows of %s.%s", range->schema,
-					  range->table);
+			report_write(target, range);
 			return false;
 		}
 		pg_free(data);
@@ -64,7 +80,7 @@ stream_rows(PgConn *source, PgConn *target, const char *copy_out,
 	}
 	if (!pg_copy_in_end(target, &rows))
 	{
-		pg_report(target, "write rows of %s.%s", range->schema, range->table);
+		report_write(target, range);
 		return false;
 	}
 	/* binary COPY sends its trailer as one more message */

@@ -99,6 +99,44 @@ check_versions(Check *c)
 }
 
 /*
+ * Values travel in the source's encoding, and the target converts them to
+ * its own: one that cannot hold every character of the source's stops the
+ * copy or the stream at the first it cannot (UTF8 holds them all).
+ */
+static void
+check_encodings(Check *c)
+{
+	const char *source = pg_parameter(c->source, "server_encoding");
+	const char *target = pg_parameter(c->target, "server_encoding");
+	char *database;
+
+	if (source == NULL || target == NULL)
+		return;
+	if (strcmp(source, target) == 0 ||
+		(strcmp(target, "UTF8") == 0 && strcmp(source, "SQL_ASCII") != 0))
+	{
+		verdict(c, VERDICT_OK, "encoding: source %s, target %s", source,
+				target);
+		return;
+	}
+	verdict(c, VERDICT_WARN,
+			"encoding: the target database's %s may not hold every "
+			"character of the source's %s: a value it cannot hold stops "
+			"the copy or the stream",
+			target, source);
+	if (strcmp(source, "SQL_ASCII") == 0)
+		line(c,
+			 "a SQL_ASCII source stores bytes unchecked: the target "
+			 "refuses those that are not valid %s",
+			 target);
+	database = pg_quote_ident(pg_database(c->target));
+	line(c, "fix: create the target database with the source's encoding:");
+	line(c, "  CREATE DATABASE %s ENCODING '%s' TEMPLATE template0;", database,
+		 source);
+	free(database);
+}
+
+/*
  * The elements of a list setting as SHOW prints it: separated by commas,
  * an element with special characters double-quoted ("" for a quote).
  * Returns their count; elements[i] are malloc'ed.
@@ -638,6 +676,7 @@ preflight_check(PgConn *source, PgConn *target,
 	c.target_role = pg_quote_ident(pg_user(target));
 	check_versions(&c);
 	check_plugin(&c);
+	check_encodings(&c);
 	check_source_settings(&c);
 	if (c.plugin == PLUGIN_PGFERRY)
 		check_output_plugins(&c);

@@ -25,7 +25,8 @@ pg_error_reset(PgConn *conn)
 	free(conn->message);
 	free(conn->detail);
 	free(conn->hint);
-	conn->message = conn->detail = conn->hint = NULL;
+	free(conn->context);
+	conn->message = conn->detail = conn->hint = conn->context = NULL;
 }
 
 /* A copy of s without its trailing newlines, or NULL for NULL. */
@@ -63,6 +64,8 @@ pg_error_record(PgConn *conn, const PGresult *res)
 			pg_strdup_chomp(PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
 		conn->hint =
 			pg_strdup_chomp(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+		conn->context =
+			pg_strdup_chomp(PQresultErrorField(res, PG_DIAG_CONTEXT));
 	}
 	if (message == NULL)
 		message = PQerrorMessage(conn->conn);
@@ -85,6 +88,12 @@ const char *
 pg_error_message(const PgConn *conn)
 {
 	return conn->message ? conn->message : "no error";
+}
+
+const char *
+pg_error_context(const PgConn *conn)
+{
+	return conn->context;
 }
 
 const char *
@@ -124,6 +133,30 @@ pg_error_is_transient(const PgConn *conn)
 		if (strncmp(conn->sqlstate, transient[i], strlen(transient[i])) == 0)
 			return true;
 	return false;
+}
+
+bool
+pg_error_is_encoding(const PgConn *conn)
+{
+	/* untranslatable character, character not in repertoire */
+	return strcmp(conn->sqlstate, "22P05") == 0 ||
+		   strcmp(conn->sqlstate, "22021") == 0;
+}
+
+void
+pg_hint_encoding(const PgConn *target)
+{
+	const char *source = pg_parameter(target, "client_encoding");
+	const char *own = pg_parameter(target, "server_encoding");
+
+	if (source == NULL || own == NULL)
+		return;
+
+	log_hint("the target database's encoding %s cannot hold every character "
+			 "of the source's %s: create the target database with ENCODING "
+			 "'%s' (CREATE DATABASE ... ENCODING '%s' TEMPLATE template0) "
+			 "and migrate again, or change the value on the source",
+			 own, source, source, source);
 }
 
 void
@@ -333,6 +366,14 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 				*p = ' ';
 		log_error("could not connect to the %s server (%s): %s", label,
 				  conn->display, reason);
+		if (PQconnectionNeedsPassword(conn->conn) ||
+			strstr(reason, "authentication failed") != NULL)
+			log_hint("authentication failed for role \"%s\" on the %s "
+					 "server: give its password with password= in the "
+					 "connection string, PGPASSWORD, or a line of the "
+					 "password file ~/.pgpass (PGPASSFILE), and check the "
+					 "server's pg_hba.conf",
+					 PQuser(conn->conn), label);
 		free(reason);
 		pg_disconnect(conn);
 		return NULL;

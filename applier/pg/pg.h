@@ -176,9 +176,18 @@ extern const char *pg_error_sqlstate(const PgConn *conn);
 /* Primary message of the last error (never NULL). */
 extern const char *pg_error_message(const PgConn *conn);
 extern const char *pg_error_detail(const PgConn *conn); /* or NULL */
-extern const char *pg_error_hint(const PgConn *conn);	/* or NULL */
+/* Where the server was (PL/pgSQL line, COPY line and column), or NULL. */
+extern const char *pg_error_context(const PgConn *conn);
+extern const char *pg_error_hint(const PgConn *conn); /* or NULL */
 extern bool pg_conn_lost(const PgConn *conn);
 extern bool pg_error_is_transient(const PgConn *conn);
+/* Whether the server could not hold a character in its encoding. */
+extern bool pg_error_is_encoding(const PgConn *conn);
+/*
+ * The way on after target refused a character: its session speaks the
+ * source's encoding (client_encoding), the database has its own.
+ */
+extern void pg_hint_encoding(const PgConn *target);
 
 /*
  * Logs the last error: "<label>: could not <what>: <message>", then the

@@ -25,6 +25,7 @@ struct PgConn
 	char *message;
 	char *detail;
 	char *hint;
+	char *context; /* where it happened: "COPY t, line 2, column v" */
 };
 
 /*

@@ -35,6 +35,8 @@ foreach my $command (sort keys %returns)
 	my @codes = exit_codes($res->{stdout}) =~ /^  (\d)  /mg;
 	is_deeply(\@codes, $returns{$command},
 		"$command --help: lists the exit codes $command returns, once each");
+	like($res->{stdout}, qr/PGPASSWORD,\nor the password file ~\/\.pgpass/,
+		"$command --help: says where passwords come from");
 }
 
 my $res = run_pgferry(['--help']);

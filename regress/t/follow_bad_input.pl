@@ -92,6 +92,27 @@ $res = run_pgferry(
 is($res->{rc}, 3, 'source not reachable: exit 3');
 like($res->{stderr}, qr/source/i, 'source not reachable: says which connection failed');
 
+# A wrong password: said to be one, with where passwords come from.
+$target->safe_psql('postgres',
+	"CREATE ROLE pw LOGIN PASSWORD 'right'");
+my $hba = $target->data_dir . '/pg_hba.conf';
+my $hba_before = slurp_file($hba);
+open(my $fh, '>', $hba) or die "pg_hba.conf: $!";
+print $fh "local all pw scram-sha-256\nhost all pw 127.0.0.1/32 scram-sha-256\n$hba_before";
+close $fh;
+$target->reload;
+$res = run_pgferry(
+	[
+		'follow', '--source', $source->connstr('postgres'),
+		'--target', $target->connstr('postgres') . ' user=pw password=wrong',
+		'--slot', 'ferry'
+	]);
+is($res->{rc}, 3, 'wrong password: exit 3');
+like($res->{stderr},
+	qr/HINT:  authentication failed for role "pw" on the target server: give its password with password= in the connection string, PGPASSWORD, or a line of the password file ~\/\.pgpass/,
+	'wrong password: said, with where passwords come from');
+unlike($res->{stderr}, qr/wrong/, 'wrong password: not printed');
+
 $res = follow($source, $target, slot => 'no_such_slot');
 isnt($res->{rc}, 0, 'slot that does not exist: fails');
 like($res->{stderr}, qr/no_such_slot/, 'slot that does not exist: slot named');

@@ -9,6 +9,7 @@ use warnings;
 
 use lib 'regress/t';
 use Ferry;
+use FerryMigrate;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -90,5 +91,49 @@ is($source->safe_psql('latin1', 'SELECT octet_length(c) FROM enc WHERE id = 1'),
 	3, 'LATIN1 source stores single-byte characters');
 is($target->safe_psql('latin1_utf8_bin', 'SELECT octet_length(c) FROM enc WHERE id = 1'),
 	6, 'UTF8 target stores them converted');
+
+# A UTF8 source into a LATIN1 target, which cannot hold the euro sign:
+# preflight warns; the stream stops naming the table, the column and the
+# key of the row, and the way on; so does the copy of migrate.
+create_encoded_database($source, 'utf8src', 'UTF8');
+create_encoded_database($target, 'utf8_latin1', 'LATIN1');
+create_encoded_database($target, 'utf8_latin1_copy', 'LATIN1');
+my $res = preflight($source, 'utf8src', $target, 'utf8_latin1');
+like($res->{stdout},
+	qr/^WARN  encoding: the target database's LATIN1 may not hold every character of the source's UTF8.*\n\s+fix: create the target database with the source's encoding:\n\s+CREATE DATABASE "utf8_latin1" ENCODING 'UTF8' TEMPLATE template0;/m,
+	'UTF8 into LATIN1: preflight warns, with the fix');
+like(preflight($source, 'latin1', $target, 'latin1_utf8_bin')->{stdout},
+	qr/^OK    encoding: source LATIN1, target UTF8/m,
+	'LATIN1 into UTF8: preflight says it is fine');
+
+create_slot($source, 'utf8src', 'utf8_latin1');
+$source->safe_psql('utf8src', q{
+SET client_encoding = 'UTF8';
+INSERT INTO enc (id, t, v) VALUES (1, 'café', 'ok'), (2, 'prix', '5 €'), (3, 'ok', 'ok');
+});
+foreach my $args (['--binary'], ['--no-binary'])
+{
+	follow_fails($source, $target, "UTF8 into LATIN1, @$args", 4,
+		[
+			qr/has no equivalent in encoding "LATIN1"/,
+			qr/DETAIL:  the value of column "v" of the row with key \(id=2\) of table "public"\."enc"/,
+			qr/HINT:  the target database's encoding LATIN1 cannot hold every character of the source's UTF8: create the target database with ENCODING 'UTF8'/
+		],
+		slot => 'utf8_latin1', source_db => 'utf8src', target_db => 'utf8_latin1',
+		args => $args);
+}
+is($target->safe_psql('utf8_latin1', 'SELECT count(*) FROM enc'), 0,
+	'UTF8 into LATIN1: nothing of the failed transaction applied');
+
+$target->safe_psql('utf8_latin1_copy', 'DROP TABLE enc');
+$res = migrate($source, 'utf8src', $target, 'utf8_latin1_copy', '--slot', 'enc_copy',
+	'--endpos', current_lsn($source));
+isnt($res->{rc}, 0, 'UTF8 into LATIN1: the copy fails');
+like($res->{stderr}, qr/could not write rows of public\.enc: .*has no equivalent in encoding "LATIN1"/,
+	'UTF8 into LATIN1, copy: the table named');
+like($res->{stderr}, qr/DETAIL:  at COPY enc, line \d+/,
+	'UTF8 into LATIN1, copy: the line named');
+like($res->{stderr}, qr/HINT:  the target database's encoding LATIN1 cannot hold every character of the source's UTF8/,
+	'UTF8 into LATIN1, copy: the way on');
 
 done_testing();
