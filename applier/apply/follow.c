@@ -76,7 +76,6 @@ typedef struct Follow
 	char *include_tables;	 /* the patterns, comma-separated */
 	char *exclude_tables;
 	TableFilter *filter; /* the same, for the DDL of tables */
-	PgConn *source_sql;	 /* asks the source for its sequences */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
 
@@ -620,29 +619,26 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 
 /*
  * Every --sequences-interval, the source sends its sequences' values into
- * the stream (sequences.h).  A connection that fails is tried again at the
- * next interval: the stream need not stop for it.
+ * the stream (sequences.h).  The session lasts only for that: an open one
+ * would be a session that cutover waits for.  A connection that fails is
+ * tried again at the next interval: the stream need not stop for it.
  */
 static void
 follow_sequences(Follow *follow)
 {
 	int interval = follow->options->sequences_interval_s;
+	PgConn *source;
 
 	if (interval <= 0 || follow->sequences_off ||
 		clock_ms() < follow->sequences_due)
 		return;
 	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
-	if (follow->source_sql == NULL &&
-		(follow->source_sql = pg_connect(follow->options->source, "source",
-										 PG_CONN_SQL, NULL)) == NULL)
+	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
+	if (source == NULL)
 		return;
-	if (!sequences_request(follow->source_sql))
+	if (!sequences_request(source))
 		follow->sequences_off = true;
-	else if (pg_conn_lost(follow->source_sql))
-	{
-		pg_disconnect(follow->source_sql);
-		follow->source_sql = NULL;
-	}
+	pg_disconnect(source);
 }
 
 static SessionEnd
@@ -958,7 +954,6 @@ follow_run(const FollowOptions *options)
 	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
 	tablefilter_free(follow.filter);
-	pg_disconnect(follow.source_sql);
 	free(follow.include_tables);
 	free(follow.exclude_tables);
 	return status;

@@ -35,11 +35,14 @@ sequences_request(PgConn *source)
 	if (pg_exec(source, "SELECT pgferry.send_sequences()"))
 		return true;
 	state = pg_error_sqlstate(source);
+	if (strcmp(state, "25006") == 0)
+		return true; /* read-only: a cutover's window, which sets them */
 	if (strcmp(state, "42883") == 0 || strcmp(state, "3F000") == 0)
 	{
-		log_info("source: no function pgferry.send_sequences() (install the "
-				 "pgferry extension or sql/pgferry_ddl.sql there): sequences "
-				 "are set at cutover only");
+		log_verbose(
+			"source: no function pgferry.send_sequences() (install the "
+			"pgferry extension or sql/pgferry_ddl.sql there): sequences "
+			"are set at cutover only");
 		return false;
 	}
 	pg_report(source, "send the values of its sequences");

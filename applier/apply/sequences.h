@@ -11,8 +11,9 @@
  *	- The target's sequences take those values where the message stands,
  *	  and never go backwards (a value already past stays).  A sequence the
  *	  target lacks is left out (a new one arrives with its DDL first).
- *	- A source without the function sends nothing: said once; cutover
- *	  still sets every sequence.
+ *	- A source without the function sends nothing: said once (--verbose);
+ *	  cutover still sets every sequence.  A source made read-only (a
+ *	  cutover's window) sends nothing meanwhile, silently.
  *
  *-------------------------------------------------------------------------
  */

@@ -7,7 +7,8 @@
 #     points while pgferry follow runs; the rows too;
 #   * a target sequence already past the source's value is never moved
 #     back;
-#   * without the function on the source, follow says so once and goes on.
+#   * without the function on the source, follow says so once (--verbose)
+#     and goes on.
 use strict;
 use warnings;
 
@@ -88,7 +89,8 @@ $source->safe_psql('postgres', q{
 DROP FUNCTION pgferry.send_sequences();
 INSERT INTO serial_t (v) VALUES ('no sequences');
 });
-$res = follow_ok($source, $target, 'source without the function', slot => 'ferry');
+$res = follow_ok($source, $target, 'source without the function', slot => 'ferry',
+	args => [ '--verbose' ]);
 like($res->{stderr}, qr/no function pgferry\.send_sequences\(\) .*: sequences are set at cutover only/,
 	'source without the function: says so');
 tables_match($source, 'postgres', $target, 'postgres', 'source without the function');
