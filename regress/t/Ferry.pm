@@ -48,7 +48,7 @@ my $pgferry = $ENV{PGFERRY} // 'pgferry';
 # runs them through the built-in pgoutput (a managed source's plugin).
 sub test_plugin
 {
-	return $ENV{PGFERRY_TEST_PLUGIN} // 'pgferry';
+	return $ENV{PGFERRY_TEST_PLUGIN} || 'pgferry';
 }
 
 # Where scripts/install-newer-pg puts the newer server.
