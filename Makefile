@@ -7,6 +7,8 @@
 #   make demo       migrate a sample database between two throwaway servers
 #   make bench      benchmarks against the peers (pgoutput, wal2json, ...)
 #   make fuzz       fuzz the frame decoder (FUZZ_SECONDS per target)
+#   make chaos      faults under load, then source and target compared
+#                   (CHAOS_SECONDS, CHAOS_SEED)
 #   make installcheck   pg_regress + isolation + TAP suites (as a non-root
 #                   user, after make install; what make test runs)
 
@@ -156,4 +158,8 @@ demo:
 bench:
 	scripts/bench
 
-.PHONY: install-applier uninstall-applier lint format test demo bench fuzz
+# regress/t/chaos.pl alone (make test runs it too, CHAOS_SECONDS=40)
+chaos:
+	SUITE=chaos scripts/run-tests
+
+.PHONY: install-applier uninstall-applier lint format test demo bench fuzz chaos
