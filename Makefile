@@ -9,6 +9,7 @@
 #   make fuzz       fuzz the frame decoder (FUZZ_SECONDS per target)
 #   make chaos      faults under load, then source and target compared
 #                   (CHAOS_SECONDS, CHAOS_SEED)
+#   make valgrind   the pg_regress suite against a server under valgrind
 #   make installcheck   pg_regress + isolation + TAP suites (as a non-root
 #                   user, after make install; what make test runs)
 
@@ -162,4 +163,7 @@ bench:
 chaos:
 	SUITE=chaos scripts/run-tests
 
-.PHONY: install-applier uninstall-applier lint format test demo bench fuzz chaos
+valgrind:
+	scripts/valgrind
+
+.PHONY: install-applier uninstall-applier lint format test demo bench fuzz chaos valgrind
