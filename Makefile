@@ -8,6 +8,9 @@
 #   make bench      benchmarks against the peers (pgoutput, wal2json, ...)
 #   make bench-scale  copy, indexes and apply at three sizes, projected to 1 TB
 #   make fuzz       fuzz the frame decoder (FUZZ_SECONDS per target)
+#   make chaos      faults under load, then source and target compared
+#                   (CHAOS_SECONDS, CHAOS_SEED)
+#   make valgrind   the pg_regress suite against a server under valgrind
 #   make installcheck   pg_regress + isolation + TAP suites (as a non-root
 #                   user, after make install; what make test runs)
 
@@ -180,4 +183,11 @@ bench:
 bench-scale:
 	scripts/bench scale
 
-.PHONY: install-applier uninstall-applier lint format test demo bench bench-scale fuzz
+# regress/t/chaos.pl alone (make test runs it too, CHAOS_SECONDS=40)
+chaos:
+	SUITE=chaos scripts/run-tests
+
+valgrind:
+	scripts/valgrind
+
+.PHONY: install-applier uninstall-applier lint format test demo bench bench-scale fuzz chaos valgrind
