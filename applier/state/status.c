@@ -493,12 +493,6 @@ status_run(const StatusOptions *options)
 	bool ok = true;
 	Buf document = BUF_INIT;
 
-	if (options->json)
-	{
-		json = &document;
-		json_open(NULL, '{');
-		json_open("migrations", '[');
-	}
 	if (target == NULL)
 		return EXIT_CONNECTION;
 	if (options->source && (source = pg_connect(options->source, "source",
@@ -506,6 +500,12 @@ status_run(const StatusOptions *options)
 	{
 		pg_disconnect(target);
 		return EXIT_CONNECTION;
+	}
+	if (options->json)
+	{
+		json = &document;
+		json_open(NULL, '{');
+		json_open("migrations", '[');
 	}
 	res =
 		pg_query(target,
