@@ -34,17 +34,19 @@ typedef struct CliCommand
  */
 typedef enum CliKind
 {
-	CLI_HELP,	  /* -h, --help: to.usage prints the help, exit 0 */
-	CLI_VERBOSE,  /* -v, --verbose: more messages */
-	CLI_SET,	  /* *to.flag = true */
-	CLI_CLEAR,	  /* *to.flag = false */
-	CLI_TEXT,	  /* *to.text: the argument itself */
-	CLI_CONNINFO, /* *to.text: a copy; argv's shows no password */
-	CLI_LIST,	  /* repeatable: appended to *to.list, *count strings long */
-	CLI_INT,	  /* *to.integer, at least min */
-	CLI_BYTES,	  /* *to.bytes, with an optional unit: 16MB, 512kB, 1GB */
-	CLI_SECONDS,  /* *to.seconds: a number of seconds, 0 or more (0.5) */
-	CLI_LSN		  /* *to.lsn */
+	CLI_HELP,		/* -h, --help: to.usage prints the help, exit 0 */
+	CLI_VERBOSE,	/* -v, --verbose: more messages */
+	CLI_SET,		/* *to.flag = true */
+	CLI_CLEAR,		/* *to.flag = false */
+	CLI_TEXT,		/* *to.text: the argument itself */
+	CLI_CONNINFO,	/* *to.text: a copy; argv's shows no password */
+	CLI_LIST,		/* repeatable: appended to *to.list, *count strings long */
+	CLI_INT,		/* *to.integer, at least min */
+	CLI_BYTES,		/* *to.bytes, with an optional unit: 16MB, 512kB, 1GB */
+	CLI_SECONDS,	/* *to.seconds: a number of seconds, 0 or more (0.5) */
+	CLI_LSN,		/* *to.lsn */
+	CLI_LOG_FORMAT, /* --log-format text|json */
+	CLI_LOG_FILE	/* --log-file PATH: stderr appended to it */
 } CliKind;
 
 /*
@@ -144,6 +146,16 @@ extern Plugin cli_plugin(const char *arg);
 		.bad = "--jobs: \"%s\" is not a positive integer"                     \
 	}
 
+/* --log-format and --log-file (common/log.h), for the commands that log. */
+#define CLI_ROWS_LOG                                                          \
+	{.name = "log-format",                                                    \
+	 .kind = CLI_LOG_FORMAT,                                                  \
+	 .bad = "--log-format: \"%s\" is not a log format (text or json)"},       \
+	{                                                                         \
+		.name = "log-file", .kind = CLI_LOG_FILE,                             \
+		.bad = "--log-file: could not open \"%s\" for appending"              \
+	}
+
 /* --help lines of the shared options, for a printf format. */
 #define CLI_HELP_SOURCE                                                       \
 	"  --source CONNINFO        source database (libpq connection string or " \
@@ -175,6 +187,13 @@ extern Plugin cli_plugin(const char *arg);
 		.name = "publication", .kind = CLI_TEXT,                              \
 		.to.text = &(job).publication                                         \
 	}
+#define CLI_HELP_LOG                                                          \
+	"  --log-format FORMAT      text (default) or json: one object a line "   \
+	"with\n"                                                                  \
+	"                           time, pid, level and message\n"               \
+	"  --log-file PATH          append the messages to PATH, not stderr; "    \
+	"SIGHUP\n"                                                                \
+	"                           opens it again (after a log rotation)\n"
 
 /* The restore's modes (RestoreModes), for migrate and preflight. */
 #define CLI_ROW_NO_OWNER(modes)                                               \

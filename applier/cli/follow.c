@@ -57,7 +57,7 @@ cli_follow_usage(void)
 		   "  --spool-dir DIR          where large in-progress transactions "
 		   "wait for their\n"
 		   "                           commit (default "
-		   "$TMPDIR/pgferry-UID-SLOT)\n"
+		   "$TMPDIR/pgferry-UID-SLOT)\n" CLI_HELP_LOG
 		   "  -v, --verbose            a line per target "
 		   "transaction\n" CLI_HELP_HELP "\n",
 		   SEQUENCES_DEFAULT_INTERVAL_S, FOLLOW_DEFAULT_BATCH_ROWS,
@@ -112,6 +112,7 @@ cli_follow(int argc, char **argv)
 		 .min = 0,
 		 .bad = "--batch-time-ms: \"%s\" is not a number of milliseconds"},
 		{.name = "spool-dir", .kind = CLI_TEXT, .to.text = &options.spool_dir},
+		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_follow_usage},
 		{.name = NULL}};

@@ -74,7 +74,8 @@ cli_migrate_usage(void)
 		   "stop, leaving no\n"
 		   "                           slot (cutover refuses if they change "
 		   "on the source;\n"
-		   "                           run again, it copies those that did)\n"
+		   "                           run again, it copies those that "
+		   "did)\n" CLI_HELP_LOG
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_JOBS);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
@@ -123,6 +124,7 @@ cli_migrate(int argc, char **argv)
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),
 		{.name = "no-follow", .kind = CLI_SET, .to.flag = &options.no_follow},
+		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
 		{.name = NULL}};

@@ -203,6 +203,10 @@ cli_store(const CliOption *option, char *arg)
 			return cli_bytes(arg, option->to.bytes);
 		case CLI_SECONDS:
 			return cli_seconds(arg, option->to.seconds);
+		case CLI_LOG_FORMAT:
+			return log_set_format(arg);
+		case CLI_LOG_FILE:
+			return log_set_file(arg);
 		case CLI_LSN:
 			/* 0/0 is no position: it would mean "no --endpos" */
 			return pg_lsn_parse(arg, option->to.lsn) &&

@@ -25,7 +25,9 @@ cli_status_usage(void)
 		   "  --source CONNINFO        source database, for the lag in "
 		   "bytes and seconds\n"
 		   "  --slot NAME              one migration (default: every one "
-		   "in the target)\n" CLI_HELP_HELP "\n");
+		   "in the target)\n"
+		   "  --json                   the same fields as one JSON document "
+		   "(for scripts)\n" CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_STATUS);
 }
 
@@ -37,6 +39,7 @@ cli_status(int argc, char **argv)
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
 		{.name = "slot", .kind = CLI_TEXT, .to.text = &options.slot},
+		{.name = "json", .kind = CLI_SET, .to.flag = &options.json},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_status_usage},
 		{.name = NULL}};
 	int status;

@@ -49,7 +49,7 @@ cli_verify_usage(void)
 		"  --lag-timeout SECONDS    how long to wait for the applier to "
 		"reach the source's\n"
 		"                           point (default %d)\n"
-		"  --counts-only            compare row counts only\n"
+		"  --counts-only            compare row counts only\n" CLI_HELP_LOG
 		"  -v, --verbose            a line per table compared\n" CLI_HELP_HELP
 		"\n",
 		VERIFY_DEFAULT_JOBS, VERIFY_DEFAULT_RANGE_ROWS,
@@ -92,6 +92,7 @@ cli_verify(int argc, char **argv)
 		{.name = "counts-only",
 		 .kind = CLI_SET,
 		 .to.flag = &options.counts_only},
+		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_verify_usage},
 		{.name = NULL}};

@@ -5,8 +5,13 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +19,10 @@
 #include "common/log.h"
 
 static bool verbose_enabled = false;
+static bool json_format = false;
+
+/* --log-file, for SIGHUP to open again */
+static char log_path[PATH_MAX];
 
 void
 log_set_verbose(bool verbose)
@@ -27,6 +36,87 @@ log_is_verbose(void)
 	return verbose_enabled;
 }
 
+bool
+log_set_format(const char *format)
+{
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
+		return false;
+	json_format = strcmp(format, "json") == 0;
+	return true;
+}
+
+/* Points stderr at the log file; false if it cannot be opened. */
+static bool
+log_open_file(void)
+{
+	int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return false;
+	if (fd != STDERR_FILENO)
+	{
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	return true;
+}
+
+/*
+ * open, dup2 and close are async-signal-safe: the handler switches stderr
+ * to the new file at once, whatever the threads are doing; a line being
+ * written goes whole to one file or the other.  If the file cannot be
+ * opened, stderr stays on the old one.
+ */
+static void
+log_reopen_signal(int signo)
+{
+	int saved_errno = errno;
+
+	(void) signo;
+	log_open_file();
+	errno = saved_errno;
+}
+
+bool
+log_set_file(const char *path)
+{
+	struct sigaction action = {0};
+
+	if (strlen(path) >= sizeof(log_path))
+	{
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	strcpy(log_path, path);
+	if (!log_open_file())
+		return false;
+	action.sa_handler = log_reopen_signal;
+	action.sa_flags = SA_RESTART;
+	sigemptyset(&action.sa_mask);
+	sigaction(SIGHUP, &action, NULL);
+	return true;
+}
+
+/* Appends text to line (of size bytes, len used) as a JSON string's body. */
+static size_t
+log_json_escape(char *line, size_t size, size_t len, const char *text)
+{
+	for (const unsigned char *c = (const unsigned char *) text;
+		 *c && len + 7 < size; c++)
+	{
+		if (*c == '"' || *c == '\\')
+		{
+			line[len++] = '\\';
+			line[len++] = (char) *c;
+		}
+		else if (*c < 0x20)
+			len += snprintf(line + len, size - len, "\\u%04x", *c);
+		else
+			line[len++] = (char) *c;
+	}
+	return len;
+}
+
 /*
  * Writes one line.  The line is formatted into one buffer and written with
  * a single call, so lines of concurrent processes do not interleave.
@@ -35,6 +125,7 @@ static void
 log_line(const char *level, const char *fmt, va_list args)
 {
 	char line[8192];
+	char message[8192];
 	struct timeval now;
 	struct tm tm;
 	size_t len;
@@ -42,17 +133,29 @@ log_line(const char *level, const char *fmt, va_list args)
 
 	gettimeofday(&now, NULL);
 	gmtime_r(&now.tv_sec, &tm);
-	len = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-	n = snprintf(line + len, sizeof(line) - len,
-				 ".%03d UTC [%d] %s:  ", (int) (now.tv_usec / 1000),
-				 (int) getpid(), level);
-	len += n;
-	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, args);
-	if (n < 0)
-		n = 0;
-	len += n;
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	if (vsnprintf(message, sizeof(message), fmt, args) < 0)
+		message[0] = '\0';
+	if (json_format)
+	{
+		len =
+			strftime(line, sizeof(line), "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(line + len, sizeof(line) - len,
+					 ".%03dZ\",\"pid\":%d,\"level\":\"%s\",\"message\":\"",
+					 (int) (now.tv_usec / 1000), (int) getpid(), level);
+		len = log_json_escape(line, sizeof(line) - 3, len + n, message);
+		line[len++] = '"';
+		line[len++] = '}';
+	}
+	else
+	{
+		len = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+		n = snprintf(line + len, sizeof(line) - len, ".%03d UTC [%d] %s:  %s",
+					 (int) (now.tv_usec / 1000), (int) getpid(), level,
+					 message);
+		len += n;
+		if (len > sizeof(line) - 2)
+			len = sizeof(line) - 2;
+	}
 	line[len++] = '\n';
 	fwrite(line, 1, len, stderr);
 	fflush(stderr);

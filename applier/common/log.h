@@ -4,8 +4,12 @@
  *	  Timestamped log lines on stderr.
  *
  * Promises: one line per call, "2025-01-31 12:00:00.123 UTC [pid] LEVEL:
- * message"; log_verbose() lines appear only with -v.  Callers never print
- * a password (see pg_conninfo_redact).
+ * message", or with --log-format json one JSON object per line:
+ * {"time":"2025-01-31T12:00:00.123Z","pid":N,"level":"LEVEL","message":"..."};
+ * log_verbose() lines appear only with -v.  With --log-file, stderr itself
+ * goes to the file (so do the progress lines and pg_dump's messages), and
+ * SIGHUP opens the file again (after a logrotate).  Callers never print a
+ * password (see pg_conninfo_redact).
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +21,15 @@
 
 extern void log_set_verbose(bool verbose);
 extern bool log_is_verbose(void);
+
+/* Whether "text" or "json" is a log format; sets it if so. */
+extern bool log_set_format(const char *format);
+
+/*
+ * Appends stderr to path from now on, and on each SIGHUP opens path again;
+ * false (errno set) if it cannot be opened.
+ */
+extern bool log_set_file(const char *path);
 
 extern void log_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));

@@ -72,31 +72,47 @@ appliers_array(const Appliers *appliers)
 	return array.data;
 }
 
-/* The names of the slots with progress for the source (comma-separated). */
+/*
+ * The names of the slots with progress for the source, and of its
+ * migrations in the stream phase (comma-separated): a migration with no
+ * write on the source since its copy has recorded no progress yet, and is
+ * caught up all the same; the marker a wait writes gives it its row.
+ */
 static char *
 appliers_recorded(PgConn *target, const SourceId *id)
 {
 	const char *params[2] = {id->system_identifier, id->database};
 	PgResult *res;
+	Buf sql = BUF_INIT;
 	char *names;
 
 	res = pg_query_or_report(
-		target, "SELECT pg_catalog.to_regclass('pgferry.progress')", 0, NULL,
-		"look for pgferry.progress");
+		target,
+		"SELECT pg_catalog.to_regclass('pgferry.progress') IS NOT NULL, "
+		"pg_catalog.to_regclass('pgferry.migration') IS NOT NULL",
+		0, NULL, "look for pgferry.progress");
 	if (res == NULL)
 		return NULL;
-	if (pg_result_value(res, 0, 0) == NULL)
+	if (pg_result_value(res, 0, 0)[0] != 't')
 	{
 		pg_result_free(res);
 		return xstrdup("");
 	}
+	buf_printf(&sql, "SELECT COALESCE(pg_catalog.string_agg(name, ',' "
+					 "ORDER BY name), '') FROM (SELECT slot_name "
+					 "FROM pgferry.progress "
+					 "WHERE system_identifier = $1 AND database = $2");
+	if (pg_result_value(res, 0, 1)[0] == 't')
+		buf_printf(&sql,
+				   " UNION SELECT slot FROM pgferry.migration "
+				   "WHERE source_system_identifier = $1::pg_catalog.text "
+				   "AND source_database = $2::pg_catalog.text "
+				   "AND phase = 'stream'");
+	buf_printf(&sql, ") s(name)");
 	pg_result_free(res);
-	res = pg_query_or_report(
-		target,
-		"SELECT COALESCE(pg_catalog.string_agg(slot_name, ',' "
-		"ORDER BY slot_name), '') FROM pgferry.progress "
-		"WHERE system_identifier = $1 AND database = $2",
-		2, params, "read pgferry.progress");
+	res = pg_query_or_report(target, sql.data, 2, params,
+							 "read pgferry.progress");
+	buf_free(&sql);
 	if (res == NULL)
 		return NULL;
 	names = xstrdup(pg_result_value(res, 0, 0));

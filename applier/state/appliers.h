@@ -63,8 +63,9 @@ extern void source_id_free(SourceId *id);
 
 /*
  * The slots named in names (comma-separated), or with names NULL every slot
- * with a pgferry.progress row for source on the target (none when the
- * target has no such table), each as the source sees it.
+ * with a pgferry.progress row for source on the target, or of a migration
+ * from source in its stream phase (none when the target has no
+ * pgferry.progress), each as the source sees it.
  */
 extern bool appliers_find(PgConn *source, PgConn *target, const SourceId *id,
 						  const char *names, Appliers *appliers);

@@ -21,6 +21,72 @@
 /* Tables still to copy listed at most. */
 #define STATUS_TABLES 10
 
+/*
+ * With --json, the same fields go into one JSON document instead of the
+ * lines: each value is followed by a comma, which a close or the end takes
+ * back.
+ */
+static Buf *json = NULL;
+
+static void
+json_key(const char *key)
+{
+	if (key)
+		buf_printf(json, "\"%s\":", key);
+}
+
+static void
+json_string(const char *key, const char *value)
+{
+	json_key(key);
+	if (value == NULL)
+	{
+		buf_append_str(json, "null,");
+		return;
+	}
+	buf_append_str(json, "\"");
+	for (const unsigned char *c = (const unsigned char *) value; *c; c++)
+	{
+		if (*c == '"' || *c == '\\')
+			buf_printf(json, "\\%c", *c);
+		else if (*c < 0x20)
+			buf_printf(json, "\\u%04x", *c);
+		else
+			buf_append(json, c, 1);
+	}
+	buf_append_str(json, "\",");
+}
+
+/* A number (or true, false) as PostgreSQL or printf wrote it; NULL: null. */
+static void
+json_raw(const char *key, const char *value)
+{
+	json_key(key);
+	buf_printf(json, "%s,", value ? value : "null");
+}
+
+static void
+json_number(const char *key, double value)
+{
+	json_key(key);
+	buf_printf(json, "%.6g,", value);
+}
+
+static void
+json_open(const char *key, char bracket)
+{
+	json_key(key);
+	buf_printf(json, "%c", bracket);
+}
+
+static void
+json_close(char bracket)
+{
+	if (json->len > 0 && json->data[json->len - 1] == ',')
+		json->len--;
+	buf_printf(json, "%c,", bracket);
+}
+
 static const char *
 value_or(const PgResult *res, int row, int column, const char *otherwise)
 {
@@ -59,7 +125,10 @@ print_copy(PgConn *target, const char *slot)
 		return false;
 	if (pg_result_rows(res) == 0)
 	{
-		printf("  copy:       not planned yet\n");
+		if (json)
+			json_raw("copy", NULL);
+		else
+			printf("  copy:       not planned yet\n");
 		pg_result_free(res);
 		return true;
 	}
@@ -72,12 +141,29 @@ print_copy(PgConn *target, const char *slot)
 				 sizeof(estimated));
 	format_bytes(seconds > 0 ? atof(pg_result_value(res, 0, 5)) / seconds : 0,
 				 rate, sizeof(rate));
-	printf("  copy:       %s/%lld %s (%s/%lld %s), %lld %s, %s "
-		   "(estimated %s on disk), %.1f s, %s/s\n",
-		   pg_result_value(res, 0, 0), tables,
-		   plural(tables, "table", "tables"), pg_result_value(res, 0, 2),
-		   ranges, plural(ranges, "range", "ranges"), rows,
-		   plural(rows, "row", "rows"), bytes, estimated, seconds, rate);
+	if (json)
+	{
+		json_open("copy", '{');
+		json_raw("tables_done", pg_result_value(res, 0, 0));
+		json_raw("tables", pg_result_value(res, 0, 1));
+		json_raw("ranges_done", pg_result_value(res, 0, 2));
+		json_raw("ranges", pg_result_value(res, 0, 3));
+		json_raw("rows", pg_result_value(res, 0, 4));
+		json_raw("bytes", pg_result_value(res, 0, 5));
+		json_raw("estimated_bytes", pg_result_value(res, 0, 6));
+		json_number("seconds", seconds);
+		json_number("bytes_per_second",
+					seconds > 0 ? atof(pg_result_value(res, 0, 5)) / seconds
+								: 0);
+		json_open("to_copy", '[');
+	}
+	else
+		printf("  copy:       %s/%lld %s (%s/%lld %s), %lld %s, %s "
+			   "(estimated %s on disk), %.1f s, %s/s\n",
+			   pg_result_value(res, 0, 0), tables,
+			   plural(tables, "table", "tables"), pg_result_value(res, 0, 2),
+			   ranges, plural(ranges, "range", "ranges"), rows,
+			   plural(rows, "row", "rows"), bytes, estimated, seconds, rate);
 	pg_result_free(res);
 
 	res = pg_query_or_report(
@@ -94,8 +180,20 @@ print_copy(PgConn *target, const char *slot)
 		1, params, "read the tables left to copy");
 	if (res == NULL)
 		return false;
-	for (int i = 0; i < pg_result_rows(res) && i < STATUS_TABLES; i++)
+	for (int i = 0; i < pg_result_rows(res) && (json || i < STATUS_TABLES);
+		 i++)
 	{
+		if (json)
+		{
+			json_open(NULL, '{');
+			json_string("table", pg_result_value(res, i, 0));
+			json_raw("ranges_done", pg_result_value(res, i, 2));
+			json_raw("ranges", pg_result_value(res, i, 3));
+			json_raw("rows", pg_result_value(res, i, 4));
+			json_raw("estimated_bytes", pg_result_value(res, i, 5));
+			json_close('}');
+			continue;
+		}
 		/* the sequences or the large objects: one range, not copied */
 		if (pg_result_value(res, i, 1)[0] != 't')
 		{
@@ -112,7 +210,9 @@ print_copy(PgConn *target, const char *slot)
 			   format_bytes(atof(pg_result_value(res, i, 5)), bytes,
 							sizeof(bytes)));
 	}
-	if (pg_result_rows(res) > STATUS_TABLES)
+	if (json)
+		json_close(']');
+	else if (pg_result_rows(res) > STATUS_TABLES)
 		printf("    ... and %d more to copy\n",
 			   pg_result_rows(res) - STATUS_TABLES);
 	pg_result_free(res);
@@ -125,8 +225,17 @@ print_copy(PgConn *target, const char *slot)
 	if (res == NULL)
 		return false;
 	statements = atoll(pg_result_value(res, 0, 0));
-	printf("  post-data:  %s/%lld %s done\n", pg_result_value(res, 0, 1),
-		   statements, plural(statements, "statement", "statements"));
+	if (json)
+	{
+		json_close('}');
+		json_open("post_data", '{');
+		json_raw("done", pg_result_value(res, 0, 1));
+		json_raw("statements", pg_result_value(res, 0, 0));
+		json_close('}');
+	}
+	else
+		printf("  post-data:  %s/%lld %s done\n", pg_result_value(res, 0, 1),
+			   statements, plural(statements, "statement", "statements"));
 	pg_result_free(res);
 	return true;
 }
@@ -139,6 +248,22 @@ print_slot_wal(PgConn *source, const char *slot)
 
 	if (!slot_wal_read(source, slot, &wal) || !wal.found)
 		return;
+	if (json)
+	{
+		json_open("source_wal", '{');
+		json_number("retained_bytes", wal.retained);
+		json_string("status", wal.status);
+		if (wal.safe < 0)
+			json_raw("safe_bytes", NULL);
+		else
+			json_number("safe_bytes", wal.safe);
+		if (wal.keep_size < 0)
+			json_raw("max_slot_wal_keep_size", NULL);
+		else
+			json_number("max_slot_wal_keep_size", wal.keep_size);
+		json_close('}');
+		return;
+	}
 	printf("  source WAL: %s\n", slot_wal_describe(&wal, line, sizeof(line)));
 	if (strcmp(wal.status, "lost") == 0)
 	{
@@ -165,18 +290,33 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 		return false;
 	if (pg_result_rows(res) == 0)
 	{
-		printf("  apply:      nothing applied yet\n");
+		if (json)
+			json_raw("apply", NULL);
+		else
+			printf("  apply:      nothing applied yet\n");
 		if (source)
 			print_slot_wal(source, slot);
 		pg_result_free(res);
 		return true;
 	}
-	printf("  apply:      source transactions applied up to %s (last target "
-		   "commit %s s ago)\n",
-		   pg_result_value(res, 0, 0), pg_result_value(res, 0, 3));
+	if (json)
+	{
+		json_open("apply", '{');
+		json_string("commit_lsn", pg_result_value(res, 0, 0));
+		json_string("end_lsn", pg_result_value(res, 0, 1));
+		json_raw("last_commit_seconds_ago", pg_result_value(res, 0, 3));
+	}
+	else
+		printf(
+			"  apply:      source transactions applied up to %s (last target "
+			"commit %s s ago)\n",
+			pg_result_value(res, 0, 0), pg_result_value(res, 0, 3));
 	if (source == NULL)
 	{
-		printf("              (give --source for the lag)\n");
+		if (json)
+			json_close('}');
+		else
+			printf("              (give --source for the lag)\n");
 		pg_result_free(res);
 		return true;
 	}
@@ -199,7 +339,28 @@ print_apply(PgConn *target, PgConn *source, const char *slot)
 	pg_result_free(res);
 	if (lag == NULL)
 		return false;
-	if (pg_result_rows(lag) == 0)
+	if (json)
+	{
+		bool found = pg_result_rows(lag) > 0;
+
+		json_raw("slot_exists", found ? "true" : "false");
+		json_raw("lag_bytes", found ? pg_result_value(lag, 0, 0) : NULL);
+		json_raw("lag_seconds", found ? pg_result_value(lag, 0, 1) : NULL);
+		json_raw("slot_active", !found ? NULL
+								: pg_result_value(lag, 0, 2)[0] == 't'
+									? "true"
+									: "false");
+		json_string("confirmed_flush_lsn",
+					found ? pg_result_value(lag, 0, 3) : NULL);
+		json_raw("source_read_only", !found ? NULL
+									 : pg_result_value(lag, 0, 4)[0] == 't'
+										 ? "true"
+										 : "false");
+		json_close('}');
+		if (found)
+			print_slot_wal(source, slot);
+	}
+	else if (pg_result_rows(lag) == 0)
 		printf("              slot \"%s\" is gone from the source\n", slot);
 	else
 	{
@@ -260,8 +421,11 @@ print_rate(PgConn *target)
 		double rows = atof(pg_result_value(diff, 0, 0));
 		double seconds = atof(pg_result_value(diff, 0, 1));
 
-		printf("  writes:     %.0f rows/s on the target (last second)\n",
-			   seconds > 0 ? rows / seconds : 0);
+		if (json)
+			json_number("writes_per_second", seconds > 0 ? rows / seconds : 0);
+		else
+			printf("  writes:     %.0f rows/s on the target (last second)\n",
+				   seconds > 0 ? rows / seconds : 0);
 	}
 	pg_result_free(before);
 	pg_result_free(after);
@@ -301,8 +465,16 @@ print_followers(PgConn *target, PgConn *source, const char *slot,
 	}
 	for (int i = 0; ok && i < pg_result_rows(res); i++)
 	{
-		printf("follow \"%s\":\n", pg_result_value(res, i, 0));
+		if (json)
+		{
+			json_open(NULL, '{');
+			json_string("slot", pg_result_value(res, i, 0));
+		}
+		else
+			printf("follow \"%s\":\n", pg_result_value(res, i, 0));
 		ok = print_apply(target, source, pg_result_value(res, i, 0));
+		if (json)
+			json_close('}');
 		(*shown)++;
 	}
 	pg_result_free(res);
@@ -319,6 +491,7 @@ status_run(const StatusOptions *options)
 	bool migrations = true;
 	int shown = 0;
 	bool ok = true;
+	Buf document = BUF_INIT;
 
 	if (target == NULL)
 		return EXIT_CONNECTION;
@@ -327,6 +500,12 @@ status_run(const StatusOptions *options)
 	{
 		pg_disconnect(target);
 		return EXIT_CONNECTION;
+	}
+	if (options->json)
+	{
+		json = &document;
+		json_open(NULL, '{');
+		json_open("migrations", '[');
 	}
 	res =
 		pg_query(target,
@@ -348,24 +527,56 @@ status_run(const StatusOptions *options)
 	{
 		const char *slot = pg_result_value(res, i, 0);
 
-		printf("migration \"%s\": phase %s; source database %s (system %s); "
-			   "started %s; slot consistent at %s\n",
-			   slot, pg_result_value(res, i, 1), pg_result_value(res, i, 3),
-			   pg_result_value(res, i, 4), pg_result_value(res, i, 5),
-			   value_or(res, i, 2, "-"));
+		if (json)
+		{
+			json_open(NULL, '{');
+			json_string("slot", slot);
+			json_string("phase", pg_result_value(res, i, 1));
+			json_string("source_database", pg_result_value(res, i, 3));
+			json_string("source_system_identifier",
+						pg_result_value(res, i, 4));
+			json_string("started_at", pg_result_value(res, i, 5));
+			json_string("consistent_lsn", pg_result_value(res, i, 2));
+		}
+		else
+			printf(
+				"migration \"%s\": phase %s; source database %s (system %s); "
+				"started %s; slot consistent at %s\n",
+				slot, pg_result_value(res, i, 1), pg_result_value(res, i, 3),
+				pg_result_value(res, i, 4), pg_result_value(res, i, 5),
+				value_or(res, i, 2, "-"));
 		ok = print_copy(target, slot);
-		if (ok && strcmp(pg_result_value(res, i, 1), "copied") == 0)
+		if (ok && strcmp(pg_result_value(res, i, 1), "copied") == 0 && json)
+			json_raw("apply", NULL);
+		else if (ok && strcmp(pg_result_value(res, i, 1), "copied") == 0)
 			printf("  apply:      none: a copy-only task (no slot; cutover "
 				   "checks that its tables do not change)\n");
 		else if (ok)
 			ok = print_apply(target, source, slot);
+		if (json)
+			json_close('}');
 		shown++;
 	}
 	pg_result_free(res);
+	if (json)
+	{
+		json_close(']');
+		json_open("follows", '[');
+	}
 	if (ok)
 		ok =
 			print_followers(target, source, options->slot, migrations, &shown);
-	if (ok && shown == 0)
+	if (json)
+		json_close(']');
+	if (ok && shown == 0 && json)
+	{
+		log_error("no migration or follow%s%s%s recorded in this database",
+				  options->slot ? " of slot \"" : "",
+				  options->slot ? options->slot : "",
+				  options->slot ? "\"" : "");
+		ok = false;
+	}
+	else if (ok && shown == 0)
 	{
 		printf("no migration or follow%s%s%s recorded in this database\n",
 			   options->slot ? " of slot \"" : "",
@@ -374,6 +585,14 @@ status_run(const StatusOptions *options)
 	}
 	if (ok)
 		ok = print_rate(target);
+	if (ok && json)
+	{
+		json_close('}');
+		document.len--; /* the last comma */
+		printf("%.*s\n", (int) document.len, document.data);
+	}
+	json = NULL;
+	buf_free(&document);
 	pg_disconnect(target);
 	pg_disconnect(source);
 	return ok ? EXIT_DONE : EXIT_OTHER;

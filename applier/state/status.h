@@ -16,11 +16,14 @@
 #ifndef PGFERRY_STATUS_H
 #define PGFERRY_STATUS_H
 
+#include <stdbool.h>
+
 typedef struct StatusOptions
 {
 	const char *target; /* conninfo */
 	const char *source; /* conninfo, or NULL */
 	const char *slot;	/* NULL: every migration */
+	bool json;			/* one JSON document of the same fields */
 } StatusOptions;
 
 extern int status_run(const StatusOptions *options);
