@@ -27,7 +27,7 @@
 # with its session and whether the source took it) to minimise it.
 #   FOLLOW_RANDOM_SEED=N       one seed
 #   FOLLOW_RANDOM_SEEDS=1-200  a list of seeds and ranges (1,5,10-20)
-#   FOLLOW_RANDOM_STEPS=N      statements per seed (default 120)
+#   FOLLOW_RANDOM_STEPS=N      statements per seed (default 80)
 use strict;
 use warnings;
 
@@ -38,7 +38,7 @@ use Test::More;
 
 # A few seeds by default: the suite's run stays about a minute.
 my @default_seeds = (1, 2, 3);
-my $steps = $ENV{FOLLOW_RANDOM_STEPS} // 120;
+my $steps = $ENV{FOLLOW_RANDOM_STEPS} // 80;
 my $sessions = 3;
 
 sub seed_list
