@@ -145,6 +145,20 @@ like(
 	qr/applied 1 transaction up to .* \(3 row changes/,
 	'a unique value swapped: the batch that failed is not counted as applied');
 
+stage('rows for the next stage',
+	q{INSERT INTO kv VALUES (50, 50, 'a'), (51, 51, 'b')});
+$res = stage(
+	'a unique value passed to another row, the first row changed after',
+	q{
+	UPDATE kv SET u = -50 WHERE k = 50;
+	UPDATE kv SET u = 50 WHERE k = 51;
+	UPDATE kv SET v = 'changed after' WHERE k = 50;
+});
+like(
+	$res->{stderr},
+	qr/written again in source order/,
+	'a unique value passed on, its first row changed after: the batch is written again in source order');
+
 stage(
 	'REPLICA IDENTITY FULL finds the row itself, not an equal one',
 	q{

@@ -10,7 +10,9 @@
 #   * defer: a unique constraint DEFERRABLE INITIALLY DEFERRED (values
 #     swapped in one statement);
 #   * comp: a composite key; full_t: REPLICA IDENTITY FULL with values equal
-#     but not the same (numeric 1 and 1.0); part: a partitioned table whose
+#     but not the same (numeric 1 and 1.0, float8 0 and -0); ident: a
+#     GENERATED ALWAYS identity column set to DEFAULT; part: a partitioned
+#     table whose
 #     rows move between partitions; bulk: transactions large enough to be
 #     streamed (the source decodes with logical_decoding_work_mem = 64kB);
 # with inserts, updates of some columns, key changes and unique values moved
@@ -27,7 +29,7 @@
 # with its session and whether the source took it) to minimise it.
 #   FOLLOW_RANDOM_SEED=N       one seed
 #   FOLLOW_RANDOM_SEEDS=1-200  a list of seeds and ranges (1,5,10-20)
-#   FOLLOW_RANDOM_STEPS=N      statements per seed (default 120)
+#   FOLLOW_RANDOM_STEPS=N      statements per seed (default 80)
 use strict;
 use warnings;
 
@@ -38,7 +40,7 @@ use Test::More;
 
 # A few seeds by default: the suite's run stays about a minute.
 my @default_seeds = (1, 2, 3);
-my $steps = $ENV{FOLLOW_RANDOM_STEPS} // 120;
+my $steps = $ENV{FOLLOW_RANDOM_STEPS} // 80;
 my $sessions = 3;
 
 sub seed_list
@@ -67,7 +69,7 @@ CREATE TABLE defer (id int PRIMARY KEY, u int,
 	CONSTRAINT defer_u UNIQUE (u) DEFERRABLE INITIALLY DEFERRED);
 CREATE TABLE comp (a int, b text, v int, big text, PRIMARY KEY (a, b));
 ALTER TABLE comp ALTER COLUMN big SET STORAGE EXTERNAL;
-CREATE TABLE full_t (n numeric, v text, big text);
+CREATE TABLE full_t (n numeric, f float8, v text, big text);
 ALTER TABLE full_t REPLICA IDENTITY FULL;
 CREATE TABLE part (id int, grp int, v text, PRIMARY KEY (id, grp))
 	PARTITION BY LIST (grp);
@@ -75,6 +77,9 @@ CREATE TABLE part_0 PARTITION OF part FOR VALUES IN (0);
 CREATE TABLE part_1 PARTITION OF part FOR VALUES IN (1);
 CREATE TABLE part_2 PARTITION OF part FOR VALUES IN (2);
 CREATE TABLE bulk (id int PRIMARY KEY, v text);
+CREATE TABLE ident (k int PRIMARY KEY, gid bigint GENERATED ALWAYS AS IDENTITY,
+	v int, big text);
+ALTER TABLE ident ALTER COLUMN big SET STORAGE EXTERNAL;
 };
 
 my $source = source_node('source');
@@ -151,13 +156,22 @@ sub random_statement
 		[ 2, sub { sprintf("UPDATE comp SET v = v + 1, a = a + %d WHERE b = '%s'", int(rand(2)), pick(qw(x y z))) } ],
 		[ 1, sub { sprintf("DELETE FROM comp WHERE a = %d AND b = '%s'", key(5), pick(qw(x y z w))) } ],
 		# full_t: rows equal but not the same
-		[ 3, sub { sprintf("INSERT INTO full_t VALUES (%s, %s, %s)",
-				pick(qw(1 1.0 1.00 2.5 2.50)), pick(q{'x'}, q{'y'}),
+		[ 3, sub { sprintf("INSERT INTO full_t VALUES (%s, %s, %s, %s)",
+				pick(qw(1 1.0 1.00 2.5 2.50)), pick(qw(0 '-0')), pick(q{'x'}, q{'y'}),
 				rand() < 0.2 ? big_value() : 'NULL') } ],
 		[ 2, sub { sprintf("UPDATE full_t SET v = %s WHERE ctid = (SELECT ctid FROM full_t WHERE n::text = '%s' LIMIT 1)",
 				small_value(), pick(qw(1 1.0 1.00 2.5 2.50))) } ],
 		[ 2, sub { sprintf("DELETE FROM full_t WHERE ctid = (SELECT ctid FROM full_t WHERE n::text = '%s' LIMIT 1)",
 				pick(qw(1 1.0 1.00 2.5 2.50))) } ],
+		[ 1, sub { sprintf("DELETE FROM full_t WHERE ctid = (SELECT ctid FROM full_t WHERE f::text = '%s' LIMIT 1)",
+				pick(qw(0 -0))) } ],
+		# ident: GENERATED ALWAYS identity set to DEFAULT, with a key change,
+		# beside an unchanged TOASTed value
+		[ 2, sub { sprintf('INSERT INTO ident (k, v, big) VALUES (%d, %d, %s)',
+				key(8), key(100), rand() < 0.4 ? big_value() : 'NULL') } ],
+		[ 2, sub { sprintf('UPDATE ident SET gid = DEFAULT%s WHERE k = %d',
+				pick('', sprintf(', k = %d', key(8)), ', v = v + 1'), key(8)) } ],
+		[ 1, sub { sprintf('DELETE FROM ident WHERE k = %d', key(8)) } ],
 		# part: rows move between partitions
 		[ 3, sub { sprintf('INSERT INTO part VALUES (%d, %d, %s)', key(10), int(rand(3)), small_value()) } ],
 		[ 2, sub { sprintf('UPDATE part SET grp = %d WHERE id = %d', int(rand(3)), key(10)) } ],
