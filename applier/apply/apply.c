@@ -1028,13 +1028,30 @@ apply_sync(Applier *applier)
 	return apply_read_segment(applier, applier->nexpects);
 }
 
+/* Whether a statement of the open transaction may find rows missing. */
+static bool
+apply_expects_rows(const Applier *applier)
+{
+	for (int i = applier->commit_expects; i < applier->nexpects; i++)
+		if (applier->expects[i].kind == EXPECT_ORDS)
+			return true;
+	return false;
+}
+
 bool
 apply_commit(Applier *applier, const ProgressKey *key, Lsn commit_lsn,
 			 Lsn end_lsn)
 {
 	Expect *expect;
 
-	if (!apply_finish_commit(applier) || !apply_begin(applier))
+	/*
+	 * An update that finds no row is no error to the server: a COMMIT sent
+	 * behind it would record the position past a change the target never
+	 * took, and a restart would skip it.  Such statements are read first.
+	 */
+	if (!(apply_expects_rows(applier) ? apply_sync(applier)
+									  : apply_finish_commit(applier)) ||
+		!apply_begin(applier))
 		return false;
 	expect = apply_expect(applier, EXPECT_NOTHING, NULL, 0, 0);
 	snprintf(expect->what, sizeof(expect->what),

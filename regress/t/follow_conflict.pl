@@ -1,0 +1,56 @@
+
+# A row the target lacks: an update of it that the source sends without
+# its unchanged TOASTed values (so it cannot be inserted instead) stops
+# follow with exit 4, naming the table and the key.  Nothing of that target
+# transaction commits, its position included: once the operator has put the
+# row back, follow applies the update it stopped at, and every change after
+# it.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = source_node('source');
+my $target = target_node('target');
+psql_both($source, 'postgres', $target, 'postgres',
+	'CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, big text NOT NULL)');
+$source->safe_psql('postgres',
+	'ALTER TABLE t ALTER COLUMN big SET STORAGE EXTERNAL');
+create_slot($source, 'postgres', 'ferry');
+
+follow_stage($source, $target, 'rows with TOASTed values',
+	"INSERT INTO t SELECT g, 0, repeat(md5(g::text), 300) FROM generate_series(1, 3) AS g",
+	slot => 'ferry');
+
+$target->safe_psql('postgres', 'DELETE FROM t WHERE id = 2');
+my $before = $target->safe_psql('postgres',
+	'SELECT commit_lsn FROM pgferry.progress');
+my $updates_at = current_lsn($source);
+$source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 1');
+$source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 2');
+$source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 3');
+
+follow_fails($source, $target, 'an update of a row the target lacks', 4,
+	[
+		qr/conflict: an update of table "public"\."t" finds no row with key \(id=2\)/,
+		qr/HINT:  the target lacks a row the source has: insert that row/
+	],
+	slot => 'ferry');
+is($target->safe_psql('postgres', 'SELECT commit_lsn FROM pgferry.progress'),
+	$before, 'the position on the target did not move');
+is( $target->safe_psql('postgres',
+		q{SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM t}),
+	'1:0,3:0', 'nothing of the failing target transaction committed');
+ok( lsn_int(slot_confirmed_flush($source, 'ferry')) <= lsn_int($updates_at),
+	'the slot is not confirmed past the failing transaction');
+
+# The operator puts the row back as the source had it before the update.
+$target->safe_psql('postgres',
+	"INSERT INTO t VALUES (2, 0, repeat(md5('2'), 300))");
+follow_stage($source, $target, 'after the row is put back', undef,
+	slot => 'ferry');
+
+done_testing();
