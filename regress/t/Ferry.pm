@@ -337,10 +337,27 @@ sub start_follow
 	return start_program([ $pgferry, _follow_command($source, $target, %p) ]);
 }
 
-# Ends a background pgferry follow (see finish_program).
+# Ends a background pgferry follow (see finish_program).  A SIGTERM or
+# SIGINT asks it to stop cleanly, which it can once it catches them: on a
+# loaded machine a follow started a moment ago may not have come that far,
+# so the signal waits until the process catches it (or has ended).
 sub finish_follow
 {
 	my ($run, $signal, $timeout) = @_;
+	if (defined $signal && ($signal eq 'TERM' || $signal eq 'INT'))
+	{
+		my $pid = $run->{harness}{KIDS}[0]{PID};
+		my $bit = $signal eq 'TERM' ? 15 : 2;
+		wait_until(
+			sub {
+				return 1 unless program_running($run);
+				open(my $fh, '<', "/proc/$pid/status") or return 1;
+				my ($caught) = join('', <$fh>) =~ /^SigCgt:\s*([0-9a-f]+)/m;
+				return defined $caught
+				  && (hex(substr($caught, -4)) >> ($bit - 1)) & 1;
+			},
+			60);
+	}
 	return finish_program($run, $signal, $timeout);
 }
 
