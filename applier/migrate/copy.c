@@ -36,6 +36,15 @@
 #define PACK_MAX_BYTES (INT64_C(32) << 20)
 #define PACK_MAX_TABLES 64
 
+/*
+ * A unit that lost a connection is copied again after a wait that starts
+ * at 1 s and doubles up to 30 s, until 5 minutes have passed since its
+ * first failure.
+ */
+#define RETRY_FIRST_WAIT 1
+#define RETRY_MAX_WAIT 30
+#define RETRY_TOTAL_SECONDS 300.0
+
 /* A table (or the sequences, or the large objects) and its ranges. */
 typedef struct TableWork
 {
@@ -84,6 +93,7 @@ typedef struct Worker
 	Copy *copy;
 	PgConn *source;
 	PgConn *target;
+	bool commit_sent; /* the unit's COMMIT went out: its fate is the state's */
 } Worker;
 
 /* --- the plan ------------------------------------------------------------ */
@@ -164,17 +174,23 @@ set_formats(PgConn *conn, const char *encoding)
 	return ok;
 }
 
+/*
+ * A source session in the exported snapshot.  On failure *transient says
+ * whether trying again may work: not once the snapshot is gone.
+ */
 static PgConn *
-open_source(Copy *copy)
+open_source(Copy *copy, bool *transient)
 {
 	PgConn *conn =
 		pg_connect(copy->options->source, "source", PG_CONN_SQL, NULL);
 
+	*transient = conn == NULL;
 	if (conn && (!set_formats(conn, copy->encoding) ||
 				 !pg_begin_in_snapshot(conn, copy->options->snapshot)))
 	{
 		pg_report(conn, "read in the exported snapshot %s",
 				  copy->options->snapshot);
+		*transient = pg_error_is_transient(conn);
 		pg_disconnect(conn);
 		conn = NULL;
 	}
@@ -208,6 +224,7 @@ copy_unit(Worker *w, Unit *unit)
 {
 	Copy *copy = w->copy;
 
+	w->commit_sent = false;
 	if (!pg_exec(w->target, "BEGIN"))
 	{
 		pg_report(w->target, "begin a transaction");
@@ -239,9 +256,18 @@ copy_unit(Worker *w, Unit *unit)
 					  range->schema[0] ? "." : "", range->table,
 					  range->range_no + 1, range->nranges);
 			range->snapshot_lsn = LSN_INVALID;
+			/* the meter counts what commits: this unit's rows are gone */
+			for (int j = 0; j <= i; j++)
+			{
+				meter_add(&unit->works[j]->meter->rows,
+						  -unit->ranges[j]->rows);
+				meter_add(&unit->works[j]->meter->bytes,
+						  -unit->ranges[j]->bytes);
+			}
 			return false;
 		}
 	}
+	w->commit_sent = true;
 	if (!pg_exec(w->target, "COMMIT"))
 	{
 		pg_report(w->target, "commit the copy of %s.%s",
@@ -267,6 +293,74 @@ static int
 error_exit_code(const PgConn *conn)
 {
 	return conn == NULL || pg_conn_lost(conn) ? EXIT_CONNECTION : EXIT_APPLY;
+}
+
+/*
+ * Copies a unit, and again while its failures are transient (a connection
+ * lost, a server restarting) within RETRY_TOTAL_SECONDS.  Both sessions are
+ * closed first: the target's rolls the unit's rows back with it, and the
+ * new source session imports the same exported snapshot, which stays valid
+ * while migrate's own session that exported it lives; once that one is
+ * lost, the import fails and the run ends (running migrate again resumes).
+ * A COMMIT whose answer was lost is not tried again: whether it committed
+ * is known from the state, which the next run reads.  The exit code.
+ */
+static int
+copy_unit_retrying(Worker *w, Unit *unit)
+{
+	Copy *copy = w->copy;
+	const CopyRange *first = unit->ranges[0];
+	double deadline = 0;
+	int wait = RETRY_FIRST_WAIT;
+
+	for (;;)
+	{
+		bool transient = true;
+		bool stopped;
+
+		if (w->source == NULL)
+			w->source = open_source(copy, &transient);
+		if (w->source && w->target == NULL &&
+			(w->target = open_target(copy)) == NULL)
+			transient = true;
+		if (w->source && w->target)
+		{
+			if (copy_unit(w, unit))
+				return EXIT_DONE;
+			transient = !w->commit_sent && (pg_error_is_transient(w->source) ||
+											pg_error_is_transient(w->target));
+			if (!transient)
+				return pg_conn_lost(w->source) ? EXIT_CONNECTION
+											   : error_exit_code(w->target);
+		}
+		if (!transient)
+			return EXIT_CONNECTION;
+		if (deadline == 0)
+			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
+		if (clock_seconds() + wait > deadline)
+		{
+			log_error("gave up copying %s%s%s (range %d of %d) again after "
+					  "%.0f s of lost connections",
+					  first->schema, first->schema[0] ? "." : "", first->table,
+					  first->range_no + 1, first->nranges,
+					  RETRY_TOTAL_SECONDS);
+			return EXIT_CONNECTION;
+		}
+		pthread_mutex_lock(&copy->lock);
+		stopped = copy->exit_code != EXIT_DONE;
+		pthread_mutex_unlock(&copy->lock);
+		if (stopped)
+			return EXIT_CONNECTION;
+		log_warning("copying %s%s%s (range %d of %d) again in %d s, in the "
+					"same snapshot: its rows so far were rolled back",
+					first->schema, first->schema[0] ? "." : "", first->table,
+					first->range_no + 1, first->nranges, wait);
+		pg_disconnect(w->source);
+		pg_disconnect(w->target);
+		w->source = w->target = NULL;
+		sleep((unsigned) wait);
+		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
+	}
 }
 
 /* Runs the post-data statements of a table whose rows are all in. */
@@ -316,6 +410,7 @@ worker_main(void *arg)
 	{
 		TableWork *ready = NULL;
 		Unit *unit = NULL;
+		int exit_code;
 
 		pthread_mutex_lock(&copy->lock);
 		for (;;)
@@ -357,16 +452,9 @@ worker_main(void *arg)
 			}
 			continue;
 		}
-		if (w->source == NULL && (w->source = open_source(copy)) == NULL)
+		if ((exit_code = copy_unit_retrying(w, unit)) != EXIT_DONE)
 		{
-			fail(copy, EXIT_CONNECTION);
-			unit_finished(copy, unit, false);
-			break;
-		}
-		if (!copy_unit(w, unit))
-		{
-			fail(copy, pg_conn_lost(w->source) ? EXIT_CONNECTION
-											   : error_exit_code(w->target));
+			fail(copy, exit_code);
 			unit_finished(copy, unit, false);
 			break;
 		}

@@ -74,6 +74,7 @@ stream_rows(PgConn *source, PgConn *target, const char *copy_out,
 		}
 		pg_free(data);
 		range->bytes += len;
+		range->rows++;
 		messages++;
 		meter_add(&meter->bytes, len);
 		meter_add(&meter->rows, 1);
@@ -85,7 +86,7 @@ stream_rows(PgConn *source, PgConn *target, const char *copy_out,
 	}
 	/* binary COPY sends its trailer as one more message */
 	meter_add(&meter->rows, rows - messages);
-	range->rows += rows;
+	range->rows += rows - messages;
 	return true;
 }
 
@@ -216,8 +217,8 @@ copydata_sequences(PgConn *source, PgConn *target, const TableFilter *filter,
 		}
 		pg_result_free(set);
 		range->rows++;
+		meter_add(&meter->rows, 1);
 	}
-	meter_add(&meter->rows, range->rows);
 	pg_result_free(res);
 	return ok;
 }

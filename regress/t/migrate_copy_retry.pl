@@ -1,0 +1,92 @@
+# A connection dropped during the snapshot copy does not end the run:
+#   * the copying backend on the source, then the one on the target, are
+#     ended (pg_terminate_backend) once some rows of the table are in;
+#   * the unit is copied again in the same exported snapshot, its rows
+#     written so far rolled back with the lost target transaction;
+#   * migrate ends 0 and the target equals the source row for row (rows
+#     written twice would show in a table without a key);
+#   * once migrate's replication connection, which holds the exported
+#     snapshot, is lost too, the unit cannot be copied again in it: the run
+#     ends with the resume hint, and running it again resumes.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use FerryMigrate;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = source_node('source');
+my $target = target_node('target');
+create_database($source, 'retry');
+create_database($target, 'retry');
+$source->safe_psql('retry', q{
+CREATE TABLE nokey (n int, t text);
+INSERT INTO nokey SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 1000000) g;
+CREATE TABLE small (id int PRIMARY KEY, v text);
+INSERT INTO small SELECT g, g::text FROM generate_series(1, 100) g;
+});
+
+my $run = start_migrate($source, 'retry', $target, 'retry', '--slot', 'retry', '--jobs', '1',
+	'--endpos', current_lsn($source));
+
+# Ends the backend of $node copying nokey into or from database $db once it
+# has moved rows.
+sub end_copying_backend
+{
+	my ($node, $direction, $db) = @_;
+	$db //= 'retry';
+	my $ended = 0;
+	wait_until(
+		sub {
+			return 0 if !program_running($run);
+			$ended = $node->safe_psql($db, qq{
+				SELECT count(pg_terminate_backend(p.pid)) FROM pg_stat_progress_copy p
+				WHERE p.relid = 'nokey'::regclass AND p.command = '$direction'
+				  AND p.tuples_processed > 1000});
+			return $ended > 0;
+		});
+	return $ended;
+}
+
+ok($target->poll_query_until('retry', "SELECT to_regclass('public.nokey') IS NOT NULL"),
+	'the schema is restored');
+is(end_copying_backend($source, 'COPY TO'), 1, 'the source backend copying nokey is ended');
+is(end_copying_backend($target, 'COPY FROM'), 1, 'then the target backend copying nokey');
+
+my $res = finish_program($run);
+is($res->{rc}, 0, 'pgferry migrate ends well');
+my @retries = $res->{stderr} =~ /copying public\.nokey \(range \d+ of \d+\) again in \d+ s, in the same snapshot/g;
+is(scalar(@retries), 2, 'the log shows the unit copied again twice') or diag($res->{stderr});
+tables_match($source, 'retry', $target, 'retry', 'after the retries');
+
+# --- the session that exported the snapshot lost too -------------------------
+$source->safe_psql('postgres', 'CREATE DATABASE lost TEMPLATE retry');
+create_database($target, 'lost');
+$run = start_migrate($source, 'lost', $target, 'lost', '--slot', 'lost', '--jobs', '1',
+	'--endpos', current_lsn($source));
+ok($target->poll_query_until('lost', "SELECT to_regclass('public.nokey') IS NOT NULL"),
+	'the second schema is restored');
+ok( wait_until(
+		sub {
+			$source->safe_psql('lost', q{
+				SELECT count(*) FROM pg_stat_progress_copy
+				WHERE relid = 'nokey'::regclass AND tuples_processed > 1000}) > 0;
+		}),
+	'nokey is being copied');
+is( $source->safe_psql('lost', q{
+		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE backend_type = 'walsender' AND datname = 'lost'}),
+	1,
+	'the replication connection holding the snapshot is ended');
+is(end_copying_backend($source, 'COPY TO', 'lost'), 1, 'then the source backend copying nokey');
+$res = finish_program($run);
+isnt($res->{rc}, 0, 'pgferry migrate ends with an error');
+like($res->{stderr}, qr/running migrate again resumes/, 'and says running it again resumes');
+$res = migrate($source, 'lost', $target, 'lost', '--slot', 'lost', '--jobs', '1',
+	'--endpos', current_lsn($source));
+is($res->{rc}, 0, 'pgferry migrate run again resumes');
+tables_match($source, 'lost', $target, 'lost', 'after the resumed run');
+
+done_testing();
