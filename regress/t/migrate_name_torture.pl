@@ -109,6 +109,8 @@ $res = run_pgferry([ 'cutover', @conn, '--slot', 'torture' ], 120);
 is($res->{rc}, 0, 'cutover: exit 0') or diag($res->{stderr});
 my $stopped = stop_migrate($run, 'TERM');
 unlike($stopped->{stderr}, qr/ERROR/, 'migrate logged no error');
+like($stopped->{stderr}, qr/streaming: applied up to [0-9A-F]+\/[0-9A-F]+; lag \d+ bytes, -?[\d.]+ s/,
+	'once streaming, migrate logs the applied position and the lag');
 tables_match($source, $db, $target, $db, 'after cutover');
 is($target->safe_psql($db, "SELECT nextval('$seq')"),
 	$source->safe_psql($db, "SELECT last_value + 1 FROM $seq"),
