@@ -107,6 +107,7 @@ typedef struct Follow
 	uint64_t fallbacks;		/* batches written again in source order */
 	ApplyCounters counters; /* of the sessions that ended */
 	bool feedback_due;		/* a commit was confirmed since the last one */
+	double lag_logged;		/* clock_seconds() of the last lag line, or 0 */
 
 	/* where the stream stands */
 	bool startup_seen;
@@ -213,6 +214,19 @@ follow_committed(void *arg, const BatchStats *stats)
 				? (uint64_t) (follow->wal_end - stats->end_lsn)
 				: 0,
 			(clock_pg_now() - stats->commit_time) / 1e6);
+	else if (follow->options->log_lag &&
+			 (follow->lag_logged == 0 ||
+			  clock_seconds() - follow->lag_logged >= FOLLOW_LAG_LOG_S))
+	{
+		/* once streaming, this is the only sign of how far behind it is */
+		log_info("streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
+				 pg_lsn_format(stats->end_lsn, position),
+				 follow->wal_end > stats->end_lsn
+					 ? (uint64_t) (follow->wal_end - stats->end_lsn)
+					 : 0,
+				 (clock_pg_now() - stats->commit_time) / 1e6);
+		follow->lag_logged = clock_seconds();
+	}
 }
 
 /* Reports what the target has committed, if anything new. */

@@ -24,6 +24,8 @@
 #include "pg/pg.h"
 #include "stream/change.h"
 
+#define FOLLOW_LAG_LOG_S 30.0
+
 typedef struct FollowOptions
 {
 	const char *source; /* conninfo */
@@ -45,6 +47,7 @@ typedef struct FollowOptions
 	int sequences_interval_s; /* sequences.h; 0: only at cutover */
 	const char *spool_dir;	  /* NULL: follow_default_spool_dir() */
 	BatchLimits limits;
+	bool log_lag; /* a lag line every FOLLOW_LAG_LOG_S s (migrate's) */
 
 	/*
 	 * A target session holding the slot's task lock (state_lock_task()),

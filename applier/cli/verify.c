@@ -37,7 +37,9 @@ cli_verify_usage(void)
 		"never settle.  So\nrows the applier had not applied yet are "
 		"not differences, and on a read-only\nor idle source the "
 		"comparison is exact.\n\n"
-		"Tables that never settled do not make the exit code non-zero.\n\n"
+		"Tables that never settled were not compared and do not make the "
+		"exit code\nnon-zero: verify them again once the writes stop, or "
+		"at cutover.\n\n"
 		"Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET CLI_HELP_TABLES
 		"  --jobs N                 tables compared at once (default %d)\n"
 		"  --range-rows N           rows per key range (default %d)\n"

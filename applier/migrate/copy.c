@@ -375,6 +375,7 @@ run_table_items(Worker *w, TableWork *work)
 		__atomic_add_fetch(&w->copy->meter.post_data_done, 1,
 						   __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&work->meter->state, METER_DONE, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -389,7 +390,8 @@ unit_finished(Copy *copy, Unit *unit, bool copied)
 
 		if (--work->left == 0)
 		{
-			__atomic_store_n(&work->meter->state, METER_DONE,
+			__atomic_store_n(&work->meter->state,
+							 work->nitems > 0 ? METER_BUILDING : METER_DONE,
 							 __ATOMIC_RELAXED);
 			if (work->nitems > 0)
 				copy->ready[copy->nready++] = work;
@@ -853,7 +855,10 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 			for (int i = 0; i < work->nitems; i++)
 				pending |= !work->items[i]->done;
 			if (pending)
+			{
+				work->meter->state = METER_BUILDING;
 				copy.ready[copy.nready++] = work;
+			}
 		}
 	if ((copy.encoding = source_encoding(options)) == NULL)
 	{

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -77,7 +79,7 @@ table_fraction(const MeterTable *t)
 {
 	double f;
 
-	if (state_of(t) == METER_DONE)
+	if (state_of(t) >= METER_BUILDING)
 		return 1.0;
 	if (t->estimated_bytes <= 0)
 		return 0.0;
@@ -90,10 +92,11 @@ typedef struct Totals
 	int tables;
 	int tables_done;
 	int64_t bytes;
-	int64_t rows;	 /* of the tables */
-	double fraction; /* of the estimated total */
-	double rate;	 /* bytes per second */
-	double eta;		 /* seconds, < 0 when unknown */
+	int64_t rows;		  /* of the tables */
+	double fraction;	  /* of the estimated total */
+	double rate;		  /* bytes per second */
+	double eta;			  /* seconds, < 0 when unknown */
+	const char *building; /* a table whose indexes are being built */
 } Totals;
 
 static Totals
@@ -114,6 +117,8 @@ meter_totals(const Meter *meter, double now)
 			t.tables++;
 			t.tables_done += state_of(m) == METER_DONE;
 			t.rows += meter_read(&m->rows);
+			if (state_of(m) == METER_BUILDING && t.building == NULL)
+				t.building = m->label;
 		}
 		estimated += weight;
 		weighted += weight * table_fraction(m);
@@ -127,20 +132,60 @@ meter_totals(const Meter *meter, double now)
 static void
 summary_line(const Meter *meter, const Totals *t, char *line, size_t size)
 {
-	char bytes[16], rate[16], eta[32] = "?";
+	char bytes[16], rate[16], eta[32] = "?", doing[128];
+	int post_data_done =
+		__atomic_load_n(&meter->post_data_done, __ATOMIC_RELAXED);
 
 	format_bytes(t->bytes, bytes, sizeof(bytes));
 	format_bytes(t->rate, rate, sizeof(rate));
 	if (t->eta >= 0)
 		format_duration(t->eta, eta, sizeof(eta));
+	/*
+	 * First, so that a narrow terminal keeps it; once the rows are in, an
+	 * ETA of 0:00 would hide what takes the time.
+	 */
+	if (t->fraction >= 1.0 && t->building != NULL)
+		snprintf(doing, sizeof(doing), "rows copied, building indexes of %s",
+				 t->building);
+	else if (t->fraction >= 1.0 && post_data_done < meter->post_data_total)
+		snprintf(doing, sizeof(doing),
+				 "rows copied, building indexes and constraints");
+	else
+		snprintf(doing, sizeof(doing), "%.0f%%, ETA %s", 100 * t->fraction,
+				 eta);
 	snprintf(line, size,
-			 "copy: %d/%d %s, %lld %s, %s, %s/s, %.0f%%, ETA %s; "
-			 "post-data %d/%d",
+			 "copy: %s; %d/%d %s, %lld %s, %s, %s/s; post-data %d/%d", doing,
 			 t->tables_done, t->tables, plural(t->tables, "table", "tables"),
 			 (long long) t->rows, plural(t->rows, "row", "rows"), bytes, rate,
-			 100 * t->fraction, eta,
-			 __atomic_load_n(&meter->post_data_done, __ATOMIC_RELAXED),
-			 meter->post_data_total);
+			 post_data_done, meter->post_data_total);
+}
+
+/* Columns of the terminal on stderr; 80 when it does not say. */
+static int
+terminal_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/*
+ * The bytes of s that fit in max columns, never splitting a UTF-8 character
+ * (a character takes a column at most per byte, so bytes bound columns).
+ */
+static int
+fit_length(const char *s, int max)
+{
+	int len = (int) strlen(s);
+
+	if (len <= max)
+		return len;
+	len = max < 0 ? 0 : max;
+	while (len > 0 && (s[len] & 0xC0) == 0x80)
+		len--;
+	return len;
 }
 
 static void
@@ -149,26 +194,46 @@ draw_live(Meter *meter, const Totals *totals, double now)
 	Buf out = BUF_INIT;
 	char line[512];
 	int lines = 1;
+	/* a line as wide as the terminal wraps, and the redraw breaks apart */
+	int fit = terminal_width() - 1;
 
 	if (meter->lines_drawn > 0)
 		buf_printf(&out, "\r\033[%dA", meter->lines_drawn);
 	summary_line(meter, totals, line, sizeof(line));
-	buf_printf(&out, "\r\033[K%s\n", line);
+	buf_printf(&out, "\r\033[K%.*s\n", fit_length(line, fit), line);
 	for (int i = 0; i < meter->count && lines <= LIVE_TABLES; i++)
 	{
 		const MeterTable *m = &meter->tables[i];
-		char bytes[16], rate[16];
+		char bytes[16], rate[16], tail[128];
 		double elapsed = now - m->started;
 		int64_t copied = meter_read(&m->bytes);
 		int64_t rows = meter_read(&m->rows);
+		int label_width, label_length;
 
-		if (state_of(m) != METER_COPYING)
+		if (state_of(m) == METER_BUILDING)
+			snprintf(tail, sizeof(tail), "%10lld %s, building indexes",
+					 (long long) rows, rows_noun(m, rows));
+		else if (state_of(m) == METER_COPYING)
+		{
+			format_bytes(copied, bytes, sizeof(bytes));
+			format_bytes(elapsed > 0 ? copied / elapsed : 0, rate,
+						 sizeof(rate));
+			snprintf(tail, sizeof(tail), "%10lld %s %9s %9s/s %3.0f%%",
+					 (long long) rows, rows_noun(m, rows), bytes, rate,
+					 100 * table_fraction(m));
+		}
+		else
 			continue;
-		format_bytes(copied, bytes, sizeof(bytes));
-		format_bytes(elapsed > 0 ? copied / elapsed : 0, rate, sizeof(rate));
-		buf_printf(&out, "\033[K  %-40.40s %12lld %s %10s %10s/s %3.0f%%\n",
-				   m->label, (long long) rows, rows_noun(m, rows), bytes, rate,
-				   100 * table_fraction(m));
+		/* the label gives way first: the figures are what is watched */
+		label_width = fit - 3 - (int) strlen(tail);
+		if (label_width > 40)
+			label_width = 40;
+		if (label_width < 8)
+			label_width = 8;
+		label_length = fit_length(m->label, label_width);
+		snprintf(line, sizeof(line), "  %.*s%*s %s", label_length, m->label,
+				 label_width - label_length, "", tail);
+		buf_printf(&out, "\033[K%.*s\n", fit_length(line, fit), line);
 		lines++;
 	}
 	/* blank what the previous drawing had below */

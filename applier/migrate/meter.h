@@ -21,6 +21,7 @@ typedef enum MeterState
 {
 	METER_WAITING,
 	METER_COPYING,
+	METER_BUILDING, /* rows all in; its indexes and keys being built */
 	METER_DONE
 } MeterState;
 

@@ -643,6 +643,7 @@ phase_stream(Migrate *m)
 	follow.fire_triggers = m->options->fire_triggers;
 	follow.ordered = m->options->ordered;
 	follow.spool_dir = m->dir;
+	follow.log_lag = true;
 	follow.task_lock = m->task_lock; /* held on, by follow now */
 	m->task_lock = NULL;
 	log_info("copy complete: following slot \"%s\"%s", m->options->slot,

@@ -477,6 +477,14 @@ print_report(const Verify *v, double seconds)
 		   v->ntables, plural(v->ntables, "table", "tables"),
 		   v->ntables - different - unsettled - failed, different, unsettled,
 		   failed, v->pass, plural(v->pass, "pass", "passes"), seconds);
+	if (unsettled > 0)
+		printf("verify: the %d %s not settled %s not compared: %s kept "
+			   "changing on the source through every pass; run verify "
+			   "again once the writes stop, or run cutover, whose check is "
+			   "exact\n",
+			   unsettled, plural(unsettled, "table", "tables"),
+			   plural(unsettled, "was", "were"),
+			   plural(unsettled, "it", "they"));
 	fflush(stdout);
 	free(sorted);
 	if (different > 0)

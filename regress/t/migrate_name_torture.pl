@@ -13,6 +13,7 @@ use Ferry;
 use FerryMigrate;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Pty;
 
 my $source = source_node('source');
 my $target = target_node('target');
@@ -41,6 +42,46 @@ INSERT INTO "select"."order" SELECT i % 7, 'user ' || i, 'ü' || i FROM generate
 INSERT INTO "User" ("Value") SELECT 'v' || i FROM generate_series(1, 50) i;
 });
 
+# The live display of the copy, on an 80-column terminal: each line it draws
+# (after "\e[K") fits in 79 columns, long names included, so the redraw in
+# place never breaks into fragments.
+{
+	# a database of its own, so that this copy-only task leaves the others be
+	create_database($source, 'Tör ture copy');
+	create_database($target, 'Tör ture copy');
+	$source->safe_psql('Tör ture copy', q{
+CREATE SCHEMA "Sch.ema ""Q"" ü with a name longer than the display";
+CREATE TABLE "Sch.ema ""Q"" ü with a name longer than the display"."Tab.le ""1"" 日本 long too"
+	(id int PRIMARY KEY, v text);
+INSERT INTO "Sch.ema ""Q"" ü with a name longer than the display"."Tab.le ""1"" 日本 long too"
+	SELECT i, repeat('v', 100) FROM generate_series(1, 20000) i;
+});
+	my @cmd = ($ENV{PGFERRY} // 'pgferry', 'migrate', '--source', conn($source, 'Tör ture copy'),
+		'--target', conn($target, 'Tör ture copy'), '--slot', 'torture_copy', '--no-follow');
+	my $pty = IO::Pty->new;
+	$pty->set_winsize(24, 80, 0, 0);
+	my $pid = fork() // die "fork: $!";
+	if ($pid == 0)
+	{
+		$pty->make_slave_controlling_terminal;
+		open(STDERR, '>&', $pty->slave) or die;
+		open(STDOUT, '>', '/dev/null') or die;
+		open(STDIN, '<', '/dev/null') or die;
+		exec(@cmd) or die "exec: $!";
+	}
+	$pty->close_slave;
+	my ($tty, $chunk) = ('');
+	$tty .= $chunk while sysread($pty, $chunk, 65536);
+	waitpid($pid, 0);
+	is($? >> 8, 0, 'copy on a terminal: exit 0') or diag($tty);
+	my @drawn = $tty =~ /\e\[K([^\r\n\e]*)/g;
+	like($drawn[0] // '', qr/^copy: /, 'copy on a terminal: the live display is drawn');
+	is((grep { length($_) > 79 } @drawn), 0,
+		'copy on a terminal of 80 columns: every line drawn fits')
+	  or diag(join("\n", grep { length($_) > 79 } @drawn));
+	tables_match($source, 'Tör ture copy', $target, 'Tör ture copy', 'copy on a terminal');
+}
+
 my $run = start_migrate($source, $db, $target, $db, '--slot', 'torture');
 ok(wait_phase($target, $db, 'torture', 'stream', $run), 'migrate copies and follows');
 tables_match($source, $db, $target, $db, 'after the copy');
@@ -68,6 +109,8 @@ $res = run_pgferry([ 'cutover', @conn, '--slot', 'torture' ], 120);
 is($res->{rc}, 0, 'cutover: exit 0') or diag($res->{stderr});
 my $stopped = stop_migrate($run, 'TERM');
 unlike($stopped->{stderr}, qr/ERROR/, 'migrate logged no error');
+like($stopped->{stderr}, qr/streaming: applied up to [0-9A-F]+\/[0-9A-F]+; lag \d+ bytes, -?[\d.]+ s/,
+	'once streaming, migrate logs the applied position and the lag');
 tables_match($source, $db, $target, $db, 'after cutover');
 is($target->safe_psql($db, "SELECT nextval('$seq')"),
 	$source->safe_psql($db, "SELECT last_value + 1 FROM $seq"),

@@ -67,6 +67,16 @@ unlike($res->{stdout}, qr/DIFFERENT|missing on target|extra on target|changed:/,
 	'under load: what the applier had not applied yet is not a difference');
 like($res->{stdout}, qr/^verify: 3 tables, .* 0 different, .* 0 failed/m,
 	'under load: summary');
+my ($unsettled) = $res->{stdout} =~ /^verify: 3 tables, .* (\d+) not settled,/m;
+if ($unsettled)
+{
+	like($res->{stdout}, qr/^verify: the $unsettled tables? not settled (?:was|were) not compared: .* run verify again once the writes stop/m,
+		'under load: tables not settled are said not to be compared, and how to compare them');
+}
+else
+{
+	unlike($res->{stdout}, qr/not compared/, 'under load: every table settled, none is said not compared');
+}
 
 # Behind the applier's back: a row of a range the workload leaves alone.
 $target->safe_psql('postgres', q{
