@@ -70,10 +70,7 @@ EOF
 # constraint definition of the public schema, one per line.
 bench_fingerprint()
 {
-	local table
-	for table in "${tables[@]}"; do
-		echo "$table $(bench_digest "$1" "$2" "$table")"
-	done
+	bench_digests "$1" "$2" "${tables[@]}"
 	echo "schema $(bench_sql "$1" "$2" "SELECT md5(string_agg(d, E'\n' ORDER BY d)) FROM (
 		SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public'
 		UNION ALL

@@ -196,6 +196,16 @@ bench_digest()
 		FROM (SELECT md5(t::text) AS h FROM $3 AS t) AS s"
 }
 
+# bench_digests PORT DB TABLE...: each table's name and digest, a line each.
+bench_digests()
+{
+	local port=$1 db=$2 table
+	shift 2
+	for table in "$@"; do
+		echo "$table $(bench_digest "$port" "$db" "$table")"
+	done
+}
+
 # --- measuring ----------------------------------------------------------------
 
 bench_now()

@@ -72,10 +72,7 @@ scale_generate()
 # scale_fingerprint PORT DB: each table's digest, one per line.
 scale_fingerprint()
 {
-	local table
-	for table in "${tables[@]}"; do
-		echo "$table $(bench_digest "$1" "$2" "$table")"
-	done
+	bench_digests "$1" "$2" "${tables[@]}"
 }
 
 # scale_sample_rss PID OUT: the process's resident memory (kB) with the time,
