@@ -131,7 +131,8 @@ FUZZ_TARGETS = $(basename $(notdir $(wildcard regress/fuzz/fuzz_*.c)))
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(WARNINGS) -Iapplier -I. -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/rel.c \
+FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/pgoutput.c \
+	applier/stream/rel.c \
 	applier/common/buf.c applier/common/log.c applier/common/clock.c \
 	applier/pg/pg.c applier/pg/pg_flow.c \
 	proto/pgferry.pb-c.c

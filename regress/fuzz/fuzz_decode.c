@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	Decoder *decoder = decode_create();
+	Decoder *decoder = decode_create(PLUGIN_PGFERRY);
 	Rel *held[FUZZ_HELD] = {NULL};
 	Lsn lsn = 0x1000000;
 
