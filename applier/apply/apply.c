@@ -506,11 +506,12 @@ apply_upsert(Applier *applier, const ApplyGroup *group, TargetRel *target)
 		stmt_reset(&applier->stmt);
 		if (one_statement || !updates)
 		{
-			stmt_upsert(&applier->stmt, rel, target, rows, n,
-						group->kind == GROUP_UPSERT);
+			bool on_conflict =
+				group->kind == GROUP_UPSERT && target->conflict_sql;
+
+			stmt_upsert(&applier->stmt, rel, target, rows, n, on_conflict);
 			ok = apply_send(applier, EXPECT_NOTHING, group, start, n,
-							target->conflict_sql ? "insert or update"
-												 : "insert");
+							on_conflict ? "insert or update" : "insert");
 		}
 		else
 		{
