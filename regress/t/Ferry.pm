@@ -44,6 +44,11 @@ our @EXPORT = qw(
 # The applier under test: the installed binary unless PGFERRY names another.
 my $pgferry = $ENV{PGFERRY} // 'pgferry';
 
+# pgferry's default work directories ($TMPDIR/pgferry-UID-SLOT) of each test
+# file its own: the files run side by side (make test runs prove -j2) and
+# use the same slot names.
+$ENV{TMPDIR} = PostgreSQL::Test::Utils::tempdir('pgferry_tmp');
+
 # The output plugin the follow tests decode with: PGFERRY_TEST_PLUGIN=pgoutput
 # runs them through the built-in pgoutput (a managed source's plugin).
 sub test_plugin
