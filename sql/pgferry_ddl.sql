@@ -143,6 +143,10 @@ AS $fn$
 DECLARE
 	query text := current_query();
 	context text;
+	caller text;			-- the context below the event trigger
+	nested boolean := false;
+	nstatements int;
+	i int;
 	statements text[];
 	position_key text;
 	last_used int := 0;
@@ -189,22 +193,49 @@ BEGIN
 	END IF;
 	END IF;
 
+	-- Run by a function, procedure or DO block, the query string is the
+	-- call; the context tells the command: PL/pgSQL (and every caller
+	-- through SPI) names the statement it runs, a LANGUAGE sql function its
+	-- name and the statement's number in its body.
 	GET DIAGNOSTICS context = PG_CONTEXT;
-	IF context ~ 'ddl_command_(start|end)_trigger\(\) line \d+ at PERFORM\n' THEN
-		-- called from a function, procedure or DO block: the query string
-		-- is the call, not the command
-		refused := 'it ran inside a function, procedure or DO block, so the '
-			'source''s query string holds the call, not the command';
-		statement := query;
+	caller := substring(context from
+		'ddl_command_(?:start|end)_trigger\(\) line \d+ at PERFORM\n(.*)$');
+	IF caller LIKE 'SQL statement "%' THEN
+		caller := substr(caller, length('SQL statement "') + 1);
+		query := CASE WHEN position(E'"\nPL/' IN caller) > 0
+			THEN left(caller, position(E'"\nPL/' IN caller) - 1)
+			WHEN right(caller, 1) = '"' THEN left(caller, -1) END;
+		nested := true;
+	ELSIF caller ~ '^SQL function "[^"]*" statement \d+(\n|$)' THEN
+		SELECT (pgferry.ddl_statements(min(p.prosrc)))[
+				substring(caller from '^SQL function "[^"]*" statement (\d+)')::int]
+		INTO query
+		FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+		WHERE l.lanname = 'sql'
+			AND p.proname = substring(caller from '^SQL function "([^"]*)"')
+		HAVING count(*) = 1;
+		nested := true;
+	ELSIF caller IS NOT NULL THEN
+		query := NULL;
+	END IF;
+
+	IF query IS NULL THEN
+		refused := format('it ran inside a function whose command the '
+			'capture cannot read (%s): the source''s query string holds the '
+			'call, not the command', split_part(caller, E'\n', 1));
+		statement := current_query();
 	ELSE
 		-- the statement that fired, in a query string of several: the next
 		-- of this tag after the one the last firing of the same query took
+		-- (a function's, in a loop, may start over)
 		statements := pgferry.ddl_statements(query);
 		position_key := md5(query) || ' ' || statement_timestamp();
 		IF split_part(current_setting('pgferry.ddl_position', true), '|', 1) = position_key THEN
 			last_used := split_part(current_setting('pgferry.ddl_position'), '|', 2)::int;
 		END IF;
-		FOR i IN last_used + 1 .. coalesce(array_length(statements, 1), 0) LOOP
+		nstatements := coalesce(array_length(statements, 1), 0);
+		FOR i IN SELECT (g - 1) % nstatements + 1 FROM generate_series(last_used + 1,
+				CASE WHEN nested THEN last_used + nstatements ELSE nstatements END) AS g LOOP
 			IF pgferry.ddl_statement_has_tag(statements[i], tag) THEN
 				statement := statements[i];
 				PERFORM set_config('pgferry.ddl_position', position_key || '|' || i, false);

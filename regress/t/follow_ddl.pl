@@ -16,8 +16,11 @@
 #   * a DDL the target refuses stops pgferry follow with the command, its
 #     LSN and the ways on, without moving the slot past it; both ways on
 #     work: fix the target and resume, or apply it by hand and resume with
-#     --skip-ddl LSN; a DDL run by a DO block is refused by the capture and
-#     goes on the same way.
+#     --skip-ddl LSN;
+#   * DDL run by a DO block, a PL/pgSQL function or a LANGUAGE sql function
+#     is replayed (the statement the context names, not the call); one the
+#     capture cannot read (an overloaded LANGUAGE sql function) is refused
+#     and goes on the same way.
 use strict;
 use warnings;
 
@@ -202,18 +205,35 @@ $res = stage('--skip-ddl', undef, args => [ '--skip-ddl', $lsn ]);
 like($res->{stderr}, qr/skipped the source's ALTER TABLE at \Q$lsn\E \(--skip-ddl\)/,
 	'--skip-ddl: says what it skipped');
 
-# DDL run by a DO block: the capture cannot know the command and says so;
-# the same way on.
-$source->safe_psql('postgres', q{
+# DDL run by a DO block, a PL/pgSQL function or a LANGUAGE sql function
+# (the query string is the call): the command the context names is
+# replayed.
+stage('DDL in a DO block and in functions', q{
 DO $$ BEGIN EXECUTE 'ALTER TABLE item ADD COLUMN g int'; END $$;
 INSERT INTO item (id, see, g) VALUES (13, 'after the DO block', 13);
+CREATE FUNCTION add_h() RETURNS void LANGUAGE plpgsql
+	AS $f$ BEGIN ALTER TABLE item ADD COLUMN h text; END $f$;
+CREATE FUNCTION add_i() RETURNS void LANGUAGE sql
+	AS $f$ SELECT 1; ALTER TABLE item ADD COLUMN i int $f$;
+SELECT add_h(), add_i();
+INSERT INTO item (id, see, h, i) VALUES (14, 'after the functions', 'h', 14);
 });
-$res = follow_fails($source, $target, 'DDL in a DO block', 4, [
-	qr/cannot replay the source's ALTER TABLE at [0-9A-F]+\/[0-9A-F]+ on the target: it ran inside a function, procedure or DO block/,
-	qr/the command: DO \$\$/ ],
+
+# One the capture cannot read (a LANGUAGE sql function whose name is not
+# one function's): refused with the call and the ways on.
+$source->safe_psql('postgres', q{
+CREATE FUNCTION twin() RETURNS void LANGUAGE sql AS $f$ ALTER TABLE item ADD COLUMN j int $f$;
+CREATE FUNCTION twin(int) RETURNS void LANGUAGE sql AS $f$ SELECT 1 $f$;
+SELECT twin();
+INSERT INTO item (id, see, j) VALUES (15, 'after the function', 15);
+});
+$res = follow_fails($source, $target, 'DDL in a function the capture cannot read', 4, [
+	qr/cannot replay the source's ALTER TABLE at [0-9A-F]+\/[0-9A-F]+ on the target: it ran inside a function whose command the capture cannot read \(SQL function "twin" statement 1\)/,
+	qr/the command: SELECT twin\(\)/,
+	qr/resume with --skip-ddl [0-9A-F]+\/[0-9A-F]+/ ],
 	slot => 'ferry');
 $lsn = skip_lsn($res);
-$target->safe_psql('postgres', 'ALTER TABLE item ADD COLUMN g int');
-stage('DO block applied by hand, skipped', undef, args => [ '--skip-ddl', $lsn ]);
+$target->safe_psql('postgres', 'ALTER TABLE item ADD COLUMN j int');
+stage('function applied by hand, skipped', undef, args => [ '--skip-ddl', $lsn ]);
 
 done_testing();
