@@ -158,6 +158,7 @@ DECLARE
 	rewritten text := nullif(current_setting('pgferry.ddl_rewritten', true), '');
 	temporary boolean := false;
 	was_concurrent boolean;
+	detached text;
 	role text := CASE current_setting('role') WHEN 'none' THEN session_user
 		ELSE current_setting('role') END;
 BEGIN
@@ -249,9 +250,25 @@ BEGIN
 	END IF;
 
 	-- CONCURRENTLY cannot run in the applier's transaction, and the
-	-- target has no writers to spare from the lock
+	-- target has no writers to spare from the lock (its readers are not
+	-- blocked by a CREATE INDEX); a detach FINALIZE ends a concurrent one
+	-- the target never began
 	command := regexp_replace(statement,
 		'^((CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+)CONCURRENTLY\s+', '\1', 'i');
+	detached := substring(statement from
+		'(?i)^ALTER\s+TABLE\s.*\mDETACH\s+PARTITION\s+(.*\S)\s+(?:CONCURRENTLY|FINALIZE)\s*$');
+	IF detached IS NOT NULL THEN
+		-- the partition a concurrent detach leaves keeps its bound as a
+		-- CHECK constraint, which a plain one does not add: the target adds
+		-- it, named as the source did
+		command := format('DO $pgferry$ DECLARE bound text := '
+			'pg_catalog.pg_get_partition_constraintdef(%L::pg_catalog.regclass); '
+			'BEGIN EXECUTE %L; IF bound IS NOT NULL THEN EXECUTE pg_catalog.format('
+			'''ALTER TABLE %%s ADD CHECK (%%s)'', %L::pg_catalog.regclass, bound); '
+			'END IF; END $pgferry$', detached,
+			regexp_replace(statement, '\s+(CONCURRENTLY|FINALIZE)\s*$', '', 'i'),
+			detached);
+	END IF;
 	was_concurrent := command <> statement;
 	IF at_start AND statement ~* '^CREATE\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s|\mINTO\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s' THEN
 		RETURN;

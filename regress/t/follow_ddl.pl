@@ -8,7 +8,8 @@
 #     renamed, dropped; defaults, NOT NULL, indexes (CONCURRENTLY too), enum
 #     values used by the next transaction, a table created with its first
 #     rows, CREATE TABLE AS (its rows travel as inserts), partitions
-#     attached and detached, views and functions replaced, comments, grants;
+#     attached and detached (CONCURRENTLY too), views and functions
+#     replaced, comments, grants;
 #   * a query string of several statements (DDL between DML) replays each
 #     DDL once and no DML twice; DDL in a rolled back transaction does not
 #     travel; temporary tables never do;
@@ -103,6 +104,10 @@ ALTER TABLE measure ATTACH PARTITION measure_2026 FOR VALUES FROM ('2026-01-01')
 INSERT INTO measure VALUES (2, '2025-03-01', 2.5), (3, '2026-03-01', 3.5);
 ALTER TABLE measure DETACH PARTITION measure_2025;
 INSERT INTO measure_2025 VALUES (4, '2025-04-01', 4.5);
+CREATE TABLE measure_2027 PARTITION OF measure FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+INSERT INTO measure VALUES (5, '2027-05-01', 5.5);
+ALTER TABLE measure DETACH PARTITION measure_2027 CONCURRENTLY;
+INSERT INTO measure_2027 VALUES (6, '2027-06-01', 6.5);
 CREATE VIEW item_view AS SELECT id, see FROM item;
 CREATE OR REPLACE VIEW item_view AS SELECT id, see, b FROM item;
 CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS $$ SELECT 2 * x $$;
