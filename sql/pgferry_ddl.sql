@@ -255,6 +255,9 @@ BEGIN
 	-- the target never began
 	command := regexp_replace(statement,
 		'^((CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+)CONCURRENTLY\s+', '\1', 'i');
+	-- what a CREATE INDEX CONCURRENTLY that failed left (an invalid index,
+	-- never sent) is dropped where it is not
+	command := regexp_replace(command, '^(DROP\s+INDEX\s+)(?!IF\s+EXISTS\s)', '\1IF EXISTS ', 'i');
 	detached := substring(statement from
 		'(?i)^ALTER\s+TABLE\s.*\mDETACH\s+PARTITION\s+(.*\S)\s+(?:CONCURRENTLY|FINALIZE)\s*$');
 	IF detached IS NOT NULL THEN
@@ -269,7 +272,8 @@ BEGIN
 			regexp_replace(statement, '\s+(CONCURRENTLY|FINALIZE)\s*$', '', 'i'),
 			detached);
 	END IF;
-	was_concurrent := command <> statement;
+	was_concurrent := statement ~* '^(CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY\s'
+		OR detached IS NOT NULL;
 	IF at_start AND statement ~* '^CREATE\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s|\mINTO\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s' THEN
 		RETURN;
 	END IF;

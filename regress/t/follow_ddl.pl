@@ -5,7 +5,8 @@
 # place among the rows.  Each stage compares every row of every table and
 # pg_dump --schema-only of both sides:
 #   * columns added (with rows using them in the same transaction), retyped,
-#     renamed, dropped; defaults, NOT NULL, indexes (CONCURRENTLY too), enum
+#     renamed, dropped; defaults, NOT NULL, indexes (CONCURRENTLY too, and
+#     the invalid one a failed CREATE INDEX CONCURRENTLY leaves), enum
 #     values used by the next transaction, a table created with its first
 #     rows, CREATE TABLE AS (its rows travel as inserts), partitions
 #     attached and detached (CONCURRENTLY too), views and functions
@@ -96,6 +97,14 @@ INSERT INTO fresh (v) VALUES ('later row');
 CREATE TABLE copied AS SELECT id, see FROM item WHERE id < 4;
 DROP INDEX CONCURRENTLY item_see;
 });
+
+# A CREATE INDEX CONCURRENTLY that fails on the source leaves an invalid
+# index there, and sends nothing: its DROP finds none on the target.
+my ($rc, $out, $err) = $source->psql('postgres',
+	'CREATE UNIQUE INDEX CONCURRENTLY item_dup ON item ((1))');
+like($err, qr/could not create unique index "item_dup"/,
+	'a CREATE INDEX CONCURRENTLY fails on the source');
+stage('the invalid index it left dropped', 'DROP INDEX CONCURRENTLY item_dup');
 
 stage('partitions, views, functions, comments, grants', q{
 CREATE TABLE measure_2026 (id int, at date NOT NULL, v numeric);
