@@ -5,7 +5,10 @@
 #     leaves out is not, nor is a new table the filter leaves out created;
 #     a new table the filter keeps is replicated from its first row;
 #   * a table renamed out of the task's set is no longer followed, and its
-#     rename is not replayed;
+#     rename is not replayed; one renamed into it (whose rows were never
+#     copied) stops pgferry with the way on: keep it out, skip the rename;
+#   * a new table the filter leaves out is neither created nor dropped (a
+#     one-sided pair);
 #   * a statement touching a table of the task and one left out (a foreign
 #     key to it: a one-sided pair) is replayed, as the task's table needs
 #     it (its rows travel, the left out table's never do), when the target
@@ -32,9 +35,11 @@ $source->safe_psql('shop', q{
 CREATE TABLE kept (id serial PRIMARY KEY, v text);
 CREATE TABLE left_out (id int PRIMARY KEY, v text);
 CREATE TABLE moving (id int PRIMARY KEY, v text);
+CREATE TABLE left_renamed (id int PRIMARY KEY, v text);
 INSERT INTO kept (v) SELECT 'row ' || g FROM generate_series(1, 10) g;
 INSERT INTO left_out SELECT g, 'row ' || g FROM generate_series(1, 5) g;
 INSERT INTO moving SELECT g, 'row ' || g FROM generate_series(1, 3) g;
+INSERT INTO left_renamed SELECT g, 'row ' || g FROM generate_series(1, 3) g;
 });
 my @args = ('--slot', 'ddl_task', '--exclude-tables', 'public.left*',
 	'--sequences-interval', '0');
@@ -66,6 +71,7 @@ INSERT INTO kept_new VALUES (1, 'first row');
 COMMIT;
 CREATE TABLE left_new (id int PRIMARY KEY);
 INSERT INTO left_new VALUES (1);
+DROP TABLE left_new;
 INSERT INTO moving VALUES (4, 'before the rename');
 ALTER TABLE moving RENAME TO left_moved;
 INSERT INTO left_moved VALUES (5, 'after the rename');
@@ -98,10 +104,35 @@ is(columns($target, 'left_out'), 'id integer, v text',
 is($target->safe_psql('shop', 'SELECT count(*) FROM left_out'), '0',
 	'the rows of a table left out do not travel');
 is($target->safe_psql('shop', q{SELECT to_regclass('left_new') IS NULL}), 't',
-	'a new table the filter leaves out is not created');
+	'a new table the filter leaves out is not created, nor dropped');
 is($target->safe_psql('shop', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM moving}), '1,2,3,4',
 	'a table renamed out of the set: kept as it was, its rename not replayed');
 is($target->safe_psql('shop', q{SELECT last_value FROM kept_id_seq}), $kept_sequence,
 	'--sequences-interval 0: the target sequence was not sent while following');
+
+# A table renamed into the task's set: its rows were never copied, so
+# following it from there would leave it incomplete.  pgferry stops, names
+# it and the way on: keep it out, skip the rename.
+$source->safe_psql('shop', q{
+ALTER TABLE left_renamed RENAME TO kept_renamed;
+INSERT INTO kept_renamed VALUES (4, 'after the rename');
+INSERT INTO kept (v) VALUES ('after the rename');
+});
+$res = migrate($source, 'shop', $target, 'shop', @args, '--endpos', current_lsn($source));
+is($res->{rc}, 4, 'a table renamed into the set: pgferry migrate exits 4');
+like($res->{stderr},
+	qr/cannot replay the source's ALTER TABLE at [0-9A-F]+\/[0-9A-F]+: it renames a table the table filters leave out to public\.kept_renamed, which they keep, and the rows it had were never copied to the target/,
+	'a table renamed into the set: the error names it and why');
+($lsn) = $res->{stderr} =~ /resume with --skip-ddl ([0-9A-F]+\/[0-9A-F]+)/;
+like($res->{stderr}, qr/add --exclude-tables 'public\.kept_renamed' to pgferry follow/,
+	'a table renamed into the set: the way on keeps it out');
+$res = follow_ok($source, $target, 'the renamed table kept out', slot => 'ddl_task',
+	source_db => 'shop', target_db => 'shop',
+	args => [ '--exclude-tables', 'public.left*', '--exclude-tables', 'public.kept_renamed',
+		'--skip-ddl', $lsn // '0/1' ]);
+tables_match($source, 'shop', $target, 'shop', 'the renamed table kept out',
+	only => [ 'public.kept' ]);
+is($target->safe_psql('shop', q{SELECT to_regclass('kept_renamed') IS NULL}), 't',
+	'the rename into the set is not replayed');
 
 done_testing();
