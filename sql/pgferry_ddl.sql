@@ -143,6 +143,10 @@ AS $fn$
 DECLARE
 	query text := current_query();
 	context text;
+	caller text;			-- the context below the event trigger
+	nested boolean := false;
+	nstatements int;
+	i int;
 	statements text[];
 	position_key text;
 	last_used int := 0;
@@ -154,6 +158,7 @@ DECLARE
 	rewritten text := nullif(current_setting('pgferry.ddl_rewritten', true), '');
 	temporary boolean := false;
 	was_concurrent boolean;
+	detached text;
 	role text := CASE current_setting('role') WHEN 'none' THEN session_user
 		ELSE current_setting('role') END;
 BEGIN
@@ -189,22 +194,49 @@ BEGIN
 	END IF;
 	END IF;
 
+	-- Run by a function, procedure or DO block, the query string is the
+	-- call; the context tells the command: PL/pgSQL (and every caller
+	-- through SPI) names the statement it runs, a LANGUAGE sql function its
+	-- name and the statement's number in its body.
 	GET DIAGNOSTICS context = PG_CONTEXT;
-	IF context ~ 'ddl_command_(start|end)_trigger\(\) line \d+ at PERFORM\n' THEN
-		-- called from a function, procedure or DO block: the query string
-		-- is the call, not the command
-		refused := 'it ran inside a function, procedure or DO block, so the '
-			'source''s query string holds the call, not the command';
-		statement := query;
+	caller := substring(context from
+		'ddl_command_(?:start|end)_trigger\(\) line \d+ at PERFORM\n(.*)$');
+	IF caller LIKE 'SQL statement "%' THEN
+		caller := substr(caller, length('SQL statement "') + 1);
+		query := CASE WHEN position(E'"\nPL/' IN caller) > 0
+			THEN left(caller, position(E'"\nPL/' IN caller) - 1)
+			WHEN right(caller, 1) = '"' THEN left(caller, -1) END;
+		nested := true;
+	ELSIF caller ~ '^SQL function "[^"]*" statement \d+(\n|$)' THEN
+		SELECT (pgferry.ddl_statements(min(p.prosrc)))[
+				substring(caller from '^SQL function "[^"]*" statement (\d+)')::int]
+		INTO query
+		FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+		WHERE l.lanname = 'sql'
+			AND p.proname = substring(caller from '^SQL function "([^"]*)"')
+		HAVING count(*) = 1;
+		nested := true;
+	ELSIF caller IS NOT NULL THEN
+		query := NULL;
+	END IF;
+
+	IF query IS NULL THEN
+		refused := format('it ran inside a function whose command the '
+			'capture cannot read (%s): the source''s query string holds the '
+			'call, not the command', split_part(caller, E'\n', 1));
+		statement := current_query();
 	ELSE
 		-- the statement that fired, in a query string of several: the next
 		-- of this tag after the one the last firing of the same query took
+		-- (a function's, in a loop, may start over)
 		statements := pgferry.ddl_statements(query);
 		position_key := md5(query) || ' ' || statement_timestamp();
 		IF split_part(current_setting('pgferry.ddl_position', true), '|', 1) = position_key THEN
 			last_used := split_part(current_setting('pgferry.ddl_position'), '|', 2)::int;
 		END IF;
-		FOR i IN last_used + 1 .. coalesce(array_length(statements, 1), 0) LOOP
+		nstatements := coalesce(array_length(statements, 1), 0);
+		FOR i IN SELECT (g - 1) % nstatements + 1 FROM generate_series(last_used + 1,
+				CASE WHEN nested THEN last_used + nstatements ELSE nstatements END) AS g LOOP
 			IF pgferry.ddl_statement_has_tag(statements[i], tag) THEN
 				statement := statements[i];
 				PERFORM set_config('pgferry.ddl_position', position_key || '|' || i, false);
@@ -218,10 +250,30 @@ BEGIN
 	END IF;
 
 	-- CONCURRENTLY cannot run in the applier's transaction, and the
-	-- target has no writers to spare from the lock
+	-- target has no writers to spare from the lock (its readers are not
+	-- blocked by a CREATE INDEX); a detach FINALIZE ends a concurrent one
+	-- the target never began
 	command := regexp_replace(statement,
 		'^((CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+)CONCURRENTLY\s+', '\1', 'i');
-	was_concurrent := command <> statement;
+	-- what a CREATE INDEX CONCURRENTLY that failed left (an invalid index,
+	-- never sent) is dropped where it is not
+	command := regexp_replace(command, '^(DROP\s+INDEX\s+)(?!IF\s+EXISTS\s)', '\1IF EXISTS ', 'i');
+	detached := substring(statement from
+		'(?i)^ALTER\s+TABLE\s.*\mDETACH\s+PARTITION\s+(.*\S)\s+(?:CONCURRENTLY|FINALIZE)\s*$');
+	IF detached IS NOT NULL THEN
+		-- the partition a concurrent detach leaves keeps its bound as a
+		-- CHECK constraint, which a plain one does not add: the target adds
+		-- it, named as the source did
+		command := format('DO $pgferry$ DECLARE bound text := '
+			'pg_catalog.pg_get_partition_constraintdef(%L::pg_catalog.regclass); '
+			'BEGIN EXECUTE %L; IF bound IS NOT NULL THEN EXECUTE pg_catalog.format('
+			'''ALTER TABLE %%s ADD CHECK (%%s)'', %L::pg_catalog.regclass, bound); '
+			'END IF; END $pgferry$', detached,
+			regexp_replace(statement, '\s+(CONCURRENTLY|FINALIZE)\s*$', '', 'i'),
+			detached);
+	END IF;
+	was_concurrent := statement ~* '^(CREATE\s+(UNIQUE\s+)?|DROP\s+)INDEX\s+CONCURRENTLY\s'
+		OR detached IS NOT NULL;
 	IF at_start AND statement ~* '^CREATE\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s|\mINTO\s+((GLOBAL|LOCAL)\s+)?TEMP(ORARY)?\s' THEN
 		RETURN;
 	END IF;

@@ -26,8 +26,18 @@ enum
 	DDL_ROLE,
 	DDL_REFUSED,
 	DDL_FILTERED_OUT,
+	DDL_RENAMED_IN,
 	DDL_FIELDS
 };
+
+/*
+ * The name an ALTER TABLE ... RENAME TO gave its table before, as its
+ * command wrote it (a name the source parsed, maybe qualified or quoted).
+ */
+#define DDL_OLD_NAME                                                          \
+	"pg_catalog.parse_ident(pg_catalog.substring(m->>'command', "             \
+	"'(?i)^ALTER\\s+TABLE\\s+(?:IF\\s+EXISTS\\s+)?(?:ONLY\\s+)?(.+?)"         \
+	"\\s+RENAME\\s+TO\\s'))"
 
 static char *
 ddl_read_sql(const DdlSettings *settings)
@@ -37,6 +47,12 @@ ddl_read_sql(const DdlSettings *settings)
 					 ? tablefilter_sql(settings->filter, "o.t->>0", "o.t->>1",
 									   "NULL", "NULL")
 					 : NULL;
+	char *kept_before =
+		settings->filter
+			? tablefilter_sql(settings->filter, "o.t->>0",
+							  "o.old[pg_catalog.array_length(o.old, 1)]",
+							  "NULL", "NULL")
+			: NULL;
 
 	buf_append_str(
 		&sql, "SELECT m->>'tag', m->>'command', m->>'search_path', "
@@ -54,8 +70,23 @@ ddl_read_sql(const DdlSettings *settings)
 				   kept);
 	else
 		buf_append_str(&sql, "false ");
+
+	/* a table renamed from a name the filters leave out to one they keep */
+	if (kept)
+		buf_printf(&sql,
+				   ", (SELECT pg_catalog.format('%%I.%%I', o.t->>0, o.t->>1) "
+				   "FROM pg_catalog.jsonb_array_elements(m->'objects') AS e, "
+				   "LATERAL (SELECT e->'table' AS t, " DDL_OLD_NAME
+				   " AS old) AS o "
+				   "WHERE m->>'tag' = 'ALTER TABLE' AND o.old IS NOT NULL "
+				   "AND pg_catalog.jsonb_typeof(o.t) = 'array' AND %s AND NOT "
+				   "%s LIMIT 1) ",
+				   kept, kept_before);
+	else
+		buf_append_str(&sql, ", NULL ");
 	buf_append_str(&sql, "FROM (SELECT $1::pg_catalog.jsonb AS m) AS message");
 	free(kept);
+	free(kept_before);
 	return sql.data;
 }
 
@@ -156,6 +187,19 @@ ddl_replay(PgConn *target, const DdlSettings *settings, const char *content,
 					"filters leave out: not replayed",
 					field[DDL_TAG], position);
 		ok = true;
+	}
+	else if (field[DDL_RENAMED_IN] != NULL)
+	{
+		log_error("cannot replay the source's %s at %s: it renames a table "
+				  "the table filters leave out to %s, which they keep, and "
+				  "the rows it had were never copied to the target",
+				  field[DDL_TAG], position, field[DDL_RENAMED_IN]);
+		log_detail("the command: %s", field[DDL_COMMAND]);
+		log_hint("keep it out: add --exclude-tables '%s' to pgferry follow "
+				 "and resume with --skip-ddl %s; then move the table with a "
+				 "task of its own (pgferry migrate --slot NAME "
+				 "--include-tables '%s')",
+				 field[DDL_RENAMED_IN], position, field[DDL_RENAMED_IN]);
 	}
 	else if (field[DDL_REFUSED] != NULL)
 	{

@@ -12,7 +12,12 @@
  *	  target has it and the applier may take it), and commits with the
  *	  position: exactly once.
  *	- A change whose every object is a table the table filters leave out
- *	  is not replayed (its rows do not travel either).
+ *	  is not replayed (its rows do not travel either); one that touches a
+ *	  table they keep is, even when it names one they leave out too (a
+ *	  foreign key to it), and the target may refuse it.
+ *	- A rename of a table the filters leave out to a name they keep stops
+ *	  the applier: the rows it had were never copied.  The way on keeps it
+ *	  out (--exclude-tables, --skip-ddl).
  *	- A command the source marked as not replayable, or one the target
  *	  refuses, stops the applier with the command, its LSN and the ways
  *	  on: fix the target and resume, or apply it by hand and resume with

@@ -195,6 +195,28 @@ extern Plugin cli_plugin(const char *arg);
 	"SIGHUP\n"                                                                \
 	"                           opens it again (after a log rotation)\n"
 
+/* The stream's schema changes and sequences, for follow and migrate. */
+#define CLI_ROW_SEQUENCES_INTERVAL(job)                                       \
+	{                                                                         \
+		.name = "sequences-interval", .kind = CLI_INT,                        \
+		.to.integer = &(job).sequences_interval_s, .min = 0,                  \
+		.bad = "--sequences-interval: \"%s\" is not a number of seconds"      \
+	}
+#define CLI_ROW_SKIP_DDL(job)                                                 \
+	{                                                                         \
+		.name = "skip-ddl", .kind = CLI_LSN, .to.lsn = &(job).skip_ddl,       \
+		.bad = "--skip-ddl: \"%s\" is not a WAL position (like 0/16B3748)"    \
+	}
+/* a printf format: its argument is SEQUENCES_DEFAULT_INTERVAL_S */
+#define CLI_HELP_DDL                                                          \
+	"  --sequences-interval S   the source sends its sequences' values "      \
+	"every S seconds\n"                                                       \
+	"                           (default %d; 0: only at cutover)\n"           \
+	"  --skip-ddl LSN           do not replay the source's schema change at " \
+	"LSN (one\n"                                                              \
+	"                           the target refused, applied there by "        \
+	"hand)\n"
+
 /* The restore's modes (RestoreModes), for migrate and preflight. */
 #define CLI_ROW_NO_OWNER(modes)                                               \
 	{                                                                         \

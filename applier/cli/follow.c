@@ -40,14 +40,7 @@ cli_follow_usage(void)
 		   "  --ordered                write every change in source order "
 		   "(default: each\n"
 		   "                           batch's net effect, per table and "
-		   "key)\n"
-		   "  --sequences-interval S   the source sends its sequences' "
-		   "values every S seconds\n"
-		   "                           (default %d; 0: only at cutover)\n"
-		   "  --skip-ddl LSN           do not replay the source's schema "
-		   "change at LSN (one\n"
-		   "                           the target refused, applied there "
-		   "by hand)\n"
+		   "key)\n" CLI_HELP_DDL
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -88,15 +81,8 @@ cli_follow(int argc, char **argv)
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
-		{.name = "sequences-interval",
-		 .kind = CLI_INT,
-		 .to.integer = &options.sequences_interval_s,
-		 .min = 0,
-		 .bad = "--sequences-interval: \"%s\" is not a number of seconds"},
-		{.name = "skip-ddl",
-		 .kind = CLI_LSN,
-		 .to.lsn = &options.skip_ddl,
-		 .bad = "--skip-ddl: \"%s\" is not a WAL position (like 0/16B3748)"},
+		CLI_ROW_SEQUENCES_INTERVAL(options),
+		CLI_ROW_SKIP_DDL(options),
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,

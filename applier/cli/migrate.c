@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apply/sequences.h"
 #include "cli/cli.h"
 #include "common/exit.h"
 #include "migrate/copy.h"
@@ -67,7 +68,7 @@ cli_migrate_usage(void)
 		   "following (changes\n"
 		   "                           then go in source order)\n"
 		   "  --ordered                follow in source order, not each "
-		   "batch's net effect\n" CLI_HELP_RESTORE
+		   "batch's net effect\n" CLI_HELP_DDL CLI_HELP_RESTORE
 		   "  --no-follow              a copy-only task, for tables the "
 		   "source no longer\n"
 		   "                           changes: copy them in a snapshot and "
@@ -77,17 +78,18 @@ cli_migrate_usage(void)
 		   "                           run again, it copies those that "
 		   "did)\n" CLI_HELP_LOG
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
-		   MIGRATE_DEFAULT_JOBS);
+		   MIGRATE_DEFAULT_JOBS, SEQUENCES_DEFAULT_INTERVAL_S);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
 }
 
 int
 cli_migrate(int argc, char **argv)
 {
-	MigrateOptions options = {.jobs = MIGRATE_DEFAULT_JOBS,
-							  .split_bytes = COPY_DEFAULT_SPLIT_BYTES,
-							  .max_retained_wal =
-								  MIGRATE_DEFAULT_MAX_RETAINED_WAL};
+	MigrateOptions options = {
+		.jobs = MIGRATE_DEFAULT_JOBS,
+		.split_bytes = COPY_DEFAULT_SPLIT_BYTES,
+		.max_retained_wal = MIGRATE_DEFAULT_MAX_RETAINED_WAL,
+		.sequences_interval_s = SEQUENCES_DEFAULT_INTERVAL_S};
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
@@ -120,6 +122,8 @@ cli_migrate(int argc, char **argv)
 		 .kind = CLI_SET,
 		 .to.flag = &options.fire_triggers},
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
+		CLI_ROW_SEQUENCES_INTERVAL(options),
+		CLI_ROW_SKIP_DDL(options),
 		CLI_ROW_NO_OWNER(options.modes),
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),
@@ -137,5 +141,9 @@ cli_migrate(int argc, char **argv)
 	if (options.no_follow && options.endpos != LSN_INVALID)
 		return cli_usage_error(
 			"migrate", "%s", "--endpos has nothing to stop with --no-follow");
+	if (options.no_follow && options.skip_ddl != LSN_INVALID)
+		return cli_usage_error(
+			"migrate", "%s",
+			"--skip-ddl has no stream to skip in with --no-follow");
 	return migrate_run(&options);
 }

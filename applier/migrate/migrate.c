@@ -642,6 +642,8 @@ phase_stream(Migrate *m)
 	follow.nexclude = m->options->nexclude;
 	follow.fire_triggers = m->options->fire_triggers;
 	follow.ordered = m->options->ordered;
+	follow.skip_ddl = m->options->skip_ddl;
+	follow.sequences_interval_s = m->options->sequences_interval_s;
 	follow.spool_dir = m->dir;
 	follow.log_lag = true;
 	follow.task_lock = m->task_lock; /* held on, by follow now */

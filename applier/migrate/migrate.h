@@ -67,6 +67,8 @@ typedef struct MigrateOptions
 	bool log_progress;		  /* log lines even on a terminal */
 	bool fire_triggers;		  /* passed on to follow */
 	bool ordered;			  /* passed on to follow */
+	Lsn skip_ddl;			  /* passed on to follow (apply/ddl.h) */
+	int sequences_interval_s; /* passed on to follow (apply/sequences.h) */
 	RestoreModes modes;		  /* owners, privileges, roles of the schema */
 	bool no_follow;			  /* a copy-only task: copy, then stop */
 	int64_t max_retained_wal; /* warn when the slot holds more WAL */

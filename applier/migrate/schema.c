@@ -194,14 +194,24 @@ toc_parse(char *listing, Toc *toc)
 	}
 }
 
-/* Whether an entry is the source's pgferry extension or its comment. */
+/*
+ * Whether an entry is pgferry's own on the source: its extension and the
+ * extension's comment, or the event triggers of its DDL capture installed
+ * without the extension (sql/pgferry_ddl.sql), whose functions live in
+ * schema pgferry, which the dump leaves out.
+ */
 static bool
-is_pgferry_extension(const TocEntry *e)
+is_pgferry_own(const TocEntry *e)
 {
-	static const char *const ours[] = {"EXTENSION - pgferry",
-									   "COMMENT - EXTENSION pgferry"};
+	static const char *const ours[] = {
+		"EXTENSION - pgferry",
+		"COMMENT - EXTENSION pgferry",
+		"EVENT TRIGGER - pgferry_ddl_command_end",
+		"EVENT TRIGGER - pgferry_ddl_command_start",
+		"EVENT TRIGGER - pgferry_ddl_sql_drop",
+		"EVENT TRIGGER - pgferry_ddl_table_rewrite"};
 
-	for (int i = 0; i < 2; i++)
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 	{
 		size_t len = strlen(ours[i]);
 
@@ -210,6 +220,18 @@ is_pgferry_extension(const TocEntry *e)
 			return true;
 	}
 	return false;
+}
+
+/* Leaves pgferry's own entries out of toc. */
+static void
+toc_drop_pgferry_own(Toc *toc)
+{
+	int kept = 0;
+
+	for (int i = 0; i < toc->count; i++)
+		if (!is_pgferry_own(&toc->entries[i]))
+			toc->entries[kept++] = toc->entries[i];
+	toc->count = kept;
 }
 
 /* Lists the entries of one section of archive in dir/<section>.list. */
@@ -337,8 +359,7 @@ append_rendered(Buf *script, const char *archive, const char *dir,
 }
 
 /*
- * The pre-data script: the schemas and their privileges, then the rest
- * (but the pgferry extension).  pg_restore puts every privilege after
+ * The pre-data script: the schemas and their privileges, then the rest.  pg_restore puts every privilege after
  * every object, but ALTER ... OWNER TO by a non-superuser needs the new
  * owner's CREATE on the schema, which a GRANT of the source may give.
  */
@@ -354,8 +375,6 @@ render_pre_data(const char *archive, const char *dir, const Toc *pre,
 	rest.entries = xcalloc(pre->count + 1, sizeof(TocEntry));
 	for (int i = 0; i < pre->count; i++)
 	{
-		if (is_pgferry_extension(&pre->entries[i]))
-			continue;
 		if (is_schema_entry(&pre->entries[i]))
 			schemas.entries[schemas.count++] = pre->entries[i];
 		else
@@ -409,6 +428,8 @@ schema_dump(const char *conninfo, const char *snapshot, const char *dir,
 		!toc_list(archive, dir, "post-data", &post, &post_listing))
 		goto done;
 
+	toc_drop_pgferry_own(&pre);
+	toc_drop_pgferry_own(&post);
 	script->pre_data = render_pre_data(archive, dir, &pre, modes, &restored);
 	if (script->pre_data == NULL)
 		goto done;

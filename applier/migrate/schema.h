@@ -11,7 +11,9 @@
  *	  schema is exactly the one the copied rows have, and turns its output
  *	  into a pre-data script and a list of post-data statements.  The
  *	  pgferry extension and schema of the source are left out (the target
- *	  keeps its own pgferry schema for state); so are subscriptions.
+ *	  keeps its own pgferry schema for state), and so are the event
+ *	  triggers of its DDL capture installed without the extension (their
+ *	  functions are in that schema); so are subscriptions.
  *	- Each post-data statement is self-contained (it carries the session
  *	  settings pg_dump's script would have had at that point) and knows the
  *	  table whose data it waits for; a foreign key also knows the table it

@@ -27,11 +27,21 @@ ALTER TABLE cap ALTER COLUMN b TYPE bigint;
 ALTER TABLE cap RENAME COLUMN b TO bee;
 CREATE UNIQUE INDEX CONCURRENTLY cap_a ON cap (a);
 DROP INDEX CONCURRENTLY cap_a;
+CREATE TABLE cap_parts (id int) PARTITION BY LIST (id);
+CREATE TABLE cap_part1 PARTITION OF cap_parts FOR VALUES IN (1);
+ALTER TABLE cap_parts DETACH PARTITION cap_part1 CONCURRENTLY;
 COMMENT ON TABLE cap IS 'a; b';
 -- several statements in one query string: each sends only its own
 SELECT 1 \; ALTER TABLE cap ADD COLUMN c int \; INSERT INTO cap VALUES (2) \; ALTER TABLE cap RENAME COLUMN c TO see;
--- run by a function or a DO block: refused (the query string is the call)
+-- run by a DO block or a function, whose call is the query string: the
+-- statement PL/pgSQL names in the context, the statement of a LANGUAGE sql
+-- function's body; refused where the function is not known by its name
 DO $$ BEGIN EXECUTE 'ALTER TABLE cap ADD COLUMN e int'; END $$;
+CREATE FUNCTION cap_add() RETURNS void LANGUAGE sql
+	AS $f$ SELECT 1; ALTER TABLE cap ADD COLUMN e2 int $f$;
+CREATE FUNCTION cap_twin() RETURNS void LANGUAGE sql AS $f$ ALTER TABLE cap ADD COLUMN e3 int $f$;
+CREATE FUNCTION cap_twin(int) RETURNS void LANGUAGE sql AS $f$ SELECT 1 $f$;
+SELECT cap_add(), cap_twin();
 -- the rows travel as inserts: the definition alone
 CREATE TABLE cap_copy AS SELECT * FROM cap;
 SELECT id, a INTO cap_into FROM cap;
@@ -84,6 +94,7 @@ SELECT regexp_replace(regexp_replace(data, 'content:.*', 'content:...'),
 FROM pg_logical_slot_get_changes('regression_slot', NULL, NULL);
 
 SELECT pg_drop_replication_slot('regression_slot');
-DROP TABLE cap, cap_new, not_sent;
+DROP TABLE cap, cap_new, not_sent, cap_parts, cap_part1;
+DROP FUNCTION cap_add(), cap_twin(), cap_twin(int);
 REVOKE CREATE ON SCHEMA public FROM ddl_capture_role;
 DROP ROLE ddl_capture_role;

@@ -5,10 +5,12 @@
 # place among the rows.  Each stage compares every row of every table and
 # pg_dump --schema-only of both sides:
 #   * columns added (with rows using them in the same transaction), retyped,
-#     renamed, dropped; defaults, NOT NULL, indexes (CONCURRENTLY too), enum
+#     renamed, dropped; defaults, NOT NULL, indexes (CONCURRENTLY too, and
+#     the invalid one a failed CREATE INDEX CONCURRENTLY leaves), enum
 #     values used by the next transaction, a table created with its first
 #     rows, CREATE TABLE AS (its rows travel as inserts), partitions
-#     attached and detached, views and functions replaced, comments, grants;
+#     attached and detached (CONCURRENTLY too), views and functions
+#     replaced, comments, grants;
 #   * a query string of several statements (DDL between DML) replays each
 #     DDL once and no DML twice; DDL in a rolled back transaction does not
 #     travel; temporary tables never do;
@@ -16,8 +18,11 @@
 #   * a DDL the target refuses stops pgferry follow with the command, its
 #     LSN and the ways on, without moving the slot past it; both ways on
 #     work: fix the target and resume, or apply it by hand and resume with
-#     --skip-ddl LSN; a DDL run by a DO block is refused by the capture and
-#     goes on the same way.
+#     --skip-ddl LSN;
+#   * DDL run by a DO block, a PL/pgSQL function or a LANGUAGE sql function
+#     is replayed (the statement the context names, not the call); one the
+#     capture cannot read (an overloaded LANGUAGE sql function) is refused
+#     and goes on the same way.
 use strict;
 use warnings;
 
@@ -93,6 +98,14 @@ CREATE TABLE copied AS SELECT id, see FROM item WHERE id < 4;
 DROP INDEX CONCURRENTLY item_see;
 });
 
+# A CREATE INDEX CONCURRENTLY that fails on the source leaves an invalid
+# index there, and sends nothing: its DROP finds none on the target.
+my ($rc, $out, $err) = $source->psql('postgres',
+	'CREATE UNIQUE INDEX CONCURRENTLY item_dup ON item ((1))');
+like($err, qr/could not create unique index "item_dup"/,
+	'a CREATE INDEX CONCURRENTLY fails on the source');
+stage('the invalid index it left dropped', 'DROP INDEX CONCURRENTLY item_dup');
+
 stage('partitions, views, functions, comments, grants', q{
 CREATE TABLE measure_2026 (id int, at date NOT NULL, v numeric);
 INSERT INTO measure_2026 VALUES (1, '2026-02-01', 1.5);
@@ -100,6 +113,10 @@ ALTER TABLE measure ATTACH PARTITION measure_2026 FOR VALUES FROM ('2026-01-01')
 INSERT INTO measure VALUES (2, '2025-03-01', 2.5), (3, '2026-03-01', 3.5);
 ALTER TABLE measure DETACH PARTITION measure_2025;
 INSERT INTO measure_2025 VALUES (4, '2025-04-01', 4.5);
+CREATE TABLE measure_2027 PARTITION OF measure FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+INSERT INTO measure VALUES (5, '2027-05-01', 5.5);
+ALTER TABLE measure DETACH PARTITION measure_2027 CONCURRENTLY;
+INSERT INTO measure_2027 VALUES (6, '2027-06-01', 6.5);
 CREATE VIEW item_view AS SELECT id, see FROM item;
 CREATE OR REPLACE VIEW item_view AS SELECT id, see, b FROM item;
 CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS $$ SELECT 2 * x $$;
@@ -202,18 +219,35 @@ $res = stage('--skip-ddl', undef, args => [ '--skip-ddl', $lsn ]);
 like($res->{stderr}, qr/skipped the source's ALTER TABLE at \Q$lsn\E \(--skip-ddl\)/,
 	'--skip-ddl: says what it skipped');
 
-# DDL run by a DO block: the capture cannot know the command and says so;
-# the same way on.
-$source->safe_psql('postgres', q{
+# DDL run by a DO block, a PL/pgSQL function or a LANGUAGE sql function
+# (the query string is the call): the command the context names is
+# replayed.
+stage('DDL in a DO block and in functions', q{
 DO $$ BEGIN EXECUTE 'ALTER TABLE item ADD COLUMN g int'; END $$;
 INSERT INTO item (id, see, g) VALUES (13, 'after the DO block', 13);
+CREATE FUNCTION add_h() RETURNS void LANGUAGE plpgsql
+	AS $f$ BEGIN ALTER TABLE item ADD COLUMN h text; END $f$;
+CREATE FUNCTION add_i() RETURNS void LANGUAGE sql
+	AS $f$ SELECT 1; ALTER TABLE item ADD COLUMN i int $f$;
+SELECT add_h(), add_i();
+INSERT INTO item (id, see, h, i) VALUES (14, 'after the functions', 'h', 14);
 });
-$res = follow_fails($source, $target, 'DDL in a DO block', 4, [
-	qr/cannot replay the source's ALTER TABLE at [0-9A-F]+\/[0-9A-F]+ on the target: it ran inside a function, procedure or DO block/,
-	qr/the command: DO \$\$/ ],
+
+# One the capture cannot read (a LANGUAGE sql function whose name is not
+# one function's): refused with the call and the ways on.
+$source->safe_psql('postgres', q{
+CREATE FUNCTION twin() RETURNS void LANGUAGE sql AS $f$ ALTER TABLE item ADD COLUMN j int $f$;
+CREATE FUNCTION twin(int) RETURNS void LANGUAGE sql AS $f$ SELECT 1 $f$;
+SELECT twin();
+INSERT INTO item (id, see, j) VALUES (15, 'after the function', 15);
+});
+$res = follow_fails($source, $target, 'DDL in a function the capture cannot read', 4, [
+	qr/cannot replay the source's ALTER TABLE at [0-9A-F]+\/[0-9A-F]+ on the target: it ran inside a function whose command the capture cannot read \(SQL function "twin" statement 1\)/,
+	qr/the command: SELECT twin\(\)/,
+	qr/resume with --skip-ddl [0-9A-F]+\/[0-9A-F]+/ ],
 	slot => 'ferry');
 $lsn = skip_lsn($res);
-$target->safe_psql('postgres', 'ALTER TABLE item ADD COLUMN g int');
-stage('DO block applied by hand, skipped', undef, args => [ '--skip-ddl', $lsn ]);
+$target->safe_psql('postgres', 'ALTER TABLE item ADD COLUMN j int');
+stage('function applied by hand, skipped', undef, args => [ '--skip-ddl', $lsn ]);
 
 done_testing();

@@ -8,7 +8,10 @@
 #   * a target sequence already past the source's value is never moved
 #     back;
 #   * without the function on the source, follow says so once (--verbose)
-#     and goes on.
+#     and goes on;
+#   * cutover sets every sequence to the source's last value, those the
+#     stream never sent (and one created by DDL during the stream) too, so
+#     the target's next values are past its rows.
 use strict;
 use warnings;
 
@@ -94,5 +97,30 @@ $res = follow_ok($source, $target, 'source without the function', slot => 'ferry
 like($res->{stderr}, qr/no function pgferry\.send_sequences\(\) .*: sequences are set at cutover only/,
 	'source without the function: says so');
 tables_match($source, 'postgres', $target, 'postgres', 'source without the function');
+
+# Cutover sets every sequence past the source's last value, those the
+# stream never sent too (no function to send them now; one created by DDL
+# during the stream): the target's next values follow its rows.
+$run = start_follow($source, $target, slot => 'ferry', endpos => 'none',
+	args => [ '--sequences-interval', '1' ]);
+$source->safe_psql('postgres', q{
+INSERT INTO serial_t (v) SELECT 'unsent ' || g FROM generate_series(1, 10) g;
+INSERT INTO ident_t (v) VALUES ('unsent');
+CREATE TABLE born_late (id serial PRIMARY KEY, v text);
+INSERT INTO born_late (v) SELECT 'row ' || g FROM generate_series(1, 4) g;
+SELECT nextval('down');
+});
+$res = run_pgferry([ 'cutover', '--source', $source->connstr('postgres'),
+	'--target', $target->connstr('postgres'), '--slot', 'ferry', '--timeout', '60' ], 120);
+is($res->{rc}, 0, 'cutover: exit 0') or diag($res->{stderr});
+finish_follow($run, 'TERM');
+tables_match($source, 'postgres', $target, 'postgres', 'after cutover');
+is(sequence_values($target), sequence_values($source),
+	"cutover: every sequence has the source's last value, those never sent too");
+is($target->safe_psql('postgres', q{
+	SELECT (SELECT nextval('serial_t_id_seq') > max(id) FROM serial_t)
+	   AND (SELECT nextval('ident_t_id_seq') > max(id) FROM ident_t)
+	   AND (SELECT nextval('born_late_id_seq') > max(id) FROM born_late)}), 't',
+	'cutover: the next value of every key sequence on the target is past its rows');
 
 done_testing();
