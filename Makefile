@@ -137,8 +137,9 @@ FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/pgoutput.c \
 	applier/pg/pg.c applier/pg/pg_flow.c \
 	proto/pgferry.pb-c.c
 
-regress/fuzz/out/fuzz_decode: regress/fuzz/fuzz_decode.c $(FUZZ_DECODE_SRCS) \
-		$(PROTO_GEN) $(APPLIER_HDRS)
+# fuzz_pgoutput.c is fuzz_decode.c compiled for pgoutput's messages.
+regress/fuzz/out/fuzz_%: regress/fuzz/fuzz_%.c regress/fuzz/fuzz_decode.c \
+		$(FUZZ_DECODE_SRCS) $(PROTO_GEN) $(APPLIER_HDRS)
 	$(MKDIR_P) regress/fuzz/out
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DECODE_SRCS) $(APPLIER_LIBS)
 

@@ -29,6 +29,7 @@
 
 #include "apply/apply.h"
 #include "apply/follow.h"
+#include "apply/scope.h"
 #include "apply/sequences.h"
 #include "catalog/publication.h"
 #include "catalog/tablefilter.h"
@@ -76,6 +77,7 @@ typedef struct Follow
 	char *include_tables;	 /* the patterns, comma-separated */
 	char *exclude_tables;
 	TableFilter *filter; /* the same, for the DDL of tables */
+	Scope *scope;		 /* the same, for a wider publication's tables */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
 
@@ -484,8 +486,15 @@ follow_replay_frame(void *arg, const uint8_t *frame, size_t len)
 		replay->decoded = false;
 		return false;
 	}
-	if (change.kind == CHANGE_RELATION || change.kind == CHANGE_NOTHING ||
-		tablesync_skip(replay->follow->table_sync, &change, replay->lsn))
+	if (change.kind == CHANGE_RELATION)
+	{
+		replay->applied = scope_describe(
+			replay->follow->scope, replay->follow->task_lock, change.rel);
+		return replay->applied;
+	}
+	if (change.kind == CHANGE_NOTHING ||
+		tablesync_skip(replay->follow->table_sync, &change, replay->lsn) ||
+		scope_skip(replay->follow->scope, &change))
 		return true;
 	replay->applied = batch_add(replay->follow->batch, &change);
 	return replay->applied;
@@ -565,6 +574,11 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 					   ? SESSION_DONE
 					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_RELATION:
+			if (scope_describe(follow->scope, follow->task_lock, change.rel))
+				return SESSION_DONE;
+			return pg_error_is_transient(follow->task_lock)
+					   ? SESSION_RETRY
+					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_NOTHING:
 			return SESSION_DONE;
 		case CHANGE_BEGIN:
@@ -622,7 +636,8 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 				   ? SESSION_DONE
 				   : follow_fail(follow, EXIT_OTHER);
 	if (follow->skipping ||
-		tablesync_skip(follow->table_sync, &change, follow->commit_lsn))
+		tablesync_skip(follow->table_sync, &change, follow->commit_lsn) ||
+		scope_skip(follow->scope, &change))
 		return SESSION_DONE;
 	if (!batch_add(follow->batch, &change))
 		return follow_apply_failed(follow);
@@ -908,6 +923,9 @@ follow_run(const FollowOptions *options)
 	follow.filter =
 		tablefilter_compile(options->include_tables, options->ninclude,
 							options->exclude_tables, options->nexclude);
+	if (follow.filter && options->plugin == PLUGIN_PGOUTPUT &&
+		options->ninclude + options->nexclude > 0)
+		follow.scope = scope_create(follow.filter, follow.publication);
 	if (follow.spool == NULL || follow.filter == NULL)
 	{
 		spool_close(follow.spool);
@@ -968,6 +986,7 @@ follow_run(const FollowOptions *options)
 	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
 	tablefilter_free(follow.filter);
+	scope_free(follow.scope);
 	free(follow.include_tables);
 	free(follow.exclude_tables);
 	return status;

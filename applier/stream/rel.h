@@ -60,6 +60,12 @@ typedef struct Rel
 	uint8_t *frame;
 	size_t frame_len;
 
+	/*
+	 * Set by the follow job: the table is outside the task's tables (a
+	 * wider publication sends it), its changes are dropped.
+	 */
+	bool outside_task;
+
 	/* filled by the target module on first use */
 	void *target;
 	void (*target_free)(void *target);

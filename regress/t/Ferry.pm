@@ -488,12 +488,13 @@ sub _column_list
 		WHERE attrelid = '$table'::regclass AND attnum > 0 AND NOT attisdropped});
 }
 
-# The dump of a database's schema, without the pgferry schema and
-# pg_dump's random \restrict key.
+# The dump of a database's schema, without the pgferry schema, the
+# publications (the pgoutput pass's, on the source alone) and pg_dump's
+# random \restrict key.
 sub schema_dump
 {
 	my ($node, $db) = @_;
-	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry -d '${\ $node->connstr($db)}'`;
+	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry --no-publications -d '${\ $node->connstr($db)}'`;
 	die "pg_dump of $db failed" if $? != 0;
 	$dump =~ s/^\\(un)?restrict .*\n//mg;
 	return $dump;
