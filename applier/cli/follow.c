@@ -48,6 +48,10 @@ cli_follow_usage(void)
 		   "change at LSN (one\n"
 		   "                           the target refused, applied there "
 		   "by hand)\n"
+		   "  --skip-lsn LSN           leave out the source transaction "
+		   "committed at LSN\n"
+		   "                           (one the target refuses, named by "
+		   "its error)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -97,6 +101,10 @@ cli_follow(int argc, char **argv)
 		 .kind = CLI_LSN,
 		 .to.lsn = &options.skip_ddl,
 		 .bad = "--skip-ddl: \"%s\" is not a WAL position (like 0/16B3748)"},
+		{.name = "skip-lsn",
+		 .kind = CLI_LSN,
+		 .to.lsn = &options.skip_lsn,
+		 .bad = "--skip-lsn: \"%s\" is not a WAL position (like 0/16B3748)"},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,
