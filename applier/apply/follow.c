@@ -488,6 +488,22 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 	return apply_set_encoding(follow->applier, facts->server_encoding);
 }
 
+/*
+ * A spool file failed: a full disk passes once space returns (the spool
+ * files go with the session, and the source sends their transactions
+ * again); anything else stops the job.  A session that filled the disk
+ * did not work, frames or not: the backoff grows, and the job gives up
+ * once the disk has stayed full for FOLLOW_GIVE_UP_MS.
+ */
+static SessionEnd
+follow_spool_failed(Follow *follow)
+{
+	if (!spool_is_full(follow->spool))
+		return follow_fail(follow, EXIT_OTHER);
+	follow->received = false;
+	return SESSION_RETRY;
+}
+
 /* Puts a change of a streamed transaction in its spool file. */
 static bool
 follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
@@ -549,7 +565,7 @@ typedef struct Replay
 	Follow *follow;
 	Lsn lsn;
 	bool decoded; /* false: the failure was decoding */
-	bool applied; /* false: ... or reading the spool */
+	bool applied; /* false: the failure was applying it */
 } Replay;
 
 /* One spooled frame of a streamed transaction, at its commit. */
@@ -619,9 +635,9 @@ follow_stream_commit(Follow *follow, const Change *change)
 	{
 		if (!replay.decoded)
 			return follow_fail(follow, EXIT_APPLY);
-		if (replay.applied)
+		if (!replay.applied)
 			return follow_apply_failed(follow);
-		return follow_fail(follow, EXIT_OTHER); /* the spool file */
+		return follow_spool_failed(follow);
 	}
 	batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
 	return follow_transaction_end(follow, commit_lsn);
@@ -695,7 +711,7 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			follow->stream_xid = change.xid;
 			return spool_start(follow->spool, change.xid, change.first_segment)
 					   ? SESSION_DONE
-					   : follow_fail(follow, EXIT_OTHER);
+					   : follow_spool_failed(follow);
 		case CHANGE_STREAM_STOP:
 			follow->stream_xid = 0;
 			return SESSION_DONE;
@@ -718,7 +734,7 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 		(change.kind != CHANGE_MESSAGE || change.transactional))
 		return follow_spool(follow, &change, msg)
 				   ? SESSION_DONE
-				   : follow_fail(follow, EXIT_OTHER);
+				   : follow_spool_failed(follow);
 	if (follow->skipping ||
 		tablesync_skip(follow->table_sync, &change, follow->commit_lsn))
 		return SESSION_DONE;
