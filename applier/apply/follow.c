@@ -103,6 +103,13 @@ typedef struct Follow
 	 * written as their net effect, they failed where source order may not.
 	 */
 	Lsn ordered_until;
+	/*
+	 * Transactions committed at or before it are applied one per target
+	 * transaction, each waited for: a failure among them is then that of
+	 * one source transaction, which its message names.
+	 */
+	Lsn alone_until;
+	bool skip_seen; /* --skip-lsn's transaction was received this session */
 	uint64_t applied_txns;
 	uint64_t skipped_txns;
 	uint64_t changes;		/* row changes applied */
@@ -115,6 +122,8 @@ typedef struct Follow
 	bool startup_seen;
 	bool in_transaction; /* between BEGIN and COMMIT */
 	bool skipping;		 /* its changes are already on the target */
+	bool leaving_out;	 /* it is --skip-lsn's: its changes are dropped */
+	uint64_t left_out;	 /* the changes dropped */
 	uint32_t stream_xid; /* in a stream block of this xid, or 0 */
 	Lsn wal_end;
 	int status; /* exit status when SESSION_FAILED */
@@ -138,31 +147,42 @@ follow_fail(Follow *follow, int status)
 
 /*
  * A failure on the target: reconnect if it may pass; write the batch again
- * in source order if it failed out of it; else stop.
+ * in source order if it failed out of it; else write it again one source
+ * transaction at a time, so that the failure names its transaction; else
+ * stop.
  */
 static SessionEnd
 follow_apply_failed(Follow *follow)
 {
+	ApplyFailure failure = apply_failure(follow->applier);
 	char position[LSN_TEXT_LEN];
 
-	switch (apply_failure(follow->applier))
+	if (failure == APPLY_TRANSIENT)
+		return SESSION_RETRY;
+	if (failure == APPLY_ORDER && batch_mode(follow->batch) == BATCH_NET)
 	{
-		case APPLY_TRANSIENT:
-			return SESSION_RETRY;
-		case APPLY_ORDER:
-			if (batch_mode(follow->batch) != BATCH_NET)
-				break;
-			follow->ordered_until = follow->last_commit;
-			follow->fallbacks++;
-			log_info("writing the source transactions up to %s again, in "
-					 "source order: their net effect failed on a constraint "
-					 "that source order may pass (a unique value moved from "
-					 "one row to another)",
-					 pg_lsn_format(follow->ordered_until, position));
-			return SESSION_REPLAY;
-		case APPLY_FAILED:
-			break;
+		follow->ordered_until = follow->last_commit;
+		follow->fallbacks++;
+		log_info("writing the source transactions up to %s again, in "
+				 "source order: their net effect failed on a constraint "
+				 "that source order may pass (a unique value moved from "
+				 "one row to another)",
+				 pg_lsn_format(follow->ordered_until, position));
+		return SESSION_REPLAY;
 	}
+	if (follow->last_commit > follow->alone_until)
+	{
+		/* the batch may hold several: find the one that fails */
+		follow->alone_until = follow->last_commit;
+		log_info("writing the source transactions up to %s again, one at a "
+				 "time, to find the one that fails",
+				 pg_lsn_format(follow->alone_until, position));
+		return SESSION_REPLAY;
+	}
+	log_hint("this is the source transaction committed at %s; pgferry "
+			 "follow --skip-lsn %s leaves it out (its changes are then "
+			 "missing on the target)",
+			 pg_lsn_format(follow->commit_lsn, position), position);
 	return follow_fail(follow, EXIT_APPLY);
 }
 
@@ -177,6 +197,23 @@ follow_batch_mode(const Follow *follow, Lsn commit_lsn)
 }
 
 /* --- committing ------------------------------------------------------------ */
+
+static SessionEnd follow_commit(Follow *follow, bool wait);
+
+/*
+ * The source transaction committed at commit_lsn is in the batch: commits
+ * when the batch is full, or at once (waiting) while transactions are
+ * applied one at a time.
+ */
+static SessionEnd
+follow_transaction_end(Follow *follow, Lsn commit_lsn)
+{
+	if (commit_lsn <= follow->alone_until)
+		return follow_commit(follow, true);
+	if (batch_should_commit(follow->batch))
+		return follow_commit(follow, false);
+	return SESSION_DONE;
+}
 
 /*
  * The target has committed a batch: its position may now be reported to
@@ -334,6 +371,9 @@ follow_close_session(Follow *follow)
 	follow->startup_seen = false;
 	follow->in_transaction = false;
 	follow->skipping = false;
+	follow->leaving_out = false;
+	follow->left_out = 0;
+	follow->skip_seen = false;
 	follow->stream_xid = 0;
 }
 
@@ -450,6 +490,22 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 	return apply_set_encoding(follow->applier, facts->server_encoding);
 }
 
+/*
+ * A spool file failed: a full disk passes once space returns (the spool
+ * files go with the session, and the source sends their transactions
+ * again); anything else stops the job.  A session that filled the disk
+ * did not work, frames or not: the backoff grows, and the job gives up
+ * once the disk has stayed full for FOLLOW_GIVE_UP_MS.
+ */
+static SessionEnd
+follow_spool_failed(Follow *follow)
+{
+	if (!spool_is_full(follow->spool))
+		return follow_fail(follow, EXIT_OTHER);
+	follow->received = false;
+	return SESSION_RETRY;
+}
+
 /* Puts a change of a streamed transaction in its spool file. */
 static bool
 follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
@@ -465,12 +521,53 @@ follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
 	return spool_write(follow->spool, xid, subxid, msg->data, msg->len);
 }
 
+/*
+ * --skip-lsn names the commit of the transaction to leave out.  Commits
+ * come in LSN order: one past it, when none was at it, means that no
+ * transaction of the stream commits there; nothing past it is applied.
+ */
+static bool
+follow_check_skip_lsn(Follow *follow, Lsn commit_lsn)
+{
+	Lsn skip = follow->options->skip_lsn;
+	char position[LSN_TEXT_LEN];
+	char next[LSN_TEXT_LEN];
+
+	if (commit_lsn == skip)
+		follow->skip_seen = true;
+	if (skip == LSN_INVALID || commit_lsn <= skip || follow->skip_seen ||
+		skip <= follow->applied_commit)
+		return true;
+	log_error("--skip-lsn %s is not the commit of a source transaction of "
+			  "slot \"%s\": the next one commits at %s",
+			  pg_lsn_format(skip, position), follow->options->slot,
+			  pg_lsn_format(commit_lsn, next));
+	log_hint("give the LSN that the failed transaction's message names; "
+			 "nothing was applied past %s",
+			 pg_lsn_format(follow->applied_commit, position));
+	return false;
+}
+
+/* The transaction --skip-lsn names has been dropped: says what it held. */
+static void
+follow_left_out(Follow *follow, uint32_t xid, Lsn commit_lsn)
+{
+	char position[LSN_TEXT_LEN];
+
+	log_info("left out source transaction %u committed at %s (--skip-lsn): "
+			 "%" PRIu64 " %s not applied",
+			 xid, pg_lsn_format(commit_lsn, position), follow->left_out,
+			 plural((long long) follow->left_out, "change", "changes"));
+	follow->leaving_out = false;
+	follow->left_out = 0;
+}
+
 typedef struct Replay
 {
 	Follow *follow;
 	Lsn lsn;
 	bool decoded; /* false: the failure was decoding */
-	bool applied; /* false: ... or reading the spool */
+	bool applied; /* false: the failure was applying it */
 } Replay;
 
 /* One spooled frame of a streamed transaction, at its commit. */
@@ -507,6 +604,7 @@ follow_stream_commit(Follow *follow, const Change *change)
 	uint32_t xid = change->xid;
 	Lsn commit_lsn = change->lsn;
 	Lsn end_lsn = change->end_lsn;
+	char position[LSN_TEXT_LEN];
 	int64_t commit_time = change->commit_time;
 	bool ok;
 
@@ -520,9 +618,23 @@ follow_stream_commit(Follow *follow, const Change *change)
 		follow->skipped_txns++;
 		return SESSION_DONE;
 	}
+	if (!follow_check_skip_lsn(follow, commit_lsn))
+		return follow_fail(follow, EXIT_USAGE);
+	follow->commit_lsn = commit_lsn;
 	end = follow_choose_mode(follow, commit_lsn);
 	if (end != SESSION_DONE)
 		return end;
+	if (commit_lsn == follow->options->skip_lsn)
+	{
+		log_info("left out source transaction %u committed at %s "
+				 "(--skip-lsn): %" PRIu64 " bytes of streamed changes not "
+				 "applied",
+				 xid, pg_lsn_format(commit_lsn, position),
+				 spool_bytes(follow->spool, xid));
+		spool_abort(follow->spool, xid, xid);
+		batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
+		return follow_transaction_end(follow, commit_lsn);
+	}
 	log_verbose("applying streamed transaction %u (%" PRIu64 " bytes spooled)",
 				xid, spool_bytes(follow->spool, xid));
 	decode_replay_begin(follow->decoder);
@@ -532,14 +644,12 @@ follow_stream_commit(Follow *follow, const Change *change)
 	{
 		if (!replay.decoded)
 			return follow_fail(follow, EXIT_APPLY);
-		if (replay.applied)
+		if (!replay.applied)
 			return follow_apply_failed(follow);
-		return follow_fail(follow, EXIT_OTHER); /* the spool file */
+		return follow_spool_failed(follow);
 	}
 	batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
-	if (batch_should_commit(follow->batch))
-		return follow_commit(follow, false);
-	return SESSION_DONE;
+	return follow_transaction_end(follow, commit_lsn);
 }
 
 static bool
@@ -592,8 +702,12 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			follow->commit_lsn = change.lsn;
 			if (change.lsn > follow->last_commit)
 				follow->last_commit = change.lsn;
-			return follow->skipping ? SESSION_DONE
-									: follow_choose_mode(follow, change.lsn);
+			if (follow->skipping)
+				return SESSION_DONE;
+			if (!follow_check_skip_lsn(follow, change.lsn))
+				return follow_fail(follow, EXIT_USAGE);
+			follow->leaving_out = change.lsn == follow->options->skip_lsn;
+			return follow_choose_mode(follow, change.lsn);
 		case CHANGE_COMMIT:
 			follow->in_transaction = false;
 			if (follow->skipping)
@@ -602,16 +716,16 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 				follow->skipping = false;
 				return SESSION_DONE;
 			}
+			if (follow->leaving_out)
+				follow_left_out(follow, change.xid, change.lsn);
 			batch_end_transaction(follow->batch, change.lsn, change.end_lsn,
 								  change.commit_time);
-			if (batch_should_commit(follow->batch))
-				return follow_commit(follow, false);
-			return SESSION_DONE;
+			return follow_transaction_end(follow, change.lsn);
 		case CHANGE_STREAM_START:
 			follow->stream_xid = change.xid;
 			return spool_start(follow->spool, change.xid, change.first_segment)
 					   ? SESSION_DONE
-					   : follow_fail(follow, EXIT_OTHER);
+					   : follow_spool_failed(follow);
 		case CHANGE_STREAM_STOP:
 			follow->stream_xid = 0;
 			return SESSION_DONE;
@@ -634,11 +748,16 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 		(change.kind != CHANGE_MESSAGE || change.transactional))
 		return follow_spool(follow, &change, msg)
 				   ? SESSION_DONE
-				   : follow_fail(follow, EXIT_OTHER);
+				   : follow_spool_failed(follow);
 	if (follow->skipping ||
 		tablesync_skip(follow->table_sync, &change, follow->commit_lsn) ||
 		scope_skip(follow->scope, &change))
 		return SESSION_DONE;
+	if (follow->leaving_out)
+	{
+		follow->left_out++;
+		return SESSION_DONE;
+	}
 	if (!batch_add(follow->batch, &change))
 		return follow_apply_failed(follow);
 	return SESSION_DONE;

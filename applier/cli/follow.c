@@ -41,6 +41,10 @@ cli_follow_usage(void)
 		   "(default: each\n"
 		   "                           batch's net effect, per table and "
 		   "key)\n" CLI_HELP_DDL
+		   "  --skip-lsn LSN           leave out the source transaction "
+		   "committed at LSN\n"
+		   "                           (one the target refuses, named by "
+		   "its error)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -83,6 +87,10 @@ cli_follow(int argc, char **argv)
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
 		CLI_ROW_SEQUENCES_INTERVAL(options),
 		CLI_ROW_SKIP_DDL(options),
+		{.name = "skip-lsn",
+		 .kind = CLI_LSN,
+		 .to.lsn = &options.skip_lsn,
+		 .bad = "--skip-lsn: \"%s\" is not a WAL position (like 0/16B3748)"},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,
