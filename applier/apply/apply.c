@@ -23,10 +23,12 @@
 #include "apply/prepared.h"
 #include "apply/sequences.h"
 #include "apply/stmt.h"
+#include "apply/tablemetrics.h"
 #include "apply/target.h"
 #include "common/buf.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "state/appliers.h"
 
 typedef enum ExpectKind
@@ -716,6 +718,7 @@ apply_group(Applier *applier, const ApplyGroup *group)
 	if ((target = apply_target(applier, group->rel)) == NULL)
 		return false;
 	applier->counters.rows += group->nrows;
+	tablemetrics_written(group->rel, group->rows, group->nrows);
 	switch (group->kind)
 	{
 		case GROUP_UPSERT:
@@ -930,6 +933,13 @@ apply_discard_after(Applier *applier, int count)
 	applier->nexpects = count;
 }
 
+/* kind: delete_missing or update_missing (pgferry_conflicts_total) */
+static void
+apply_count_conflicts(const char *kind, long count)
+{
+	metrics_add(metrics_series(METRIC_CONFLICTS, kind, NULL), count);
+}
+
 /*
  * Reads the results of the first count expectations, up to the sync point
  * that ends them, checks them, and drops them from the queue.
@@ -971,12 +981,19 @@ apply_read_segment(Applier *applier, int count)
 				break;
 			case EXPECT_DELETED:
 				if (affected < expect->nrows)
+				{
 					applier->counters.missing_deletes +=
 						expect->nrows - affected;
+					apply_count_conflicts("delete_missing",
+										  expect->nrows - affected);
+				}
 				break;
 			case EXPECT_INSERTED:
 				if (affected > 0)
+				{
 					applier->counters.missing_updates += affected;
+					apply_count_conflicts("update_missing", affected);
+				}
 				break;
 		}
 		pg_result_free(res);

@@ -30,13 +30,17 @@
 #include "apply/apply.h"
 #include "apply/follow.h"
 #include "apply/sequences.h"
+#include "apply/tablemetrics.h"
 #include "catalog/publication.h"
 #include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "state/progress.h"
+#include "state/slotwal.h"
 #include "state/state.h"
 #include "state/tablesync.h"
 #include "stream/decode.h"
@@ -105,6 +109,8 @@ typedef struct Follow
 	uint64_t skipped_txns;
 	uint64_t changes;		/* row changes applied */
 	uint64_t fallbacks;		/* batches written again in source order */
+	const char *lost;		/* the server whose connection failed */
+	double wal_read_at;		/* clock_seconds() of slot_wal_read(), or 0 */
 	ApplyCounters counters; /* of the sessions that ended */
 	bool feedback_due;		/* a commit was confirmed since the last one */
 	double lag_logged;		/* clock_seconds() of the last lag line, or 0 */
@@ -134,6 +140,14 @@ follow_fail(Follow *follow, int status)
 	return SESSION_FAILED;
 }
 
+/* The connection to server ("source", "target") failed: reconnect. */
+static SessionEnd
+follow_retry(Follow *follow, const char *server)
+{
+	follow->lost = server;
+	return SESSION_RETRY;
+}
+
 /*
  * A failure on the target: reconnect if it may pass; write the batch again
  * in source order if it failed out of it; else stop.
@@ -146,12 +160,13 @@ follow_apply_failed(Follow *follow)
 	switch (apply_failure(follow->applier))
 	{
 		case APPLY_TRANSIENT:
-			return SESSION_RETRY;
+			return follow_retry(follow, "target");
 		case APPLY_ORDER:
 			if (batch_mode(follow->batch) != BATCH_NET)
 				break;
 			follow->ordered_until = follow->last_commit;
 			follow->fallbacks++;
+			metrics_set_gauge(METRIC_FALLBACKS, (double) follow->fallbacks);
 			log_info("writing the source transactions up to %s again, in "
 					 "source order: their net effect failed on a constraint "
 					 "that source order may pass (a unique value moved from "
@@ -185,6 +200,10 @@ follow_committed(void *arg, const BatchStats *stats)
 {
 	Follow *follow = arg;
 	char position[LSN_TEXT_LEN];
+	uint64_t lag_bytes = follow->wal_end > stats->end_lsn
+							 ? (uint64_t) (follow->wal_end - stats->end_lsn)
+							 : 0;
+	double lag_seconds = (clock_pg_now() - stats->commit_time) / 1e6;
 
 	follow->applied_commit = stats->commit_lsn;
 	follow->applied_end = stats->end_lsn;
@@ -194,6 +213,11 @@ follow_committed(void *arg, const BatchStats *stats)
 	follow->counters.statements += stats->statements;
 	stream_set_flushed(follow->stream, stats->end_lsn);
 	follow->feedback_due = true;
+	metrics_add(metrics_series(METRIC_BATCHES, NULL, NULL), 1);
+	metrics_observe(METRIC_BATCH_SECONDS, stats->elapsed_ms / 1000.0);
+	metrics_set_gauge(METRIC_LAG_BYTES, (double) lag_bytes);
+	metrics_set_gauge(METRIC_LAG_SECONDS, lag_seconds);
+	metrics_heartbeat();
 	if (log_is_verbose())
 		log_verbose(
 			"applied %" PRIu64 " %s: %" PRIu64 " row %s, %" PRIu64
@@ -209,22 +233,15 @@ follow_committed(void *arg, const BatchStats *stats)
 			batch_mode(follow->batch) == BATCH_NET ? "net effect"
 												   : "source order",
 			stats->bytes, stats->elapsed_ms,
-			pg_lsn_format(stats->end_lsn, position),
-			follow->wal_end > stats->end_lsn
-				? (uint64_t) (follow->wal_end - stats->end_lsn)
-				: 0,
-			(clock_pg_now() - stats->commit_time) / 1e6);
+			pg_lsn_format(stats->end_lsn, position), lag_bytes, lag_seconds);
 	else if (follow->options->log_lag &&
 			 (follow->lag_logged == 0 ||
 			  clock_seconds() - follow->lag_logged >= FOLLOW_LAG_LOG_S))
 	{
 		/* once streaming, this is the only sign of how far behind it is */
 		log_info("streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
-				 pg_lsn_format(stats->end_lsn, position),
-				 follow->wal_end > stats->end_lsn
-					 ? (uint64_t) (follow->wal_end - stats->end_lsn)
-					 : 0,
-				 (clock_pg_now() - stats->commit_time) / 1e6);
+				 pg_lsn_format(stats->end_lsn, position), lag_bytes,
+				 lag_seconds);
 		follow->lag_logged = clock_seconds();
 	}
 }
@@ -236,7 +253,9 @@ follow_feedback(Follow *follow)
 	if (!follow->feedback_due)
 		return SESSION_DONE;
 	follow->feedback_due = false;
-	return stream_send_feedback(follow->stream) ? SESSION_DONE : SESSION_RETRY;
+	return stream_send_feedback(follow->stream)
+			   ? SESSION_DONE
+			   : follow_retry(follow, "source");
 }
 
 /*
@@ -282,7 +301,7 @@ follow_finish(Follow *follow)
 	if (end != SESSION_DONE)
 		return end;
 	if (!stream_send_feedback(follow->stream))
-		return SESSION_RETRY;
+		return follow_retry(follow, "source");
 	return SESSION_DONE;
 }
 
@@ -304,7 +323,8 @@ follow_hold_task_lock(Follow *follow)
 		state_lock_task(follow->options->target, follow->options->slot, &busy);
 	if (follow->task_lock)
 		return SESSION_DONE;
-	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
+	return busy ? follow_fail(follow, EXIT_OTHER)
+				: follow_retry(follow, "target");
 }
 
 static void
@@ -355,30 +375,31 @@ follow_open_session(Follow *follow)
 		return end;
 	follow->stream = stream_open(&stream_options, &transient);
 	if (follow->stream == NULL)
-		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
+		return transient ? follow_retry(follow, "source")
+						 : follow_fail(follow, EXIT_OTHER);
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
 
 	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
 	if (follow->target == NULL)
-		return SESSION_RETRY;
+		return follow_retry(follow, "target");
 	if (!progress_prepare(follow->target) ||
 		!progress_read(follow->target, &follow->key, &follow->applied_commit,
 					   &follow->applied_end))
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	tablesync_free(follow->table_sync);
 	follow->table_sync = tablesync_load(follow->target, options->slot);
 	if (follow->table_sync == NULL)
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	follow->applier = apply_create(follow->target, options->fire_triggers);
 	if (follow->applier == NULL)
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	apply_set_ddl(follow->applier,
 				  &(DdlSettings){options->skip_ddl, follow->filter});
@@ -390,7 +411,7 @@ follow_open_session(Follow *follow)
 	stream_set_flushed(follow->stream, follow->applied_end);
 	if (!stream_start(follow->stream))
 		return stream_failure_is_transient(follow->stream)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "source")
 				   : follow_fail(follow, EXIT_OTHER);
 	/* pgoutput sends no Startup: the connection tells the same */
 	if (options->plugin == PLUGIN_PGOUTPUT &&
@@ -403,6 +424,7 @@ follow_open_session(Follow *follow)
 				 pg_lsn_format(follow->applied_commit, position));
 	else
 		log_info("streaming slot \"%s\" from its start", options->slot);
+	metrics_trouble(NULL);
 	return SESSION_DONE;
 }
 
@@ -624,6 +646,9 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 	if (follow->skipping ||
 		tablesync_skip(follow->table_sync, &change, follow->commit_lsn))
 		return SESSION_DONE;
+	if (change.kind == CHANGE_INSERT || change.kind == CHANGE_UPDATE ||
+		change.kind == CHANGE_DELETE)
+		tablemetrics_received(change.rel, change.kind);
 	if (!batch_add(follow->batch, &change))
 		return follow_apply_failed(follow);
 	return SESSION_DONE;
@@ -652,6 +677,31 @@ follow_sequences(Follow *follow)
 		return;
 	if (!sequences_request(source))
 		follow->sequences_off = true;
+	pg_disconnect(source);
+}
+
+/*
+ * What the metrics show between batches: the job is alive, the spool's
+ * size, and every SLOT_WAL_WATCH_INTERVAL the WAL the slot holds (read
+ * only while the metrics are served: it takes a session on the source).
+ */
+static void
+follow_publish(Follow *follow)
+{
+	PgConn *source;
+	SlotWal wal;
+
+	metrics_heartbeat();
+	metrics_set_gauge(METRIC_SPOOL_BYTES,
+					  (double) spool_total_bytes(follow->spool));
+	if (!metrics_http_serving() ||
+		clock_seconds() - follow->wal_read_at < SLOT_WAL_WATCH_INTERVAL)
+		return;
+	follow->wal_read_at = clock_seconds();
+	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
+	if (source == NULL)
+		return;
+	slot_wal_read(source, follow->options->slot, &wal);
 	pg_disconnect(source);
 }
 
@@ -695,13 +745,15 @@ follow_session(Follow *follow)
 		}
 		if (event == STREAM_IDLE)
 			event = stream_receive(follow->stream, 1000, &msg, follow->target);
+		if (event == STREAM_IDLE || event == STREAM_KEEPALIVE)
+			follow_publish(follow);
 		switch (event)
 		{
 			case STREAM_IDLE:
 				continue;
 			case STREAM_FAILED:
 				return stream_failure_is_transient(follow->stream)
-						   ? SESSION_RETRY
+						   ? follow_retry(follow, "source")
 						   : follow_fail(follow, EXIT_OTHER);
 			case STREAM_KEEPALIVE:
 				if (msg.wal_end > follow->wal_end)
@@ -737,6 +789,7 @@ follow_session(Follow *follow)
 				 */
 				if (++frames % FOLLOW_PUSH_FRAMES == 0)
 				{
+					follow_publish(follow);
 					if (!batch_push(follow->batch))
 						return follow_apply_failed(follow);
 					if ((end = follow_feedback(follow)) != SESSION_DONE)
@@ -953,6 +1006,10 @@ follow_run(const FollowOptions *options)
 			status = EXIT_CONNECTION;
 			break;
 		}
+		metrics_add(metrics_series(METRIC_RECONNECTS, follow.lost, NULL), 1);
+		metrics_trouble(strcmp(follow.lost, "target") == 0
+							? "reconnecting to the target"
+							: "reconnecting to the source");
 		log_info("reconnecting in %d s", backoff / 1000);
 		follow_sleep(backoff);
 		if (stop_requests)

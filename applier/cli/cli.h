@@ -195,6 +195,17 @@ extern Plugin cli_plugin(const char *arg);
 	"SIGHUP\n"                                                                \
 	"                           opens it again (after a log rotation)\n"
 
+/* --metrics-addr (common/metrics_http.h), for follow and migrate. */
+#define CLI_ROW_METRICS(addr_var)                                             \
+	{                                                                         \
+		.name = "metrics-addr", .kind = CLI_TEXT, .to.text = &(addr_var)      \
+	}
+#define CLI_HELP_METRICS                                                      \
+	"  --metrics-addr HOST:PORT serve Prometheus metrics on /metrics and "    \
+	"health on\n"                                                             \
+	"                           /healthz (the README: \"Reading the "         \
+	"metrics\")\n"
+
 /* The restore's modes (RestoreModes), for migrate and preflight. */
 #define CLI_ROW_NO_OWNER(modes)                                               \
 	{                                                                         \

@@ -81,5 +81,7 @@ extern void spool_discard_all(Spool *spool);
 
 /* Bytes spooled for xid so far. */
 extern uint64_t spool_bytes(const Spool *spool, uint32_t xid);
+/* ... and for every transaction in it. */
+extern uint64_t spool_total_bytes(const Spool *spool);
 
 #endif /* PGFERRY_SPOOL_H */
