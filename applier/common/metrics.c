@@ -43,12 +43,13 @@ static const MetricDef defs[METRIC_COUNT] = {
 	 "the target and its commit there"},
 	{"pgferry_changes_received_total",
 	 METRIC_COUNTER,
-	 "Row changes received from the source, per table and kind",
+	 "Row changes received from the source, per table and kind (sent again "
+	 "after a reconnect: counted again)",
 	 {"table", "kind"}},
 	{"pgferry_rows_written_total",
 	 METRIC_COUNTER,
 	 "Rows written to the target (after each batch's net effect), per table "
-	 "and kind",
+	 "and kind (written again after a failure: counted again)",
 	 {"table", "kind"}},
 	{"pgferry_batches_total", METRIC_COUNTER,
 	 "Target transactions committed by the stream"},
