@@ -156,6 +156,7 @@ static SessionEnd
 follow_apply_failed(Follow *follow)
 {
 	char position[LSN_TEXT_LEN];
+	LogFields fields = LOG_FIELDS_INIT;
 
 	switch (apply_failure(follow->applier))
 	{
@@ -167,11 +168,15 @@ follow_apply_failed(Follow *follow)
 			follow->ordered_until = follow->last_commit;
 			follow->fallbacks++;
 			metrics_set_gauge(METRIC_FALLBACKS, (double) follow->fallbacks);
-			log_info("writing the source transactions up to %s again, in "
-					 "source order: their net effect failed on a constraint "
-					 "that source order may pass (a unique value moved from "
-					 "one row to another)",
-					 pg_lsn_format(follow->ordered_until, position));
+			log_field(&fields, "lsn", "%s",
+					  pg_lsn_format(follow->ordered_until, position));
+			log_field_int(&fields, "fallbacks", (long long) follow->fallbacks);
+			log_event(LOG_LEVEL_INFO, &fields,
+					  "writing the source transactions up to %s again, in "
+					  "source order: their net effect failed on a constraint "
+					  "that source order may pass (a unique value moved from "
+					  "one row to another)",
+					  position);
 			return SESSION_REPLAY;
 		case APPLY_FAILED:
 			break;
@@ -219,29 +224,40 @@ follow_committed(void *arg, const BatchStats *stats)
 	metrics_set_gauge(METRIC_LAG_SECONDS, lag_seconds);
 	metrics_heartbeat();
 	if (log_is_verbose())
-		log_verbose(
-			"applied %" PRIu64 " %s: %" PRIu64 " row %s, %" PRIu64
-			" %s written in %" PRIu64 " %s (%s), %" PRIu64 " bytes, %" PRId64
-			" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
-			stats->txns,
-			plural((long long) stats->txns, "transaction", "transactions"),
-			stats->changes,
-			plural((long long) stats->changes, "change", "changes"),
-			stats->rows, plural((long long) stats->rows, "row", "rows"),
-			stats->statements,
-			plural((long long) stats->statements, "statement", "statements"),
-			batch_mode(follow->batch) == BATCH_NET ? "net effect"
-												   : "source order",
-			stats->bytes, stats->elapsed_ms,
-			pg_lsn_format(stats->end_lsn, position), lag_bytes, lag_seconds);
+	{
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field_int(&fields, "txns", (long long) stats->txns);
+		log_field_int(&fields, "changes", (long long) stats->changes);
+		log_field_int(&fields, "rows", (long long) stats->rows);
+		log_field_int(&fields, "statements", (long long) stats->statements);
+		log_field(&fields, "mode", "%s",
+				  batch_mode(follow->batch) == BATCH_NET ? "net_effect"
+														 : "source_order");
+		log_field_int(&fields, "bytes", (long long) stats->bytes);
+		log_field_number(&fields, "seconds", stats->elapsed_ms / 1000.0);
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(
+			LOG_LEVEL_VERBOSE, &fields, "applied %" PRIu64 " %s", stats->txns,
+			plural((long long) stats->txns, "transaction", "transactions"));
+	}
 	else if (follow->options->log_lag &&
 			 (follow->lag_logged == 0 ||
 			  clock_seconds() - follow->lag_logged >= FOLLOW_LAG_LOG_S))
 	{
 		/* once streaming, this is the only sign of how far behind it is */
-		log_info("streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
-				 pg_lsn_format(stats->end_lsn, position), lag_bytes,
-				 lag_seconds);
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(LOG_LEVEL_INFO, &fields,
+				  "streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
+				  fields.field[0].value, lag_bytes, lag_seconds);
 		follow->lag_logged = clock_seconds();
 	}
 }
@@ -975,6 +991,7 @@ follow_run(const FollowOptions *options)
 	for (;;)
 	{
 		SessionEnd end = follow_session(&follow);
+		LogFields fields = LOG_FIELDS_INIT;
 
 		if (follow.stream && follow.target)
 			ever_connected = true;
@@ -1010,7 +1027,10 @@ follow_run(const FollowOptions *options)
 		metrics_trouble(strcmp(follow.lost, "target") == 0
 							? "reconnecting to the target"
 							: "reconnecting to the source");
-		log_info("reconnecting in %d s", backoff / 1000);
+		log_field(&fields, "server", "%s", follow.lost);
+		log_field_int(&fields, "seconds", backoff / 1000);
+		log_event(LOG_LEVEL_INFO, &fields, "reconnecting in %d s",
+				  backoff / 1000);
 		follow_sleep(backoff);
 		if (stop_requests)
 			break;
