@@ -190,7 +190,8 @@ extern Plugin cli_plugin(const char *arg);
 #define CLI_HELP_LOG                                                          \
 	"  --log-format FORMAT      text (default) or json: one object a line "   \
 	"with\n"                                                                  \
-	"                           time, pid, level and message\n"               \
+	"                           time, pid, level, message and the event's "   \
+	"fields\n"                                                                \
 	"  --log-file PATH          append the messages to PATH, not stderr; "    \
 	"SIGHUP\n"                                                                \
 	"                           opens it again (after a log rotation)\n"

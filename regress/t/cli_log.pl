@@ -33,6 +33,24 @@ is($res->{rc}, 2, '--log-file in a missing directory: exit 2');
 like($res->{stderr}, qr{--log-file: could not open ".*/no/such/dir/log"},
 	'--log-file in a missing directory: names the file');
 
+# --- every command takes the log options ---------------------------------------
+for my $command (qw(follow migrate preflight verify cutover finish status))
+{
+	my $log = "$dir/$command.log";
+	my $res = run_pgferry(
+		[
+			$command, '--source', 'host=/nonexistent', '--target', 'host=/nonexistent',
+			($command eq 'follow' ? ('--slot', 'logs') : ()),
+			'--log-format', 'json', '--log-file', $log, '-v'
+		]);
+	is($res->{rc}, 3, "$command with the log options: exit 3 (no server)");
+	is($res->{stderr}, '', "$command: nothing on stderr with --log-file");
+	my @events = map { eval { decode_json($_) } // { bad => $_ } } split /\n/, slurp_file($log);
+	ok((grep { ($_->{level} // '') eq 'ERROR'
+		  && ($_->{message} // '') =~ /could not connect to the (source|target) server/ } @events),
+		"$command: the connection error is a JSON line in the file");
+}
+
 # --- json lines, to a file ----------------------------------------------------
 $source->safe_psql('postgres',
 	"INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g");
