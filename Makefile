@@ -78,7 +78,7 @@ APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o \
 	applier/pattern_syntax.o
 APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iapplier -I. -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
-APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
+APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lmicrohttpd -lm
 
 # The binary goes where the server's programs are (pg_config --bindir), with
 # a link and the man page under PREFIX; DESTDIR stages all of it.

@@ -31,13 +31,17 @@
 #include "apply/follow.h"
 #include "apply/scope.h"
 #include "apply/sequences.h"
+#include "apply/tablemetrics.h"
 #include "catalog/publication.h"
 #include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "state/progress.h"
+#include "state/slotwal.h"
 #include "state/state.h"
 #include "state/tablesync.h"
 #include "stream/decode.h"
@@ -114,6 +118,8 @@ typedef struct Follow
 	uint64_t skipped_txns;
 	uint64_t changes;		/* row changes applied */
 	uint64_t fallbacks;		/* batches written again in source order */
+	const char *lost;		/* the server whose connection failed */
+	double wal_read_at;		/* clock_seconds() of slot_wal_read(), or 0 */
 	ApplyCounters counters; /* of the sessions that ended */
 	bool feedback_due;		/* a commit was confirmed since the last one */
 	double lag_logged;		/* clock_seconds() of the last lag line, or 0 */
@@ -145,6 +151,14 @@ follow_fail(Follow *follow, int status)
 	return SESSION_FAILED;
 }
 
+/* The connection to server ("source", "target") failed: reconnect. */
+static SessionEnd
+follow_retry(Follow *follow, const char *server)
+{
+	follow->lost = server;
+	return SESSION_RETRY;
+}
+
 /*
  * A failure on the target: reconnect if it may pass; write the batch again
  * in source order if it failed out of it; else write it again one source
@@ -156,18 +170,24 @@ follow_apply_failed(Follow *follow)
 {
 	ApplyFailure failure = apply_failure(follow->applier);
 	char position[LSN_TEXT_LEN];
+	LogFields fields = LOG_FIELDS_INIT;
 
 	if (failure == APPLY_TRANSIENT)
-		return SESSION_RETRY;
+		return follow_retry(follow, "target");
 	if (failure == APPLY_ORDER && batch_mode(follow->batch) == BATCH_NET)
 	{
 		follow->ordered_until = follow->last_commit;
 		follow->fallbacks++;
-		log_info("writing the source transactions up to %s again, in "
-				 "source order: their net effect failed on a constraint "
-				 "that source order may pass (a unique value moved from "
-				 "one row to another)",
-				 pg_lsn_format(follow->ordered_until, position));
+		metrics_set_gauge(METRIC_FALLBACKS, (double) follow->fallbacks);
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(follow->ordered_until, position));
+		log_field_int(&fields, "fallbacks", (long long) follow->fallbacks);
+		log_event(LOG_LEVEL_INFO, &fields,
+				  "writing the source transactions up to %s again, in "
+				  "source order: their net effect failed on a constraint "
+				  "that source order may pass (a unique value moved from "
+				  "one row to another)",
+				  position);
 		return SESSION_REPLAY;
 	}
 	if (follow->last_commit > follow->alone_until)
@@ -224,6 +244,10 @@ follow_committed(void *arg, const BatchStats *stats)
 {
 	Follow *follow = arg;
 	char position[LSN_TEXT_LEN];
+	uint64_t lag_bytes = follow->wal_end > stats->end_lsn
+							 ? (uint64_t) (follow->wal_end - stats->end_lsn)
+							 : 0;
+	double lag_seconds = (clock_pg_now() - stats->commit_time) / 1e6;
 
 	follow->applied_commit = stats->commit_lsn;
 	follow->applied_end = stats->end_lsn;
@@ -233,37 +257,46 @@ follow_committed(void *arg, const BatchStats *stats)
 	follow->counters.statements += stats->statements;
 	stream_set_flushed(follow->stream, stats->end_lsn);
 	follow->feedback_due = true;
+	metrics_add(metrics_series(METRIC_BATCHES, NULL, NULL), 1);
+	metrics_observe(METRIC_BATCH_SECONDS, stats->elapsed_ms / 1000.0);
+	metrics_set_gauge(METRIC_LAG_BYTES, (double) lag_bytes);
+	metrics_set_gauge(METRIC_LAG_SECONDS, lag_seconds);
+	metrics_heartbeat();
 	if (log_is_verbose())
-		log_verbose(
-			"applied %" PRIu64 " %s: %" PRIu64 " row %s, %" PRIu64
-			" %s written in %" PRIu64 " %s (%s), %" PRIu64 " bytes, %" PRId64
-			" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
-			stats->txns,
-			plural((long long) stats->txns, "transaction", "transactions"),
-			stats->changes,
-			plural((long long) stats->changes, "change", "changes"),
-			stats->rows, plural((long long) stats->rows, "row", "rows"),
-			stats->statements,
-			plural((long long) stats->statements, "statement", "statements"),
-			batch_mode(follow->batch) == BATCH_NET ? "net effect"
-												   : "source order",
-			stats->bytes, stats->elapsed_ms,
-			pg_lsn_format(stats->end_lsn, position),
-			follow->wal_end > stats->end_lsn
-				? (uint64_t) (follow->wal_end - stats->end_lsn)
-				: 0,
-			(clock_pg_now() - stats->commit_time) / 1e6);
+	{
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field_int(&fields, "txns", (long long) stats->txns);
+		log_field_int(&fields, "changes", (long long) stats->changes);
+		log_field_int(&fields, "rows", (long long) stats->rows);
+		log_field_int(&fields, "statements", (long long) stats->statements);
+		log_field(&fields, "mode", "%s",
+				  batch_mode(follow->batch) == BATCH_NET ? "net_effect"
+														 : "source_order");
+		log_field_int(&fields, "bytes", (long long) stats->bytes);
+		log_field_number(&fields, "seconds", stats->elapsed_ms / 1000.0);
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(
+			LOG_LEVEL_VERBOSE, &fields, "applied %" PRIu64 " %s", stats->txns,
+			plural((long long) stats->txns, "transaction", "transactions"));
+	}
 	else if (follow->options->log_lag &&
 			 (follow->lag_logged == 0 ||
 			  clock_seconds() - follow->lag_logged >= FOLLOW_LAG_LOG_S))
 	{
 		/* once streaming, this is the only sign of how far behind it is */
-		log_info("streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
-				 pg_lsn_format(stats->end_lsn, position),
-				 follow->wal_end > stats->end_lsn
-					 ? (uint64_t) (follow->wal_end - stats->end_lsn)
-					 : 0,
-				 (clock_pg_now() - stats->commit_time) / 1e6);
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(LOG_LEVEL_INFO, &fields,
+				  "streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
+				  fields.field[0].value, lag_bytes, lag_seconds);
 		follow->lag_logged = clock_seconds();
 	}
 }
@@ -275,7 +308,9 @@ follow_feedback(Follow *follow)
 	if (!follow->feedback_due)
 		return SESSION_DONE;
 	follow->feedback_due = false;
-	return stream_send_feedback(follow->stream) ? SESSION_DONE : SESSION_RETRY;
+	return stream_send_feedback(follow->stream)
+			   ? SESSION_DONE
+			   : follow_retry(follow, "source");
 }
 
 /*
@@ -321,7 +356,7 @@ follow_finish(Follow *follow)
 	if (end != SESSION_DONE)
 		return end;
 	if (!stream_send_feedback(follow->stream))
-		return SESSION_RETRY;
+		return follow_retry(follow, "source");
 	return SESSION_DONE;
 }
 
@@ -343,7 +378,8 @@ follow_hold_task_lock(Follow *follow)
 		state_lock_task(follow->options->target, follow->options->slot, &busy);
 	if (follow->task_lock)
 		return SESSION_DONE;
-	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
+	return busy ? follow_fail(follow, EXIT_OTHER)
+				: follow_retry(follow, "target");
 }
 
 static void
@@ -397,30 +433,31 @@ follow_open_session(Follow *follow)
 		return end;
 	follow->stream = stream_open(&stream_options, &transient);
 	if (follow->stream == NULL)
-		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
+		return transient ? follow_retry(follow, "source")
+						 : follow_fail(follow, EXIT_OTHER);
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
 
 	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
 	if (follow->target == NULL)
-		return SESSION_RETRY;
+		return follow_retry(follow, "target");
 	if (!progress_prepare(follow->target) ||
 		!progress_read(follow->target, &follow->key, &follow->applied_commit,
 					   &follow->applied_end))
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	tablesync_free(follow->table_sync);
 	follow->table_sync = tablesync_load(follow->target, options->slot);
 	if (follow->table_sync == NULL)
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	follow->applier = apply_create(follow->target, options->fire_triggers);
 	if (follow->applier == NULL)
 		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "target")
 				   : follow_fail(follow, EXIT_APPLY);
 	apply_set_ddl(follow->applier,
 				  &(DdlSettings){options->skip_ddl, follow->filter});
@@ -432,7 +469,7 @@ follow_open_session(Follow *follow)
 	stream_set_flushed(follow->stream, follow->applied_end);
 	if (!stream_start(follow->stream))
 		return stream_failure_is_transient(follow->stream)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "source")
 				   : follow_fail(follow, EXIT_OTHER);
 	/* pgoutput sends no Startup: the connection tells the same */
 	if (options->plugin == PLUGIN_PGOUTPUT &&
@@ -445,6 +482,7 @@ follow_open_session(Follow *follow)
 				 pg_lsn_format(follow->applied_commit, position));
 	else
 		log_info("streaming slot \"%s\" from its start", options->slot);
+	metrics_trouble(NULL);
 	return SESSION_DONE;
 }
 
@@ -503,7 +541,8 @@ follow_spool_failed(Follow *follow)
 	if (!spool_is_full(follow->spool))
 		return follow_fail(follow, EXIT_OTHER);
 	follow->received = false;
-	return SESSION_RETRY;
+	/* the stream starts again from the slot's position */
+	return follow_retry(follow, "source");
 }
 
 /* Puts a change of a streamed transaction in its spool file. */
@@ -687,7 +726,7 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			if (scope_describe(follow->scope, follow->task_lock, change.rel))
 				return SESSION_DONE;
 			return pg_error_is_transient(follow->task_lock)
-					   ? SESSION_RETRY
+					   ? follow_retry(follow, "target")
 					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_NOTHING:
 			return SESSION_DONE;
@@ -758,6 +797,9 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 		follow->left_out++;
 		return SESSION_DONE;
 	}
+	if (change.kind == CHANGE_INSERT || change.kind == CHANGE_UPDATE ||
+		change.kind == CHANGE_DELETE)
+		tablemetrics_received(change.rel, change.kind);
 	if (!batch_add(follow->batch, &change))
 		return follow_apply_failed(follow);
 	return SESSION_DONE;
@@ -786,6 +828,31 @@ follow_sequences(Follow *follow)
 		return;
 	if (!sequences_request(source))
 		follow->sequences_off = true;
+	pg_disconnect(source);
+}
+
+/*
+ * What the metrics show between batches: the job is alive, the spool's
+ * size, and every SLOT_WAL_WATCH_INTERVAL the WAL the slot holds (read
+ * only while the metrics are served: it takes a session on the source).
+ */
+static void
+follow_publish(Follow *follow)
+{
+	PgConn *source;
+	SlotWal wal;
+
+	metrics_heartbeat();
+	metrics_set_gauge(METRIC_SPOOL_BYTES,
+					  (double) spool_total_bytes(follow->spool));
+	if (!metrics_http_serving() ||
+		clock_seconds() - follow->wal_read_at < SLOT_WAL_WATCH_INTERVAL)
+		return;
+	follow->wal_read_at = clock_seconds();
+	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
+	if (source == NULL)
+		return;
+	slot_wal_read(source, follow->options->slot, &wal);
 	pg_disconnect(source);
 }
 
@@ -829,13 +896,15 @@ follow_session(Follow *follow)
 		}
 		if (event == STREAM_IDLE)
 			event = stream_receive(follow->stream, 1000, &msg, follow->target);
+		if (event == STREAM_IDLE || event == STREAM_KEEPALIVE)
+			follow_publish(follow);
 		switch (event)
 		{
 			case STREAM_IDLE:
 				continue;
 			case STREAM_FAILED:
 				return stream_failure_is_transient(follow->stream)
-						   ? SESSION_RETRY
+						   ? follow_retry(follow, "source")
 						   : follow_fail(follow, EXIT_OTHER);
 			case STREAM_KEEPALIVE:
 				if (msg.wal_end > follow->wal_end)
@@ -871,6 +940,7 @@ follow_session(Follow *follow)
 				 */
 				if (++frames % FOLLOW_PUSH_FRAMES == 0)
 				{
+					follow_publish(follow);
 					if (!batch_push(follow->batch))
 						return follow_apply_failed(follow);
 					if ((end = follow_feedback(follow)) != SESSION_DONE)
@@ -1059,6 +1129,7 @@ follow_run(const FollowOptions *options)
 	for (;;)
 	{
 		SessionEnd end = follow_session(&follow);
+		LogFields fields = LOG_FIELDS_INIT;
 
 		if (follow.stream && follow.target)
 			ever_connected = true;
@@ -1090,7 +1161,14 @@ follow_run(const FollowOptions *options)
 			status = EXIT_CONNECTION;
 			break;
 		}
-		log_info("reconnecting in %d s", backoff / 1000);
+		metrics_add(metrics_series(METRIC_RECONNECTS, follow.lost, NULL), 1);
+		metrics_trouble(strcmp(follow.lost, "target") == 0
+							? "reconnecting to the target"
+							: "reconnecting to the source");
+		log_field(&fields, "server", "%s", follow.lost);
+		log_field_int(&fields, "seconds", backoff / 1000);
+		log_event(LOG_LEVEL_INFO, &fields, "reconnecting in %d s",
+				  backoff / 1000);
 		follow_sleep(backoff);
 		if (stop_requests)
 			break;

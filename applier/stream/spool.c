@@ -425,3 +425,13 @@ spool_bytes(const Spool *spool, uint32_t xid)
 
 	return txn ? txn->bytes : 0;
 }
+
+uint64_t
+spool_total_bytes(const Spool *spool)
+{
+	uint64_t bytes = 0;
+
+	for (const SpoolTxn *txn = spool->txns; txn; txn = txn->next)
+		bytes += txn->bytes;
+	return bytes;
+}

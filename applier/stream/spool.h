@@ -87,5 +87,7 @@ extern bool spool_is_full(const Spool *spool);
 
 /* Bytes spooled for xid so far. */
 extern uint64_t spool_bytes(const Spool *spool, uint32_t xid);
+/* ... and for every transaction in it. */
+extern uint64_t spool_total_bytes(const Spool *spool);
 
 #endif /* PGFERRY_SPOOL_H */
