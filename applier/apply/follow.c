@@ -20,7 +20,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,14 @@ typedef enum SessionEnd
 	SESSION_FAILED	/* exit with status */
 } SessionEnd;
 
+/* pgferry.send_sequences() called in a thread of its own */
+typedef struct SequencesCall
+{
+	const char *source; /* conninfo */
+	atomic_bool done;
+	bool supported; /* false: the source cannot send them */
+} SequencesCall;
+
 typedef struct Follow
 {
 	const FollowOptions *options;
@@ -78,6 +88,9 @@ typedef struct Follow
 	TableFilter *filter; /* the same, for the DDL of tables */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
+	SequencesCall sequences;
+	pthread_t sequences_thread;
+	bool sequences_running; /* the thread is to be joined */
 
 	/* one session */
 	Stream *stream;
@@ -286,24 +299,100 @@ follow_finish(Follow *follow)
 	return SESSION_DONE;
 }
 
+/* --- sequences ------------------------------------------------------------ */
+
+/*
+ * Every --sequences-interval, the source sends its sequences' values into
+ * the stream (sequences.h).  The session lasts only for that: an open one
+ * would be a session that cutover waits for.  It runs in a thread of its
+ * own: the stream never waits for its connection (the first one, at the
+ * start, would add to every run's time).  A connection that fails is tried
+ * again at the next interval: the stream need not stop for it.
+ */
+static void *
+follow_sequences_call(void *arg)
+{
+	SequencesCall *call = arg;
+	PgConn *source = pg_connect(call->source, "source", PG_CONN_SQL, NULL);
+
+	call->supported = source == NULL || sequences_request(source);
+	pg_disconnect(source);
+	atomic_store(&call->done, true);
+	return NULL;
+}
+
+/* Waits for the call in flight, if any, and learns what it found. */
+static void
+follow_sequences_join(Follow *follow)
+{
+	if (!follow->sequences_running)
+		return;
+	pthread_join(follow->sequences_thread, NULL);
+	follow->sequences_running = false;
+	if (!follow->sequences.supported)
+		follow->sequences_off = true;
+}
+
+static void
+follow_sequences(Follow *follow)
+{
+	int interval = follow->options->sequences_interval_s;
+
+	if (interval <= 0 || follow->sequences_off ||
+		clock_ms() < follow->sequences_due)
+		return;
+	/* a call still connecting: this interval passes */
+	if (follow->sequences_running && !atomic_load(&follow->sequences.done))
+		return;
+	follow_sequences_join(follow);
+	if (follow->sequences_off)
+		return;
+	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
+	follow->sequences.source = follow->options->source;
+	atomic_store(&follow->sequences.done, false);
+	follow->sequences_running =
+		pthread_create(&follow->sequences_thread, NULL, follow_sequences_call,
+					   &follow->sequences) == 0;
+	if (!follow->sequences_running)
+	{
+		follow_sequences_call(&follow->sequences);
+		follow->sequences_off = !follow->sequences.supported;
+	}
+}
+
 /* --- session setup and teardown ------------------------------------------ */
 
 /*
- * Makes sure the task lock is still held: a restart of the target ends its
+ * Whether the task lock is still held: a restart of the target ends its
  * session too, and a new one must take the lock again.
  */
+static bool
+follow_task_lock_held(Follow *follow)
+{
+	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+		return true;
+	pg_disconnect(follow->task_lock);
+	follow->task_lock = NULL;
+	return false;
+}
+
+/*
+ * Takes the task lock in the session opened for it; only a session that
+ * holds it is kept.
+ */
 static SessionEnd
-follow_hold_task_lock(Follow *follow)
+follow_take_task_lock(Follow *follow, PgConn *conn)
 {
 	bool busy;
 
-	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+	if (conn == NULL)
+		return SESSION_RETRY;
+	if (state_take_task_lock(conn, follow->options->slot, &busy))
+	{
+		follow->task_lock = conn;
 		return SESSION_DONE;
-	pg_disconnect(follow->task_lock);
-	follow->task_lock =
-		state_lock_task(follow->options->target, follow->options->slot, &busy);
-	if (follow->task_lock)
-		return SESSION_DONE;
+	}
+	pg_disconnect(conn);
 	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
 }
 
@@ -345,22 +434,53 @@ follow_open_session(Follow *follow)
 		options->source,		options->slot,		   options->plugin,
 		follow->publication,	options->create_slot,  follow->binary,
 		follow->include_tables, follow->exclude_tables};
+	enum
+	{
+		STREAM_REQUEST,
+		TARGET_REQUEST,
+		LOCK_REQUEST, /* last: left out while the lock is held */
+		NREQUESTS
+	};
+	PgConnRequest requests[NREQUESTS];
+	PgConn *source;
 	char position[LSN_TEXT_LEN];
 	bool transient;
 	SessionEnd end;
 
 	follow->received = false;
-	end = follow_hold_task_lock(follow);
-	if (end != SESSION_DONE)
+
+	/*
+	 * The connections at once: each costs a server process's start, which
+	 * would otherwise add up before the first frame.  The lock is taken
+	 * before anything is read or written in either.
+	 */
+	stream_connect_request(&stream_options, &requests[STREAM_REQUEST]);
+	requests[TARGET_REQUEST] =
+		(PgConnRequest){options->target, "target", PG_CONN_SQL, NULL, NULL};
+	requests[LOCK_REQUEST] = (PgConnRequest){
+		options->target, "target", PG_CONN_SQL, STATE_TASK_LOCK_OPTIONS, NULL};
+	pg_connect_all(requests,
+				   follow_task_lock_held(follow) ? LOCK_REQUEST : NREQUESTS);
+	follow->target = requests[TARGET_REQUEST].conn;
+	source = requests[STREAM_REQUEST].conn;
+	if (follow->task_lock == NULL &&
+		(end = follow_take_task_lock(follow, requests[LOCK_REQUEST].conn)) !=
+			SESSION_DONE)
+	{
+		pg_disconnect(source);
 		return end;
-	follow->stream = stream_open(&stream_options, &transient);
+	}
+	/* the sequences' first call overlaps the rest of the setup */
+	follow_sequences(follow);
+	if (source == NULL)
+		return SESSION_RETRY;
+	follow->stream = stream_open(&stream_options, source, &transient);
 	if (follow->stream == NULL)
 		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
 
-	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
 	if (follow->target == NULL)
 		return SESSION_RETRY;
 	if (!progress_prepare(follow->target) ||
@@ -630,30 +750,6 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 }
 
 /* --- the loop -------------------------------------------------------------- */
-
-/*
- * Every --sequences-interval, the source sends its sequences' values into
- * the stream (sequences.h).  The session lasts only for that: an open one
- * would be a session that cutover waits for.  A connection that fails is
- * tried again at the next interval: the stream need not stop for it.
- */
-static void
-follow_sequences(Follow *follow)
-{
-	int interval = follow->options->sequences_interval_s;
-	PgConn *source;
-
-	if (interval <= 0 || follow->sequences_off ||
-		clock_ms() < follow->sequences_due)
-		return;
-	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
-	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
-	if (source == NULL)
-		return;
-	if (!sequences_request(source))
-		follow->sequences_off = true;
-	pg_disconnect(source);
-}
 
 static SessionEnd
 follow_session(Follow *follow)
@@ -961,6 +1057,7 @@ follow_run(const FollowOptions *options)
 													  : backoff * 2;
 	}
 
+	follow_sequences_join(&follow);
 	if (ever_connected)
 		follow_summary(&follow);
 	tablesync_free(follow.table_sync);
