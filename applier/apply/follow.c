@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -38,6 +37,7 @@
 #include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "state/progress.h"
 #include "state/state.h"
 #include "state/tablesync.h"
@@ -350,9 +350,8 @@ follow_sequences(Follow *follow)
 	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
 	follow->sequences.source = follow->options->source;
 	atomic_store(&follow->sequences.done, false);
-	follow->sequences_running =
-		pthread_create(&follow->sequences_thread, NULL, follow_sequences_call,
-					   &follow->sequences) == 0;
+	follow->sequences_running = thread_start(
+		&follow->sequences_thread, follow_sequences_call, &follow->sequences);
 	if (!follow->sequences_running)
 	{
 		follow_sequences_call(&follow->sequences);

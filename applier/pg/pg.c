@@ -7,7 +7,6 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "pg/pg_internal.h"
 
 /* --- errors ---------------------------------------------------------------- */
@@ -400,8 +400,8 @@ pg_connect_all(PgConnRequest *requests, int n)
 
 	/* the last one in this thread; one a thread refused too */
 	for (int i = 0; i < n - 1; i++)
-		started[i] = pthread_create(&threads[i], NULL, pg_connect_request,
-									&requests[i]) == 0;
+		started[i] =
+			thread_start(&threads[i], pg_connect_request, &requests[i]);
 	for (int i = 0; i < n; i++)
 		if (!started[i])
 			pg_connect_request(&requests[i]);
