@@ -425,6 +425,51 @@ follow_close_session(Follow *follow)
 
 static bool follow_check_startup(Follow *follow, const SourceFacts *facts);
 
+/* A failure on the target session: it may pass on a new one, or not. */
+static SessionEnd
+follow_target_failed(Follow *follow)
+{
+	return pg_error_is_transient(follow->target)
+			   ? SESSION_RETRY
+			   : follow_fail(follow, EXIT_APPLY);
+}
+
+/*
+ * What the target knows of the task, but the position (which needs the
+ * source's identity): pgferry.progress made ready, the tables copied
+ * after the slot's start.
+ */
+static SessionEnd
+follow_read_target_state(Follow *follow)
+{
+	if (!progress_prepare(follow->target))
+		return follow_target_failed(follow);
+	tablesync_free(follow->table_sync);
+	follow->table_sync = tablesync_load(follow->target, follow->options->slot);
+	if (follow->table_sync == NULL)
+		return follow_target_failed(follow);
+	return SESSION_DONE;
+}
+
+/* stream_open() in a thread of its own, beside the target's setup */
+typedef struct StreamOpening
+{
+	const StreamOptions *options;
+	PgConn *conn; /* the stream's, or closed */
+	Stream *stream;
+	bool transient;
+} StreamOpening;
+
+static void *
+follow_stream_open(void *arg)
+{
+	StreamOpening *opening = arg;
+
+	opening->stream =
+		stream_open(opening->options, opening->conn, &opening->transient);
+	return NULL;
+}
+
 static SessionEnd
 follow_open_session(Follow *follow)
 {
@@ -442,8 +487,10 @@ follow_open_session(Follow *follow)
 	};
 	PgConnRequest requests[NREQUESTS];
 	PgConn *source;
+	StreamOpening opening;
+	pthread_t thread;
+	bool threaded;
 	char position[LSN_TEXT_LEN];
-	bool transient;
 	SessionEnd end;
 
 	follow->received = false;
@@ -471,34 +518,35 @@ follow_open_session(Follow *follow)
 	}
 	/* the sequences' first call overlaps the rest of the setup */
 	follow_sequences(follow);
-	if (source == NULL)
+	if (source == NULL || follow->target == NULL)
+	{
+		pg_disconnect(source);
 		return SESSION_RETRY;
-	follow->stream = stream_open(&stream_options, source, &transient);
+	}
+
+	/* the source's checks and the target's state, side by side */
+	opening = (StreamOpening){&stream_options, source, NULL, true};
+	threaded = thread_start(&thread, follow_stream_open, &opening);
+	if (!threaded)
+		follow_stream_open(&opening);
+	end = follow_read_target_state(follow);
+	if (threaded)
+		pthread_join(thread, NULL);
+	follow->stream = opening.stream;
 	if (follow->stream == NULL)
-		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
+		return opening.transient ? SESSION_RETRY
+								 : follow_fail(follow, EXIT_OTHER);
+	if (end != SESSION_DONE)
+		return end;
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
-
-	if (follow->target == NULL)
-		return SESSION_RETRY;
-	if (!progress_prepare(follow->target) ||
-		!progress_read(follow->target, &follow->key, &follow->applied_commit,
+	if (!progress_read(follow->target, &follow->key, &follow->applied_commit,
 					   &follow->applied_end))
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
-	tablesync_free(follow->table_sync);
-	follow->table_sync = tablesync_load(follow->target, options->slot);
-	if (follow->table_sync == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	follow->applier = apply_create(follow->target, options->fire_triggers);
 	if (follow->applier == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	apply_set_ddl(follow->applier,
 				  &(DdlSettings){options->skip_ddl, follow->filter});
 	follow->batch =
