@@ -3,9 +3,10 @@
  * follow.c
  *	  The follow job: keep the target equal to the source, from a slot.
  *
- * One session is: hold the slot's task lock (one process per slot and
- * target), connect both servers, read pgferry.progress, start the
- * stream, then for each frame: decode it; spool it if it belongs to a
+ * One session is: connect both servers (the task lock's session, the
+ * stream's and the target's, all at once), hold the slot's task lock (one
+ * process per slot and target), check the slot while the target's state is
+ * read, read pgferry.progress, start the stream, then for each frame: decode it; spool it if it belongs to a
  * streamed transaction still in progress; skip it if its transaction is
  * already applied; otherwise hand it to the batch.  The target commits at
  * a source commit when the batch is full or the stream is idle, and only
