@@ -517,13 +517,13 @@ follow_open_session(Follow *follow)
 		pg_disconnect(source);
 		return end;
 	}
-	/* the sequences' first call overlaps the rest of the setup */
-	follow_sequences(follow);
 	if (source == NULL || follow->target == NULL)
 	{
 		pg_disconnect(source);
 		return SESSION_RETRY;
 	}
+	/* the sequences' first call overlaps the rest of the setup */
+	follow_sequences(follow);
 
 	/* the source's checks and the target's state, side by side */
 	opening = (StreamOpening){&stream_options, source, NULL, true};
