@@ -3,9 +3,10 @@
  * follow.c
  *	  The follow job: keep the target equal to the source, from a slot.
  *
- * One session is: hold the slot's task lock (one process per slot and
- * target), connect both servers, read pgferry.progress, start the
- * stream, then for each frame: decode it; spool it if it belongs to a
+ * One session is: connect both servers (the task lock's session, the
+ * stream's and the target's, all at once), hold the slot's task lock (one
+ * process per slot and target), check the slot while the target's state is
+ * read, read pgferry.progress, start the stream, then for each frame: decode it; spool it if it belongs to a
  * streamed transaction still in progress; skip it if its transaction is
  * already applied; otherwise hand it to the batch.  The target commits at
  * a source commit when the batch is full or the stream is idle, and only
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
+#include "common/thread.h"
 #include "state/progress.h"
 #include "state/slotwal.h"
 #include "state/state.h"
@@ -73,6 +76,14 @@ typedef enum SessionEnd
 	SESSION_FAILED	/* exit with status */
 } SessionEnd;
 
+/* pgferry.send_sequences() called in a thread of its own */
+typedef struct SequencesCall
+{
+	const char *source; /* conninfo */
+	atomic_bool done;
+	bool supported; /* false: the source cannot send them */
+} SequencesCall;
+
 typedef struct Follow
 {
 	const FollowOptions *options;
@@ -84,6 +95,9 @@ typedef struct Follow
 	Scope *scope;		 /* the same, for a wider publication's tables */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
+	SequencesCall sequences;
+	pthread_t sequences_thread;
+	bool sequences_running; /* the thread is to be joined */
 
 	/* one session */
 	Stream *stream;
@@ -360,24 +374,99 @@ follow_finish(Follow *follow)
 	return SESSION_DONE;
 }
 
+/* --- sequences ------------------------------------------------------------ */
+
+/*
+ * Every --sequences-interval, the source sends its sequences' values into
+ * the stream (sequences.h).  The session lasts only for that: an open one
+ * would be a session that cutover waits for.  It runs in a thread of its
+ * own: the stream never waits for its connection (the first one, at the
+ * start, would add to every run's time).  A connection that fails is tried
+ * again at the next interval: the stream need not stop for it.
+ */
+static void *
+follow_sequences_call(void *arg)
+{
+	SequencesCall *call = arg;
+	PgConn *source = pg_connect(call->source, "source", PG_CONN_SQL, NULL);
+
+	call->supported = source == NULL || sequences_request(source);
+	pg_disconnect(source);
+	atomic_store(&call->done, true);
+	return NULL;
+}
+
+/* Waits for the call in flight, if any, and learns what it found. */
+static void
+follow_sequences_join(Follow *follow)
+{
+	if (!follow->sequences_running)
+		return;
+	pthread_join(follow->sequences_thread, NULL);
+	follow->sequences_running = false;
+	if (!follow->sequences.supported)
+		follow->sequences_off = true;
+}
+
+static void
+follow_sequences(Follow *follow)
+{
+	int interval = follow->options->sequences_interval_s;
+
+	if (interval <= 0 || follow->sequences_off ||
+		clock_ms() < follow->sequences_due)
+		return;
+	/* a call still connecting: this interval passes */
+	if (follow->sequences_running && !atomic_load(&follow->sequences.done))
+		return;
+	follow_sequences_join(follow);
+	if (follow->sequences_off)
+		return;
+	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
+	follow->sequences.source = follow->options->source;
+	atomic_store(&follow->sequences.done, false);
+	follow->sequences_running = thread_start(
+		&follow->sequences_thread, follow_sequences_call, &follow->sequences);
+	if (!follow->sequences_running)
+	{
+		follow_sequences_call(&follow->sequences);
+		follow->sequences_off = !follow->sequences.supported;
+	}
+}
+
 /* --- session setup and teardown ------------------------------------------ */
 
 /*
- * Makes sure the task lock is still held: a restart of the target ends its
+ * Whether the task lock is still held: a restart of the target ends its
  * session too, and a new one must take the lock again.
  */
+static bool
+follow_task_lock_held(Follow *follow)
+{
+	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+		return true;
+	pg_disconnect(follow->task_lock);
+	follow->task_lock = NULL;
+	return false;
+}
+
+/*
+ * Takes the task lock in the session opened for it; only a session that
+ * holds it is kept.
+ */
 static SessionEnd
-follow_hold_task_lock(Follow *follow)
+follow_take_task_lock(Follow *follow, PgConn *conn)
 {
 	bool busy;
 
-	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+	if (conn == NULL)
+		return follow_retry(follow, "target");
+	if (state_take_task_lock(conn, follow->options->slot, &busy))
+	{
+		follow->task_lock = conn;
 		return SESSION_DONE;
-	pg_disconnect(follow->task_lock);
-	follow->task_lock =
-		state_lock_task(follow->options->target, follow->options->slot, &busy);
-	if (follow->task_lock)
-		return SESSION_DONE;
+	}
+	pg_disconnect(conn);
 	return busy ? follow_fail(follow, EXIT_OTHER)
 				: follow_retry(follow, "target");
 }
@@ -415,6 +504,51 @@ follow_close_session(Follow *follow)
 
 static bool follow_check_startup(Follow *follow, const SourceFacts *facts);
 
+/* A failure on the target session: it may pass on a new one, or not. */
+static SessionEnd
+follow_target_failed(Follow *follow)
+{
+	return pg_error_is_transient(follow->target)
+			   ? follow_retry(follow, "target")
+			   : follow_fail(follow, EXIT_APPLY);
+}
+
+/*
+ * What the target knows of the task, but the position (which needs the
+ * source's identity): pgferry.progress made ready, the tables copied
+ * after the slot's start.
+ */
+static SessionEnd
+follow_read_target_state(Follow *follow)
+{
+	if (!progress_prepare(follow->target))
+		return follow_target_failed(follow);
+	tablesync_free(follow->table_sync);
+	follow->table_sync = tablesync_load(follow->target, follow->options->slot);
+	if (follow->table_sync == NULL)
+		return follow_target_failed(follow);
+	return SESSION_DONE;
+}
+
+/* stream_open() in a thread of its own, beside the target's setup */
+typedef struct StreamOpening
+{
+	const StreamOptions *options;
+	PgConn *conn; /* the stream's, or closed */
+	Stream *stream;
+	bool transient;
+} StreamOpening;
+
+static void *
+follow_stream_open(void *arg)
+{
+	StreamOpening *opening = arg;
+
+	opening->stream =
+		stream_open(opening->options, opening->conn, &opening->transient);
+	return NULL;
+}
+
 static SessionEnd
 follow_open_session(Follow *follow)
 {
@@ -423,42 +557,75 @@ follow_open_session(Follow *follow)
 		options->source,		options->slot,		   options->plugin,
 		follow->publication,	options->create_slot,  follow->binary,
 		follow->include_tables, follow->exclude_tables};
+	enum
+	{
+		STREAM_REQUEST,
+		TARGET_REQUEST,
+		LOCK_REQUEST, /* last: left out while the lock is held */
+		NREQUESTS
+	};
+	PgConnRequest requests[NREQUESTS];
+	PgConn *source;
+	StreamOpening opening;
+	pthread_t thread;
+	bool threaded;
 	char position[LSN_TEXT_LEN];
-	bool transient;
 	SessionEnd end;
 
 	follow->received = false;
-	end = follow_hold_task_lock(follow);
+
+	/*
+	 * The connections at once: each costs a server process's start, which
+	 * would otherwise add up before the first frame.  The lock is taken
+	 * before anything is read or written in either.
+	 */
+	stream_connect_request(&stream_options, &requests[STREAM_REQUEST]);
+	requests[TARGET_REQUEST] =
+		(PgConnRequest){options->target, "target", PG_CONN_SQL, NULL, NULL};
+	requests[LOCK_REQUEST] = (PgConnRequest){
+		options->target, "target", PG_CONN_SQL, STATE_TASK_LOCK_OPTIONS, NULL};
+	pg_connect_all(requests,
+				   follow_task_lock_held(follow) ? LOCK_REQUEST : NREQUESTS);
+	follow->target = requests[TARGET_REQUEST].conn;
+	source = requests[STREAM_REQUEST].conn;
+	if (follow->task_lock == NULL &&
+		(end = follow_take_task_lock(follow, requests[LOCK_REQUEST].conn)) !=
+			SESSION_DONE)
+	{
+		pg_disconnect(source);
+		return end;
+	}
+	if (source == NULL || follow->target == NULL)
+	{
+		pg_disconnect(source);
+		return follow_retry(follow, source == NULL ? "source" : "target");
+	}
+	/* the sequences' first call overlaps the rest of the setup */
+	follow_sequences(follow);
+
+	/* the source's checks and the target's state, side by side */
+	opening = (StreamOpening){&stream_options, source, NULL, true};
+	threaded = thread_start(&thread, follow_stream_open, &opening);
+	if (!threaded)
+		follow_stream_open(&opening);
+	end = follow_read_target_state(follow);
+	if (threaded)
+		pthread_join(thread, NULL);
+	follow->stream = opening.stream;
+	if (follow->stream == NULL)
+		return opening.transient ? follow_retry(follow, "source")
+								 : follow_fail(follow, EXIT_OTHER);
 	if (end != SESSION_DONE)
 		return end;
-	follow->stream = stream_open(&stream_options, &transient);
-	if (follow->stream == NULL)
-		return transient ? follow_retry(follow, "source")
-						 : follow_fail(follow, EXIT_OTHER);
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
-
-	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
-	if (follow->target == NULL)
-		return follow_retry(follow, "target");
-	if (!progress_prepare(follow->target) ||
-		!progress_read(follow->target, &follow->key, &follow->applied_commit,
+	if (!progress_read(follow->target, &follow->key, &follow->applied_commit,
 					   &follow->applied_end))
-		return pg_error_is_transient(follow->target)
-				   ? follow_retry(follow, "target")
-				   : follow_fail(follow, EXIT_APPLY);
-	tablesync_free(follow->table_sync);
-	follow->table_sync = tablesync_load(follow->target, options->slot);
-	if (follow->table_sync == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? follow_retry(follow, "target")
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	follow->applier = apply_create(follow->target, options->fire_triggers);
 	if (follow->applier == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? follow_retry(follow, "target")
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	apply_set_ddl(follow->applier,
 				  &(DdlSettings){options->skip_ddl, follow->filter});
 	follow->batch =
@@ -808,30 +975,6 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 /* --- the loop -------------------------------------------------------------- */
 
 /*
- * Every --sequences-interval, the source sends its sequences' values into
- * the stream (sequences.h).  The session lasts only for that: an open one
- * would be a session that cutover waits for.  A connection that fails is
- * tried again at the next interval: the stream need not stop for it.
- */
-static void
-follow_sequences(Follow *follow)
-{
-	int interval = follow->options->sequences_interval_s;
-	PgConn *source;
-
-	if (interval <= 0 || follow->sequences_off ||
-		clock_ms() < follow->sequences_due)
-		return;
-	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
-	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
-	if (source == NULL)
-		return;
-	if (!sequences_request(source))
-		follow->sequences_off = true;
-	pg_disconnect(source);
-}
-
-/*
  * What the metrics show between batches: the job is alive, the spool's
  * size, and every SLOT_WAL_WATCH_INTERVAL the WAL the slot holds (read
  * only while the metrics are served: it takes a session on the source).
@@ -1176,6 +1319,7 @@ follow_run(const FollowOptions *options)
 													  : backoff * 2;
 	}
 
+	follow_sequences_join(&follow);
 	if (ever_connected)
 		follow_summary(&follow);
 	tablesync_free(follow.table_sync);
