@@ -5,8 +5,9 @@
 # follow_types.pl as text, inserted then updated, moved and deleted; a
 # transaction larger than logical_decoding_work_mem (streamed in blocks
 # before its commit, spooled, one of its subtransactions rolled back); a
-# TOASTed value left untouched by an update ('u' in pgoutput's rows); and a
-# truncate.  Each target is compared with the source row for row.
+# TOASTed value left untouched by an update ('u' in pgoutput's rows); a
+# truncate; a prepared transaction open across a follow and a change with
+# a replication origin.  Each target is compared with the source row for row.
 use strict;
 use warnings;
 
@@ -78,5 +79,22 @@ $source->safe_psql('postgres', 'TRUNCATE big');
 follow_all('truncate');
 is($targets{17}->safe_psql('postgres', 'SELECT count(*) FROM big'),
 	0, 'the truncate reached the target');
+
+# A prepared transaction open across a follow, committed after (applied
+# then, once: two-phase decoding is not asked for), and a row written under
+# a replication origin (pgoutput's origin stays 'any' from 16 on: it travels).
+$source->safe_psql('postgres', q{
+BEGIN;
+INSERT INTO big SELECT i, 'prepared' FROM generate_series(1, 10) i;
+PREPARE TRANSACTION 'ferry_open';
+SELECT pg_replication_origin_create('upstream');
+SELECT pg_replication_origin_session_setup('upstream');
+INSERT INTO big VALUES (100, 'received by replication from upstream');
+});
+follow_all('a prepared transaction open, a change with a replication origin');
+$source->safe_psql('postgres', "COMMIT PREPARED 'ferry_open'");
+follow_all('the prepared transaction committed');
+is($targets{15}->safe_psql('postgres', 'SELECT count(*) FROM big'),
+	11, 'the prepared transaction and the change with an origin reached the target');
 
 done_testing();
