@@ -78,7 +78,7 @@ APPLIER_OBJS = $(APPLIER_SRCS:.c=.o) applier/pgferry.pb-c.o \
 	applier/pattern_syntax.o
 APPLIER_CFLAGS = -std=gnu11 -O2 -g $(WARNINGS) -Iapplier -I. -Iproto \
 	-I$(shell $(PG_CONFIG) --includedir) -DPGFERRY_VERSION='"$(PGFERRY_VERSION)"'
-APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lm
+APPLIER_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq -lprotobuf-c -lmicrohttpd -lm
 
 # The binary goes where the server's programs are (pg_config --bindir), with
 # a link and the man page under PREFIX; DESTDIR stages all of it.
@@ -137,8 +137,9 @@ FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/pgoutput.c \
 	applier/pg/pg.c applier/pg/pg_flow.c \
 	proto/pgferry.pb-c.c
 
-regress/fuzz/out/fuzz_decode: regress/fuzz/fuzz_decode.c $(FUZZ_DECODE_SRCS) \
-		$(PROTO_GEN) $(APPLIER_HDRS)
+# fuzz_pgoutput.c is fuzz_decode.c compiled for pgoutput's messages.
+regress/fuzz/out/fuzz_%: regress/fuzz/fuzz_%.c regress/fuzz/fuzz_decode.c \
+		$(FUZZ_DECODE_SRCS) $(PROTO_GEN) $(APPLIER_HDRS)
 	$(MKDIR_P) regress/fuzz/out
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DECODE_SRCS) $(APPLIER_LIBS)
 

@@ -63,6 +63,12 @@ bench_minus()
 
 # --- the workloads -----------------------------------------------------------
 
+# bench_apply_runs NAME: whether BENCH_APPLY_WORKLOADS includes workload NAME.
+bench_apply_runs()
+{
+	[[ " ${BENCH_APPLY_WORKLOADS:-bulk oltp hot} " == *" $1 "* ]]
+}
+
 # workload_schema NAME PORT DB: the workload's tables and starting rows,
 # and bench_end, whose one insert after the workload ends the backlog.
 workload_schema()
@@ -173,7 +179,7 @@ ferry()
 	target=$(bench_reaped_cpu target)
 	bench_log "$name: $label"
 	# pglogical's own tables, written on the source when its node is made
-	bench_measure "$BENCH_ROOT/$db.log" pgferry follow --source "$(bench_dsn "$src_port" "$name")" \
+	bench_measure "$BENCH_ROOT/$db.log" "$PGFERRY" follow --source "$(bench_dsn "$src_port" "$name")" \
 		--target "$(bench_dsn "$tgt_port" "$db")" --slot "$db" --endpos "$end_lsn" \
 		--exclude-tables 'pglogical.*' "$@"
 	if [ "$BENCH_STATUS" != 0 ]; then
@@ -405,9 +411,10 @@ bench_md "Each consumer applies the whole backlog of the workload, one after the
 	"until the target has applied everything up to the workload's last LSN. CPU is per process:" \
 	"the walsender decoding for the consumer, the target's backends (for native replication and" \
 	"pglogical: the apply worker), and pgferry itself." ""
-run_workload bulk "bulk: 200 x 1,000 inserts, an update of 1/4 and a delete of 1/10 of the rows, 20,000 single-row updates"
-run_workload oltp "oltp: pgbench TPC-B plus one insert into events, 20,000 transactions, 100,000 row changes"
-run_workload hot "hot rows: 20,000 single-row update transactions over 100 rows"
+# BENCH_APPLY_WORKLOADS: the workloads to run (all three by default)
+! bench_apply_runs bulk || run_workload bulk "bulk: 200 x 1,000 inserts, an update of 1/4 and a delete of 1/10 of the rows, 20,000 single-row updates"
+! bench_apply_runs oltp || run_workload oltp "oltp: pgbench TPC-B plus one insert into events, 20,000 transactions, 100,000 row changes"
+! bench_apply_runs hot || run_workload hot "hot rows: 20,000 single-row update transactions over 100 rows"
 
 # bench_big_transaction: one transaction of big_mb MB on the source, applied
 # by pgferry follow; appends its row to the results.  pgferry's memory must
@@ -438,7 +445,7 @@ bench_big_transaction()
 	lsn=$(bench_sql "$src_port" lob "SELECT pg_current_wal_insert_lsn()")
 	bench_sql "$src_port" lob "SELECT pg_logical_emit_message(true, 'bench', 'end')" >/dev/null
 	bench_log "pgferry follow --endpos $lsn (one $big_mb MB transaction)"
-	bench_measure "$BENCH_ROOT/ferry-lob.log" pgferry follow --source "$(bench_dsn "$src_port" lob)" \
+	bench_measure "$BENCH_ROOT/ferry-lob.log" "$PGFERRY" follow --source "$(bench_dsn "$src_port" lob)" \
 		--target "$(bench_dsn "$tgt_port" lob)" --slot s_ferry_lob --endpos "$lsn"
 	if [ "$BENCH_STATUS" != 0 ]; then
 		bench_md_row "$label" \
@@ -451,9 +458,11 @@ bench_big_transaction()
 	bench_md_row "$label" "$(bench_secs "$BENCH_WALL")" "$BENCH_RSS_MB" "$equal"
 }
 
-bench_md "### One large transaction" "" \
-	"| one transaction | time (s) | peak RSS (MB) | target equal to source |" \
-	"| --- | ---: | ---: | --- |"
-bench_big_transaction
-bench_md "" "Goal: peak RSS under 256 MB for the large transaction." ""
+if [ "$big_mb" != 0 ]; then
+	bench_md "### One large transaction" "" \
+		"| one transaction | time (s) | peak RSS (MB) | target equal to source |" \
+		"| --- | ---: | ---: | --- |"
+	bench_big_transaction
+	bench_md "" "Goal: peak RSS under 256 MB for the large transaction." ""
+fi
 bench_md_end

@@ -22,6 +22,9 @@ BENCH_OUT=${BENCH_OUT:-$BENCH_REPO/bench/out}
 PGBIN=${PGBIN:-$(pg_config --bindir)}
 # pg_dump, pg_restore and pgferry as pgcopydb and the parts find them.
 export PATH=$PGBIN:$PATH
+# The pgferry binary the parts run: the installed one by default; PGFERRY=PATH
+# measures a build that is not installed (applier/pgferry of a work tree).
+PGFERRY=${PGFERRY:-pgferry}
 BENCH_ROOT=
 BENCH_PART=
 BENCH_SERVERS=()
@@ -274,7 +277,7 @@ bench_keep_log()
 bench_pgferry_has()
 {
 	local help
-	help=$(pgferry "$1" --help 2>&1) && grep -q -e '--source' <<<"$help"
+	help=$("$PGFERRY" "$1" --help 2>&1) && grep -q -e '--source' <<<"$help"
 }
 
 # --- the markdown each part writes --------------------------------------------

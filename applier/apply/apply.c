@@ -23,10 +23,12 @@
 #include "apply/prepared.h"
 #include "apply/sequences.h"
 #include "apply/stmt.h"
+#include "apply/tablemetrics.h"
 #include "apply/target.h"
 #include "common/buf.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "state/appliers.h"
 
 typedef enum ExpectKind
@@ -447,6 +449,8 @@ apply_target(Applier *applier, Rel *rel)
 static bool
 apply_check_identity(const Rel *rel, const RowChange *row)
 {
+	LogFields fields = LOG_FIELDS_INIT;
+
 	if (row->kind == CHANGE_INSERT)
 		return true;
 	if (rel->identity == REL_IDENTITY_FULL && row->old_kind == OLD_ROW)
@@ -454,10 +458,12 @@ apply_check_identity(const Rel *rel, const RowChange *row)
 	if (rel->nkeys > 0 && rel->identity != REL_IDENTITY_NOTHING &&
 		(row->kind == CHANGE_UPDATE || row->old_kind != OLD_NONE))
 		return true;
-	log_error("cannot apply %s of table %s: the source identifies its rows "
+	log_field(&fields, "table", "%s", rel_display(rel));
+	log_event(LOG_LEVEL_ERROR, &fields,
+			  "cannot apply %s of table %s: the source identifies its rows "
 			  "by nothing (replica identity %s)",
 			  row->kind == CHANGE_UPDATE ? "an update" : "a delete",
-			  rel_display(rel),
+			  fields.field[0].value,
 			  rel->identity == REL_IDENTITY_NOTHING
 				  ? "NOTHING"
 				  : "DEFAULT without a primary key");
@@ -716,6 +722,7 @@ apply_group(Applier *applier, const ApplyGroup *group)
 	if ((target = apply_target(applier, group->rel)) == NULL)
 		return false;
 	applier->counters.rows += group->nrows;
+	tablemetrics_written(group->rel, group->rows, group->nrows);
 	switch (group->kind)
 	{
 		case GROUP_UPSERT:
@@ -874,12 +881,16 @@ static void
 apply_report_conflict(Applier *applier, const Expect *expect, int row)
 {
 	char *key = apply_key_text(applier, expect->group, row);
+	LogFields fields = LOG_FIELDS_INIT;
 
-	log_error("conflict: an update of table %s finds no row with key (%s) "
+	log_field(&fields, "table", "%s",
+			  ((const TargetRel *) expect->group->rel->target)->display);
+	log_field(&fields, "key", "%s", key ? key : "?");
+	log_event(LOG_LEVEL_ERROR, &fields,
+			  "conflict: an update of table %s finds no row with key (%s) "
 			  "on the target, and the source did not send the whole row "
 			  "(unchanged TOASTed columns) to insert it",
-			  ((const TargetRel *) expect->group->rel->target)->display,
-			  key ? key : "?");
+			  fields.field[0].value, key ? key : "?");
 	log_hint("the target lacks a row the source has: insert that row on "
 			 "the target (from the source), then restart pgferry; a table "
 			 "that lacks more rows must be migrated again");
@@ -930,6 +941,13 @@ apply_discard_after(Applier *applier, int count)
 	applier->nexpects = count;
 }
 
+/* kind: delete_missing or update_missing (pgferry_conflicts_total) */
+static void
+apply_count_conflicts(const char *kind, long count)
+{
+	metrics_add(metrics_series(METRIC_CONFLICTS, kind, NULL), count);
+}
+
 /*
  * Reads the results of the first count expectations, up to the sync point
  * that ends them, checks them, and drops them from the queue.
@@ -971,12 +989,19 @@ apply_read_segment(Applier *applier, int count)
 				break;
 			case EXPECT_DELETED:
 				if (affected < expect->nrows)
+				{
 					applier->counters.missing_deletes +=
 						expect->nrows - affected;
+					apply_count_conflicts("delete_missing",
+										  expect->nrows - affected);
+				}
 				break;
 			case EXPECT_INSERTED:
 				if (affected > 0)
+				{
 					applier->counters.missing_updates += affected;
+					apply_count_conflicts("update_missing", affected);
+				}
 				break;
 		}
 		pg_result_free(res);

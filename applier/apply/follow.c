@@ -3,9 +3,10 @@
  * follow.c
  *	  The follow job: keep the target equal to the source, from a slot.
  *
- * One session is: hold the slot's task lock (one process per slot and
- * target), connect both servers, read pgferry.progress, start the
- * stream, then for each frame: decode it; spool it if it belongs to a
+ * One session is: connect both servers (the task lock's session, the
+ * stream's and the target's, all at once), hold the slot's task lock (one
+ * process per slot and target), check the slot while the target's state is
+ * read, read pgferry.progress, start the stream, then for each frame: decode it; spool it if it belongs to a
  * streamed transaction still in progress; skip it if its transaction is
  * already applied; otherwise hand it to the batch.  The target commits at
  * a source commit when the batch is full or the stream is idle, and only
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,14 +31,20 @@
 
 #include "apply/apply.h"
 #include "apply/follow.h"
+#include "apply/scope.h"
 #include "apply/sequences.h"
+#include "apply/tablemetrics.h"
 #include "catalog/publication.h"
 #include "catalog/tablefilter.h"
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
+#include "common/thread.h"
 #include "state/progress.h"
+#include "state/slotwal.h"
 #include "state/state.h"
 #include "state/tablesync.h"
 #include "stream/decode.h"
@@ -68,6 +76,14 @@ typedef enum SessionEnd
 	SESSION_FAILED	/* exit with status */
 } SessionEnd;
 
+/* pgferry.send_sequences() called in a thread of its own */
+typedef struct SequencesCall
+{
+	const char *source; /* conninfo */
+	atomic_bool done;
+	bool supported; /* false: the source cannot send them */
+} SequencesCall;
+
 typedef struct Follow
 {
 	const FollowOptions *options;
@@ -76,8 +92,12 @@ typedef struct Follow
 	char *include_tables;	 /* the patterns, comma-separated */
 	char *exclude_tables;
 	TableFilter *filter; /* the same, for the DDL of tables */
+	Scope *scope;		 /* the same, for a wider publication's tables */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
+	SequencesCall sequences;
+	pthread_t sequences_thread;
+	bool sequences_running; /* the thread is to be joined */
 
 	/* one session */
 	Stream *stream;
@@ -101,10 +121,19 @@ typedef struct Follow
 	 * written as their net effect, they failed where source order may not.
 	 */
 	Lsn ordered_until;
+	/*
+	 * Transactions committed at or before it are applied one per target
+	 * transaction, each waited for: a failure among them is then that of
+	 * one source transaction, which its message names.
+	 */
+	Lsn alone_until;
+	bool skip_seen; /* --skip-lsn's transaction was received this session */
 	uint64_t applied_txns;
 	uint64_t skipped_txns;
 	uint64_t changes;		/* row changes applied */
 	uint64_t fallbacks;		/* batches written again in source order */
+	const char *lost;		/* the server whose connection failed */
+	double wal_read_at;		/* clock_seconds() of slot_wal_read(), or 0 */
 	ApplyCounters counters; /* of the sessions that ended */
 	bool feedback_due;		/* a commit was confirmed since the last one */
 	double lag_logged;		/* clock_seconds() of the last lag line, or 0 */
@@ -113,6 +142,8 @@ typedef struct Follow
 	bool startup_seen;
 	bool in_transaction; /* between BEGIN and COMMIT */
 	bool skipping;		 /* its changes are already on the target */
+	bool leaving_out;	 /* it is --skip-lsn's: its changes are dropped */
+	uint64_t left_out;	 /* the changes dropped */
 	uint32_t stream_xid; /* in a stream block of this xid, or 0 */
 	Lsn wal_end;
 	int status; /* exit status when SESSION_FAILED */
@@ -134,33 +165,58 @@ follow_fail(Follow *follow, int status)
 	return SESSION_FAILED;
 }
 
+/* The connection to server ("source", "target") failed: reconnect. */
+static SessionEnd
+follow_retry(Follow *follow, const char *server)
+{
+	follow->lost = server;
+	return SESSION_RETRY;
+}
+
 /*
  * A failure on the target: reconnect if it may pass; write the batch again
- * in source order if it failed out of it; else stop.
+ * in source order if it failed out of it; else write it again one source
+ * transaction at a time, so that the failure names its transaction; else
+ * stop.
  */
 static SessionEnd
 follow_apply_failed(Follow *follow)
 {
+	ApplyFailure failure = apply_failure(follow->applier);
 	char position[LSN_TEXT_LEN];
+	LogFields fields = LOG_FIELDS_INIT;
 
-	switch (apply_failure(follow->applier))
+	if (failure == APPLY_TRANSIENT)
+		return follow_retry(follow, "target");
+	if (failure == APPLY_ORDER && batch_mode(follow->batch) == BATCH_NET)
 	{
-		case APPLY_TRANSIENT:
-			return SESSION_RETRY;
-		case APPLY_ORDER:
-			if (batch_mode(follow->batch) != BATCH_NET)
-				break;
-			follow->ordered_until = follow->last_commit;
-			follow->fallbacks++;
-			log_info("writing the source transactions up to %s again, in "
-					 "source order: their net effect failed on a constraint "
-					 "that source order may pass (a unique value moved from "
-					 "one row to another)",
-					 pg_lsn_format(follow->ordered_until, position));
-			return SESSION_REPLAY;
-		case APPLY_FAILED:
-			break;
+		follow->ordered_until = follow->last_commit;
+		follow->fallbacks++;
+		metrics_set_gauge(METRIC_FALLBACKS, (double) follow->fallbacks);
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(follow->ordered_until, position));
+		log_field_int(&fields, "fallbacks", (long long) follow->fallbacks);
+		log_event(LOG_LEVEL_INFO, &fields,
+				  "writing the source transactions up to %s again, in "
+				  "source order: their net effect failed on a constraint "
+				  "that source order may pass (a unique value moved from "
+				  "one row to another)",
+				  position);
+		return SESSION_REPLAY;
 	}
+	if (follow->last_commit > follow->alone_until)
+	{
+		/* the batch may hold several: find the one that fails */
+		follow->alone_until = follow->last_commit;
+		log_info("writing the source transactions up to %s again, one at a "
+				 "time, to find the one that fails",
+				 pg_lsn_format(follow->alone_until, position));
+		return SESSION_REPLAY;
+	}
+	log_hint("this is the source transaction committed at %s; pgferry "
+			 "follow --skip-lsn %s leaves it out (its changes are then "
+			 "missing on the target)",
+			 pg_lsn_format(follow->commit_lsn, position), position);
 	return follow_fail(follow, EXIT_APPLY);
 }
 
@@ -176,6 +232,23 @@ follow_batch_mode(const Follow *follow, Lsn commit_lsn)
 
 /* --- committing ------------------------------------------------------------ */
 
+static SessionEnd follow_commit(Follow *follow, bool wait);
+
+/*
+ * The source transaction committed at commit_lsn is in the batch: commits
+ * when the batch is full, or at once (waiting) while transactions are
+ * applied one at a time.
+ */
+static SessionEnd
+follow_transaction_end(Follow *follow, Lsn commit_lsn)
+{
+	if (commit_lsn <= follow->alone_until)
+		return follow_commit(follow, true);
+	if (batch_should_commit(follow->batch))
+		return follow_commit(follow, false);
+	return SESSION_DONE;
+}
+
 /*
  * The target has committed a batch: its position may now be reported to
  * the source as flushed.
@@ -185,6 +258,10 @@ follow_committed(void *arg, const BatchStats *stats)
 {
 	Follow *follow = arg;
 	char position[LSN_TEXT_LEN];
+	uint64_t lag_bytes = follow->wal_end > stats->end_lsn
+							 ? (uint64_t) (follow->wal_end - stats->end_lsn)
+							 : 0;
+	double lag_seconds = (clock_pg_now() - stats->commit_time) / 1e6;
 
 	follow->applied_commit = stats->commit_lsn;
 	follow->applied_end = stats->end_lsn;
@@ -194,37 +271,46 @@ follow_committed(void *arg, const BatchStats *stats)
 	follow->counters.statements += stats->statements;
 	stream_set_flushed(follow->stream, stats->end_lsn);
 	follow->feedback_due = true;
+	metrics_add(metrics_series(METRIC_BATCHES, NULL, NULL), 1);
+	metrics_observe(METRIC_BATCH_SECONDS, stats->elapsed_ms / 1000.0);
+	metrics_set_gauge(METRIC_LAG_BYTES, (double) lag_bytes);
+	metrics_set_gauge(METRIC_LAG_SECONDS, lag_seconds);
+	metrics_heartbeat();
 	if (log_is_verbose())
-		log_verbose(
-			"applied %" PRIu64 " %s: %" PRIu64 " row %s, %" PRIu64
-			" %s written in %" PRIu64 " %s (%s), %" PRIu64 " bytes, %" PRId64
-			" ms; flushed %s; lag %" PRIu64 " bytes, %.1f s",
-			stats->txns,
-			plural((long long) stats->txns, "transaction", "transactions"),
-			stats->changes,
-			plural((long long) stats->changes, "change", "changes"),
-			stats->rows, plural((long long) stats->rows, "row", "rows"),
-			stats->statements,
-			plural((long long) stats->statements, "statement", "statements"),
-			batch_mode(follow->batch) == BATCH_NET ? "net effect"
-												   : "source order",
-			stats->bytes, stats->elapsed_ms,
-			pg_lsn_format(stats->end_lsn, position),
-			follow->wal_end > stats->end_lsn
-				? (uint64_t) (follow->wal_end - stats->end_lsn)
-				: 0,
-			(clock_pg_now() - stats->commit_time) / 1e6);
+	{
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field_int(&fields, "txns", (long long) stats->txns);
+		log_field_int(&fields, "changes", (long long) stats->changes);
+		log_field_int(&fields, "rows", (long long) stats->rows);
+		log_field_int(&fields, "statements", (long long) stats->statements);
+		log_field(&fields, "mode", "%s",
+				  batch_mode(follow->batch) == BATCH_NET ? "net_effect"
+														 : "source_order");
+		log_field_int(&fields, "bytes", (long long) stats->bytes);
+		log_field_number(&fields, "seconds", stats->elapsed_ms / 1000.0);
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(
+			LOG_LEVEL_VERBOSE, &fields, "applied %" PRIu64 " %s", stats->txns,
+			plural((long long) stats->txns, "transaction", "transactions"));
+	}
 	else if (follow->options->log_lag &&
 			 (follow->lag_logged == 0 ||
 			  clock_seconds() - follow->lag_logged >= FOLLOW_LAG_LOG_S))
 	{
 		/* once streaming, this is the only sign of how far behind it is */
-		log_info("streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
-				 pg_lsn_format(stats->end_lsn, position),
-				 follow->wal_end > stats->end_lsn
-					 ? (uint64_t) (follow->wal_end - stats->end_lsn)
-					 : 0,
-				 (clock_pg_now() - stats->commit_time) / 1e6);
+		LogFields fields = LOG_FIELDS_INIT;
+
+		log_field(&fields, "lsn", "%s",
+				  pg_lsn_format(stats->end_lsn, position));
+		log_field_int(&fields, "lag_bytes", (long long) lag_bytes);
+		log_field_number(&fields, "lag_seconds", lag_seconds);
+		log_event(LOG_LEVEL_INFO, &fields,
+				  "streaming: applied up to %s; lag %" PRIu64 " bytes, %.1f s",
+				  fields.field[0].value, lag_bytes, lag_seconds);
 		follow->lag_logged = clock_seconds();
 	}
 }
@@ -236,7 +322,9 @@ follow_feedback(Follow *follow)
 	if (!follow->feedback_due)
 		return SESSION_DONE;
 	follow->feedback_due = false;
-	return stream_send_feedback(follow->stream) ? SESSION_DONE : SESSION_RETRY;
+	return stream_send_feedback(follow->stream)
+			   ? SESSION_DONE
+			   : follow_retry(follow, "source");
 }
 
 /*
@@ -282,29 +370,105 @@ follow_finish(Follow *follow)
 	if (end != SESSION_DONE)
 		return end;
 	if (!stream_send_feedback(follow->stream))
-		return SESSION_RETRY;
+		return follow_retry(follow, "source");
 	return SESSION_DONE;
+}
+
+/* --- sequences ------------------------------------------------------------ */
+
+/*
+ * Every --sequences-interval, the source sends its sequences' values into
+ * the stream (sequences.h).  The session lasts only for that: an open one
+ * would be a session that cutover waits for.  It runs in a thread of its
+ * own: the stream never waits for its connection (the first one, at the
+ * start, would add to every run's time).  A connection that fails is tried
+ * again at the next interval: the stream need not stop for it.
+ */
+static void *
+follow_sequences_call(void *arg)
+{
+	SequencesCall *call = arg;
+	PgConn *source = pg_connect(call->source, "source", PG_CONN_SQL, NULL);
+
+	call->supported = source == NULL || sequences_request(source);
+	pg_disconnect(source);
+	atomic_store(&call->done, true);
+	return NULL;
+}
+
+/* Waits for the call in flight, if any, and learns what it found. */
+static void
+follow_sequences_join(Follow *follow)
+{
+	if (!follow->sequences_running)
+		return;
+	pthread_join(follow->sequences_thread, NULL);
+	follow->sequences_running = false;
+	if (!follow->sequences.supported)
+		follow->sequences_off = true;
+}
+
+static void
+follow_sequences(Follow *follow)
+{
+	int interval = follow->options->sequences_interval_s;
+
+	if (interval <= 0 || follow->sequences_off ||
+		clock_ms() < follow->sequences_due)
+		return;
+	/* a call still connecting: this interval passes */
+	if (follow->sequences_running && !atomic_load(&follow->sequences.done))
+		return;
+	follow_sequences_join(follow);
+	if (follow->sequences_off)
+		return;
+	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
+	follow->sequences.source = follow->options->source;
+	atomic_store(&follow->sequences.done, false);
+	follow->sequences_running = thread_start(
+		&follow->sequences_thread, follow_sequences_call, &follow->sequences);
+	if (!follow->sequences_running)
+	{
+		follow_sequences_call(&follow->sequences);
+		follow->sequences_off = !follow->sequences.supported;
+	}
 }
 
 /* --- session setup and teardown ------------------------------------------ */
 
 /*
- * Makes sure the task lock is still held: a restart of the target ends its
+ * Whether the task lock is still held: a restart of the target ends its
  * session too, and a new one must take the lock again.
  */
+static bool
+follow_task_lock_held(Follow *follow)
+{
+	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+		return true;
+	pg_disconnect(follow->task_lock);
+	follow->task_lock = NULL;
+	return false;
+}
+
+/*
+ * Takes the task lock in the session opened for it; only a session that
+ * holds it is kept.
+ */
 static SessionEnd
-follow_hold_task_lock(Follow *follow)
+follow_take_task_lock(Follow *follow, PgConn *conn)
 {
 	bool busy;
 
-	if (follow->task_lock && pg_exec(follow->task_lock, "SELECT 1"))
+	if (conn == NULL)
+		return follow_retry(follow, "target");
+	if (state_take_task_lock(conn, follow->options->slot, &busy))
+	{
+		follow->task_lock = conn;
 		return SESSION_DONE;
-	pg_disconnect(follow->task_lock);
-	follow->task_lock =
-		state_lock_task(follow->options->target, follow->options->slot, &busy);
-	if (follow->task_lock)
-		return SESSION_DONE;
-	return busy ? follow_fail(follow, EXIT_OTHER) : SESSION_RETRY;
+	}
+	pg_disconnect(conn);
+	return busy ? follow_fail(follow, EXIT_OTHER)
+				: follow_retry(follow, "target");
 }
 
 static void
@@ -332,10 +496,58 @@ follow_close_session(Follow *follow)
 	follow->startup_seen = false;
 	follow->in_transaction = false;
 	follow->skipping = false;
+	follow->leaving_out = false;
+	follow->left_out = 0;
+	follow->skip_seen = false;
 	follow->stream_xid = 0;
 }
 
 static bool follow_check_startup(Follow *follow, const SourceFacts *facts);
+
+/* A failure on the target session: it may pass on a new one, or not. */
+static SessionEnd
+follow_target_failed(Follow *follow)
+{
+	return pg_error_is_transient(follow->target)
+			   ? follow_retry(follow, "target")
+			   : follow_fail(follow, EXIT_APPLY);
+}
+
+/*
+ * What the target knows of the task, but the position (which needs the
+ * source's identity): pgferry.progress made ready, the tables copied
+ * after the slot's start.
+ */
+static SessionEnd
+follow_read_target_state(Follow *follow)
+{
+	if (!progress_prepare(follow->target))
+		return follow_target_failed(follow);
+	tablesync_free(follow->table_sync);
+	follow->table_sync = tablesync_load(follow->target, follow->options->slot);
+	if (follow->table_sync == NULL)
+		return follow_target_failed(follow);
+	return SESSION_DONE;
+}
+
+/* stream_open() in a thread of its own, beside the target's setup */
+typedef struct StreamOpening
+{
+	const StreamOptions *options;
+	PgConn *conn; /* the stream's, or closed */
+	Stream *stream;
+	bool transient;
+} StreamOpening;
+
+static void *
+follow_stream_open(void *arg)
+{
+	StreamOpening *opening = arg;
+
+	opening->stream =
+		stream_open(opening->options, opening->conn, &opening->transient);
+	return NULL;
+}
 
 static SessionEnd
 follow_open_session(Follow *follow)
@@ -345,41 +557,75 @@ follow_open_session(Follow *follow)
 		options->source,		options->slot,		   options->plugin,
 		follow->publication,	options->create_slot,  follow->binary,
 		follow->include_tables, follow->exclude_tables};
+	enum
+	{
+		STREAM_REQUEST,
+		TARGET_REQUEST,
+		LOCK_REQUEST, /* last: left out while the lock is held */
+		NREQUESTS
+	};
+	PgConnRequest requests[NREQUESTS];
+	PgConn *source;
+	StreamOpening opening;
+	pthread_t thread;
+	bool threaded;
 	char position[LSN_TEXT_LEN];
-	bool transient;
 	SessionEnd end;
 
 	follow->received = false;
-	end = follow_hold_task_lock(follow);
+
+	/*
+	 * The connections at once: each costs a server process's start, which
+	 * would otherwise add up before the first frame.  The lock is taken
+	 * before anything is read or written in either.
+	 */
+	stream_connect_request(&stream_options, &requests[STREAM_REQUEST]);
+	requests[TARGET_REQUEST] =
+		(PgConnRequest){options->target, "target", PG_CONN_SQL, NULL, NULL};
+	requests[LOCK_REQUEST] = (PgConnRequest){
+		options->target, "target", PG_CONN_SQL, STATE_TASK_LOCK_OPTIONS, NULL};
+	pg_connect_all(requests,
+				   follow_task_lock_held(follow) ? LOCK_REQUEST : NREQUESTS);
+	follow->target = requests[TARGET_REQUEST].conn;
+	source = requests[STREAM_REQUEST].conn;
+	if (follow->task_lock == NULL &&
+		(end = follow_take_task_lock(follow, requests[LOCK_REQUEST].conn)) !=
+			SESSION_DONE)
+	{
+		pg_disconnect(source);
+		return end;
+	}
+	if (source == NULL || follow->target == NULL)
+	{
+		pg_disconnect(source);
+		return follow_retry(follow, source == NULL ? "source" : "target");
+	}
+	/* the sequences' first call overlaps the rest of the setup */
+	follow_sequences(follow);
+
+	/* the source's checks and the target's state, side by side */
+	opening = (StreamOpening){&stream_options, source, NULL, true};
+	threaded = thread_start(&thread, follow_stream_open, &opening);
+	if (!threaded)
+		follow_stream_open(&opening);
+	end = follow_read_target_state(follow);
+	if (threaded)
+		pthread_join(thread, NULL);
+	follow->stream = opening.stream;
+	if (follow->stream == NULL)
+		return opening.transient ? follow_retry(follow, "source")
+								 : follow_fail(follow, EXIT_OTHER);
 	if (end != SESSION_DONE)
 		return end;
-	follow->stream = stream_open(&stream_options, &transient);
-	if (follow->stream == NULL)
-		return transient ? SESSION_RETRY : follow_fail(follow, EXIT_OTHER);
 	follow->key.slot = options->slot;
 	follow->key.system_identifier = stream_system_identifier(follow->stream);
 	follow->key.database = stream_database(follow->stream);
-
-	follow->target = pg_connect(options->target, "target", PG_CONN_SQL, NULL);
-	if (follow->target == NULL)
-		return SESSION_RETRY;
-	if (!progress_prepare(follow->target) ||
-		!progress_read(follow->target, &follow->key, &follow->applied_commit,
+	if (!progress_read(follow->target, &follow->key, &follow->applied_commit,
 					   &follow->applied_end))
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
-	tablesync_free(follow->table_sync);
-	follow->table_sync = tablesync_load(follow->target, options->slot);
-	if (follow->table_sync == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	follow->applier = apply_create(follow->target, options->fire_triggers);
 	if (follow->applier == NULL)
-		return pg_error_is_transient(follow->target)
-				   ? SESSION_RETRY
-				   : follow_fail(follow, EXIT_APPLY);
+		return follow_target_failed(follow);
 	apply_set_ddl(follow->applier,
 				  &(DdlSettings){options->skip_ddl, follow->filter});
 	follow->batch =
@@ -390,7 +636,7 @@ follow_open_session(Follow *follow)
 	stream_set_flushed(follow->stream, follow->applied_end);
 	if (!stream_start(follow->stream))
 		return stream_failure_is_transient(follow->stream)
-				   ? SESSION_RETRY
+				   ? follow_retry(follow, "source")
 				   : follow_fail(follow, EXIT_OTHER);
 	/* pgoutput sends no Startup: the connection tells the same */
 	if (options->plugin == PLUGIN_PGOUTPUT &&
@@ -403,6 +649,7 @@ follow_open_session(Follow *follow)
 				 pg_lsn_format(follow->applied_commit, position));
 	else
 		log_info("streaming slot \"%s\" from its start", options->slot);
+	metrics_trouble(NULL);
 	return SESSION_DONE;
 }
 
@@ -448,6 +695,23 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 	return apply_set_encoding(follow->applier, facts->server_encoding);
 }
 
+/*
+ * A spool file failed: a full disk passes once space returns (the spool
+ * files go with the session, and the source sends their transactions
+ * again); anything else stops the job.  A session that filled the disk
+ * did not work, frames or not: the backoff grows, and the job gives up
+ * once the disk has stayed full for FOLLOW_GIVE_UP_MS.
+ */
+static SessionEnd
+follow_spool_failed(Follow *follow)
+{
+	if (!spool_is_full(follow->spool))
+		return follow_fail(follow, EXIT_OTHER);
+	follow->received = false;
+	/* the stream starts again from the slot's position */
+	return follow_retry(follow, "source");
+}
+
 /* Puts a change of a streamed transaction in its spool file. */
 static bool
 follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
@@ -463,12 +727,53 @@ follow_spool(Follow *follow, const Change *change, const StreamMessage *msg)
 	return spool_write(follow->spool, xid, subxid, msg->data, msg->len);
 }
 
+/*
+ * --skip-lsn names the commit of the transaction to leave out.  Commits
+ * come in LSN order: one past it, when none was at it, means that no
+ * transaction of the stream commits there; nothing past it is applied.
+ */
+static bool
+follow_check_skip_lsn(Follow *follow, Lsn commit_lsn)
+{
+	Lsn skip = follow->options->skip_lsn;
+	char position[LSN_TEXT_LEN];
+	char next[LSN_TEXT_LEN];
+
+	if (commit_lsn == skip)
+		follow->skip_seen = true;
+	if (skip == LSN_INVALID || commit_lsn <= skip || follow->skip_seen ||
+		skip <= follow->applied_commit)
+		return true;
+	log_error("--skip-lsn %s is not the commit of a source transaction of "
+			  "slot \"%s\": the next one commits at %s",
+			  pg_lsn_format(skip, position), follow->options->slot,
+			  pg_lsn_format(commit_lsn, next));
+	log_hint("give the LSN that the failed transaction's message names; "
+			 "nothing was applied past %s",
+			 pg_lsn_format(follow->applied_commit, position));
+	return false;
+}
+
+/* The transaction --skip-lsn names has been dropped: says what it held. */
+static void
+follow_left_out(Follow *follow, uint32_t xid, Lsn commit_lsn)
+{
+	char position[LSN_TEXT_LEN];
+
+	log_info("left out source transaction %u committed at %s (--skip-lsn): "
+			 "%" PRIu64 " %s not applied",
+			 xid, pg_lsn_format(commit_lsn, position), follow->left_out,
+			 plural((long long) follow->left_out, "change", "changes"));
+	follow->leaving_out = false;
+	follow->left_out = 0;
+}
+
 typedef struct Replay
 {
 	Follow *follow;
 	Lsn lsn;
 	bool decoded; /* false: the failure was decoding */
-	bool applied; /* false: ... or reading the spool */
+	bool applied; /* false: the failure was applying it */
 } Replay;
 
 /* One spooled frame of a streamed transaction, at its commit. */
@@ -484,8 +789,15 @@ follow_replay_frame(void *arg, const uint8_t *frame, size_t len)
 		replay->decoded = false;
 		return false;
 	}
-	if (change.kind == CHANGE_RELATION || change.kind == CHANGE_NOTHING ||
-		tablesync_skip(replay->follow->table_sync, &change, replay->lsn))
+	if (change.kind == CHANGE_RELATION)
+	{
+		replay->applied = scope_describe(
+			replay->follow->scope, replay->follow->task_lock, change.rel);
+		return replay->applied;
+	}
+	if (change.kind == CHANGE_NOTHING ||
+		tablesync_skip(replay->follow->table_sync, &change, replay->lsn) ||
+		scope_skip(replay->follow->scope, &change))
 		return true;
 	replay->applied = batch_add(replay->follow->batch, &change);
 	return replay->applied;
@@ -498,6 +810,7 @@ follow_stream_commit(Follow *follow, const Change *change)
 	uint32_t xid = change->xid;
 	Lsn commit_lsn = change->lsn;
 	Lsn end_lsn = change->end_lsn;
+	char position[LSN_TEXT_LEN];
 	int64_t commit_time = change->commit_time;
 	bool ok;
 
@@ -511,9 +824,23 @@ follow_stream_commit(Follow *follow, const Change *change)
 		follow->skipped_txns++;
 		return SESSION_DONE;
 	}
+	if (!follow_check_skip_lsn(follow, commit_lsn))
+		return follow_fail(follow, EXIT_USAGE);
+	follow->commit_lsn = commit_lsn;
 	end = follow_choose_mode(follow, commit_lsn);
 	if (end != SESSION_DONE)
 		return end;
+	if (commit_lsn == follow->options->skip_lsn)
+	{
+		log_info("left out source transaction %u committed at %s "
+				 "(--skip-lsn): %" PRIu64 " bytes of streamed changes not "
+				 "applied",
+				 xid, pg_lsn_format(commit_lsn, position),
+				 spool_bytes(follow->spool, xid));
+		spool_abort(follow->spool, xid, xid);
+		batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
+		return follow_transaction_end(follow, commit_lsn);
+	}
 	log_verbose("applying streamed transaction %u (%" PRIu64 " bytes spooled)",
 				xid, spool_bytes(follow->spool, xid));
 	decode_replay_begin(follow->decoder);
@@ -523,14 +850,12 @@ follow_stream_commit(Follow *follow, const Change *change)
 	{
 		if (!replay.decoded)
 			return follow_fail(follow, EXIT_APPLY);
-		if (replay.applied)
+		if (!replay.applied)
 			return follow_apply_failed(follow);
-		return follow_fail(follow, EXIT_OTHER); /* the spool file */
+		return follow_spool_failed(follow);
 	}
 	batch_end_transaction(follow->batch, commit_lsn, end_lsn, commit_time);
-	if (batch_should_commit(follow->batch))
-		return follow_commit(follow, false);
-	return SESSION_DONE;
+	return follow_transaction_end(follow, commit_lsn);
 }
 
 static bool
@@ -565,6 +890,11 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 					   ? SESSION_DONE
 					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_RELATION:
+			if (scope_describe(follow->scope, follow->task_lock, change.rel))
+				return SESSION_DONE;
+			return pg_error_is_transient(follow->task_lock)
+					   ? follow_retry(follow, "target")
+					   : follow_fail(follow, EXIT_APPLY);
 		case CHANGE_NOTHING:
 			return SESSION_DONE;
 		case CHANGE_BEGIN:
@@ -578,8 +908,12 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 			follow->commit_lsn = change.lsn;
 			if (change.lsn > follow->last_commit)
 				follow->last_commit = change.lsn;
-			return follow->skipping ? SESSION_DONE
-									: follow_choose_mode(follow, change.lsn);
+			if (follow->skipping)
+				return SESSION_DONE;
+			if (!follow_check_skip_lsn(follow, change.lsn))
+				return follow_fail(follow, EXIT_USAGE);
+			follow->leaving_out = change.lsn == follow->options->skip_lsn;
+			return follow_choose_mode(follow, change.lsn);
 		case CHANGE_COMMIT:
 			follow->in_transaction = false;
 			if (follow->skipping)
@@ -588,16 +922,16 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 				follow->skipping = false;
 				return SESSION_DONE;
 			}
+			if (follow->leaving_out)
+				follow_left_out(follow, change.xid, change.lsn);
 			batch_end_transaction(follow->batch, change.lsn, change.end_lsn,
 								  change.commit_time);
-			if (batch_should_commit(follow->batch))
-				return follow_commit(follow, false);
-			return SESSION_DONE;
+			return follow_transaction_end(follow, change.lsn);
 		case CHANGE_STREAM_START:
 			follow->stream_xid = change.xid;
 			return spool_start(follow->spool, change.xid, change.first_segment)
 					   ? SESSION_DONE
-					   : follow_fail(follow, EXIT_OTHER);
+					   : follow_spool_failed(follow);
 		case CHANGE_STREAM_STOP:
 			follow->stream_xid = 0;
 			return SESSION_DONE;
@@ -620,10 +954,19 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 		(change.kind != CHANGE_MESSAGE || change.transactional))
 		return follow_spool(follow, &change, msg)
 				   ? SESSION_DONE
-				   : follow_fail(follow, EXIT_OTHER);
+				   : follow_spool_failed(follow);
 	if (follow->skipping ||
-		tablesync_skip(follow->table_sync, &change, follow->commit_lsn))
+		tablesync_skip(follow->table_sync, &change, follow->commit_lsn) ||
+		scope_skip(follow->scope, &change))
 		return SESSION_DONE;
+	if (follow->leaving_out)
+	{
+		follow->left_out++;
+		return SESSION_DONE;
+	}
+	if (change.kind == CHANGE_INSERT || change.kind == CHANGE_UPDATE ||
+		change.kind == CHANGE_DELETE)
+		tablemetrics_received(change.rel, change.kind);
 	if (!batch_add(follow->batch, &change))
 		return follow_apply_failed(follow);
 	return SESSION_DONE;
@@ -632,26 +975,27 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 /* --- the loop -------------------------------------------------------------- */
 
 /*
- * Every --sequences-interval, the source sends its sequences' values into
- * the stream (sequences.h).  The session lasts only for that: an open one
- * would be a session that cutover waits for.  A connection that fails is
- * tried again at the next interval: the stream need not stop for it.
+ * What the metrics show between batches: the job is alive, the spool's
+ * size, and every SLOT_WAL_WATCH_INTERVAL the WAL the slot holds (read
+ * only while the metrics are served: it takes a session on the source).
  */
 static void
-follow_sequences(Follow *follow)
+follow_publish(Follow *follow)
 {
-	int interval = follow->options->sequences_interval_s;
 	PgConn *source;
+	SlotWal wal;
 
-	if (interval <= 0 || follow->sequences_off ||
-		clock_ms() < follow->sequences_due)
+	metrics_heartbeat();
+	metrics_set_gauge(METRIC_SPOOL_BYTES,
+					  (double) spool_total_bytes(follow->spool));
+	if (!metrics_http_serving() ||
+		clock_seconds() - follow->wal_read_at < SLOT_WAL_WATCH_INTERVAL)
 		return;
-	follow->sequences_due = clock_ms() + interval * INT64_C(1000);
+	follow->wal_read_at = clock_seconds();
 	source = pg_connect(follow->options->source, "source", PG_CONN_SQL, NULL);
 	if (source == NULL)
 		return;
-	if (!sequences_request(source))
-		follow->sequences_off = true;
+	slot_wal_read(source, follow->options->slot, &wal);
 	pg_disconnect(source);
 }
 
@@ -695,13 +1039,15 @@ follow_session(Follow *follow)
 		}
 		if (event == STREAM_IDLE)
 			event = stream_receive(follow->stream, 1000, &msg, follow->target);
+		if (event == STREAM_IDLE || event == STREAM_KEEPALIVE)
+			follow_publish(follow);
 		switch (event)
 		{
 			case STREAM_IDLE:
 				continue;
 			case STREAM_FAILED:
 				return stream_failure_is_transient(follow->stream)
-						   ? SESSION_RETRY
+						   ? follow_retry(follow, "source")
 						   : follow_fail(follow, EXIT_OTHER);
 			case STREAM_KEEPALIVE:
 				if (msg.wal_end > follow->wal_end)
@@ -737,6 +1083,7 @@ follow_session(Follow *follow)
 				 */
 				if (++frames % FOLLOW_PUSH_FRAMES == 0)
 				{
+					follow_publish(follow);
 					if (!batch_push(follow->batch))
 						return follow_apply_failed(follow);
 					if ((end = follow_feedback(follow)) != SESSION_DONE)
@@ -908,6 +1255,9 @@ follow_run(const FollowOptions *options)
 	follow.filter =
 		tablefilter_compile(options->include_tables, options->ninclude,
 							options->exclude_tables, options->nexclude);
+	if (follow.filter && options->plugin == PLUGIN_PGOUTPUT &&
+		options->ninclude + options->nexclude > 0)
+		follow.scope = scope_create(follow.filter, follow.publication);
 	if (follow.spool == NULL || follow.filter == NULL)
 	{
 		spool_close(follow.spool);
@@ -922,6 +1272,7 @@ follow_run(const FollowOptions *options)
 	for (;;)
 	{
 		SessionEnd end = follow_session(&follow);
+		LogFields fields = LOG_FIELDS_INIT;
 
 		if (follow.stream && follow.target)
 			ever_connected = true;
@@ -953,7 +1304,14 @@ follow_run(const FollowOptions *options)
 			status = EXIT_CONNECTION;
 			break;
 		}
-		log_info("reconnecting in %d s", backoff / 1000);
+		metrics_add(metrics_series(METRIC_RECONNECTS, follow.lost, NULL), 1);
+		metrics_trouble(strcmp(follow.lost, "target") == 0
+							? "reconnecting to the target"
+							: "reconnecting to the source");
+		log_field(&fields, "server", "%s", follow.lost);
+		log_field_int(&fields, "seconds", backoff / 1000);
+		log_event(LOG_LEVEL_INFO, &fields, "reconnecting in %d s",
+				  backoff / 1000);
 		follow_sleep(backoff);
 		if (stop_requests)
 			break;
@@ -961,6 +1319,7 @@ follow_run(const FollowOptions *options)
 													  : backoff * 2;
 	}
 
+	follow_sequences_join(&follow);
 	if (ever_connected)
 		follow_summary(&follow);
 	tablesync_free(follow.table_sync);
@@ -968,6 +1327,7 @@ follow_run(const FollowOptions *options)
 	pg_disconnect(follow.task_lock);
 	decode_destroy(follow.decoder);
 	tablefilter_free(follow.filter);
+	scope_free(follow.scope);
 	free(follow.include_tables);
 	free(follow.exclude_tables);
 	return status;

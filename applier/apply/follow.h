@@ -44,6 +44,7 @@ typedef struct FollowOptions
 	bool fire_triggers;
 	bool ordered;			  /* every change in source order (batch.h) */
 	Lsn skip_ddl;			  /* the DDL message not to replay (ddl.h) */
+	Lsn skip_lsn;			  /* the commit of a transaction left out */
 	int sequences_interval_s; /* sequences.h; 0: only at cutover */
 	const char *spool_dir;	  /* NULL: follow_default_spool_dir() */
 	BatchLimits limits;

@@ -190,7 +190,8 @@ extern Plugin cli_plugin(const char *arg);
 #define CLI_HELP_LOG                                                          \
 	"  --log-format FORMAT      text (default) or json: one object a line "   \
 	"with\n"                                                                  \
-	"                           time, pid, level and message\n"               \
+	"                           time, pid, level, message and the event's "   \
+	"fields\n"                                                                \
 	"  --log-file PATH          append the messages to PATH, not stderr; "    \
 	"SIGHUP\n"                                                                \
 	"                           opens it again (after a log rotation)\n"
@@ -216,6 +217,16 @@ extern Plugin cli_plugin(const char *arg);
 	"LSN (one\n"                                                              \
 	"                           the target refused, applied there by "        \
 	"hand)\n"
+/* --metrics-addr (common/metrics_http.h), for follow and migrate. */
+#define CLI_ROW_METRICS(addr_var)                                             \
+	{                                                                         \
+		.name = "metrics-addr", .kind = CLI_TEXT, .to.text = &(addr_var)      \
+	}
+#define CLI_HELP_METRICS                                                      \
+	"  --metrics-addr HOST:PORT serve Prometheus metrics on /metrics and "    \
+	"health on\n"                                                             \
+	"                           /healthz (the README: \"Reading the "         \
+	"metrics\")\n"
 
 /* The restore's modes (RestoreModes), for migrate and preflight. */
 #define CLI_ROW_NO_OWNER(modes)                                               \

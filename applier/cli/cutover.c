@@ -108,6 +108,12 @@ cli_cutover_usage(void)
 		"                      difference (and end the sessions opened while "
 		"it was\n"
 		"                      read-only, unless --wait-sessions)\n"
+		"  --log-format FORMAT text (default) or json: one object a line "
+		"with time, pid,\n"
+		"                      level, message and the event's fields\n"
+		"  --log-file PATH     append the messages to PATH, not stderr; "
+		"SIGHUP opens it\n"
+		"                      again (after a log rotation)\n"
 		"  -v, --verbose       a line per sequence and per table\n"
 		"  -h, --help          print this help and exit\n\n",
 		CUTOVER_DEFAULT_MAX_LAG, CUTOVER_DEFAULT_TIMEOUT, VERIFY_DEFAULT_JOBS);
@@ -161,6 +167,7 @@ cli_cutover(int argc, char **argv)
 		{.name = "release-target",
 		 .kind = CLI_SET,
 		 .to.flag = &release_target},
+		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_cutover_usage},
 		{.name = NULL}};

@@ -50,7 +50,10 @@ static const ExitCodeRow rows[] = {
 	{EXIT_OTHER, CLI_ALL | CLI_GENERIC,
 	 "other error (the messages name it and the fix)"},
 	{EXIT_USAGE, CLI_MIGRATE,
-	 "bad command line, or a resume with other arguments"},
+	 "bad command line, a resume with other arguments, or a --metrics-addr "
+	 "that cannot be listened on"},
+	{EXIT_USAGE, CLI_FOLLOW,
+	 "bad command line, or a --metrics-addr that cannot be listened on"},
 	{EXIT_USAGE, CLI_ALL | CLI_GENERIC, "bad command line"},
 	{EXIT_CONNECTION, CLI_ALL | CLI_GENERIC, "a server could not be reached"},
 	{EXIT_APPLY, CLI_FOLLOW | CLI_MIGRATE,

@@ -25,7 +25,8 @@ cli_finish_usage(void)
 		   "read-only, and the target is not\nleft read-only by a check "
 		   "that found a difference.  The source database stays\nread-only; "
 		   "the pgferry extension, if you installed it, stays too.\n\n"
-		   "Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET CLI_HELP_HELP "\n");
+		   "Options:\n" CLI_HELP_SOURCE CLI_HELP_TARGET CLI_HELP_LOG
+		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_FINISH);
 }
 
@@ -36,6 +37,7 @@ cli_finish(int argc, char **argv)
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
+		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_finish_usage},
 		{.name = NULL}};

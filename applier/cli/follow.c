@@ -11,6 +11,7 @@
 #include "apply/sequences.h"
 #include "cli/cli.h"
 #include "common/exit.h"
+#include "common/metrics_http.h"
 
 static void
 cli_follow_usage(void)
@@ -41,6 +42,10 @@ cli_follow_usage(void)
 		   "(default: each\n"
 		   "                           batch's net effect, per table and "
 		   "key)\n" CLI_HELP_DDL
+		   "  --skip-lsn LSN           leave out the source transaction "
+		   "committed at LSN\n"
+		   "                           (one the target refuses, named by "
+		   "its error)\n"
 		   "  --batch-rows N           commit the target after about N "
 		   "rows (default %d)\n"
 		   "  --batch-bytes SIZE       ... or SIZE bytes of row data, which "
@@ -50,7 +55,7 @@ cli_follow_usage(void)
 		   "  --spool-dir DIR          where large in-progress transactions "
 		   "wait for their\n"
 		   "                           commit (default "
-		   "$TMPDIR/pgferry-UID-SLOT)\n" CLI_HELP_LOG
+		   "$TMPDIR/pgferry-UID-SLOT)\n" CLI_HELP_METRICS CLI_HELP_LOG
 		   "  -v, --verbose            a line per target "
 		   "transaction\n" CLI_HELP_HELP "\n",
 		   SEQUENCES_DEFAULT_INTERVAL_S, FOLLOW_DEFAULT_BATCH_ROWS,
@@ -63,6 +68,7 @@ cli_follow(int argc, char **argv)
 {
 	FollowOptions options;
 	const char *plugin = NULL;
+	const char *metrics_addr = NULL;
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
@@ -83,6 +89,10 @@ cli_follow(int argc, char **argv)
 		{.name = "ordered", .kind = CLI_SET, .to.flag = &options.ordered},
 		CLI_ROW_SEQUENCES_INTERVAL(options),
 		CLI_ROW_SKIP_DDL(options),
+		{.name = "skip-lsn",
+		 .kind = CLI_LSN,
+		 .to.lsn = &options.skip_lsn,
+		 .bad = "--skip-lsn: \"%s\" is not a WAL position (like 0/16B3748)"},
 		{.name = "batch-rows",
 		 .kind = CLI_INT,
 		 .to.integer = &options.limits.rows,
@@ -98,6 +108,7 @@ cli_follow(int argc, char **argv)
 		 .min = 0,
 		 .bad = "--batch-time-ms: \"%s\" is not a number of milliseconds"},
 		{.name = "spool-dir", .kind = CLI_TEXT, .to.text = &options.spool_dir},
+		CLI_ROW_METRICS(metrics_addr),
 		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_follow_usage},
@@ -115,5 +126,9 @@ cli_follow(int argc, char **argv)
 	if (options.publication && options.plugin != PLUGIN_PGOUTPUT)
 		return cli_usage_error("follow", "%s",
 							   "--publication goes with --plugin pgoutput");
-	return follow_run(&options);
+	if (metrics_addr && !metrics_http_start(metrics_addr))
+		return EXIT_USAGE;
+	status = follow_run(&options);
+	metrics_http_stop();
+	return status;
 }

@@ -11,6 +11,7 @@
 #include "apply/sequences.h"
 #include "cli/cli.h"
 #include "common/exit.h"
+#include "common/metrics_http.h"
 #include "migrate/copy.h"
 #include "migrate/migrate.h"
 
@@ -76,7 +77,7 @@ cli_migrate_usage(void)
 		   "                           slot (cutover refuses if they change "
 		   "on the source;\n"
 		   "                           run again, it copies those that "
-		   "did)\n" CLI_HELP_LOG
+		   "did)\n" CLI_HELP_METRICS CLI_HELP_LOG
 		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n",
 		   MIGRATE_DEFAULT_JOBS, SEQUENCES_DEFAULT_INTERVAL_S);
 	cli_print_exit_codes(stdout, CLI_MIGRATE);
@@ -90,6 +91,7 @@ cli_migrate(int argc, char **argv)
 		.split_bytes = COPY_DEFAULT_SPLIT_BYTES,
 		.max_retained_wal = MIGRATE_DEFAULT_MAX_RETAINED_WAL,
 		.sequences_interval_s = SEQUENCES_DEFAULT_INTERVAL_S};
+	const char *metrics_addr = NULL;
 	const CliOption table[] = {
 		CLI_ROW_SOURCE(options),
 		CLI_ROW_TARGET(options),
@@ -128,6 +130,7 @@ cli_migrate(int argc, char **argv)
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),
 		{.name = "no-follow", .kind = CLI_SET, .to.flag = &options.no_follow},
+		CLI_ROW_METRICS(metrics_addr),
 		CLI_ROWS_LOG,
 		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_migrate_usage},
@@ -145,5 +148,9 @@ cli_migrate(int argc, char **argv)
 		return cli_usage_error(
 			"migrate", "%s",
 			"--skip-ddl has no stream to skip in with --no-follow");
-	return migrate_run(&options);
+	if (metrics_addr && !metrics_http_start(metrics_addr))
+		return EXIT_USAGE;
+	status = migrate_run(&options);
+	metrics_http_stop();
+	return status;
 }

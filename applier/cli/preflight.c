@@ -41,7 +41,8 @@ cli_preflight_usage(void)
 		   "  --plugin NAME            the output plugin migrate would use: "
 		   "pgferry or\n"
 		   "                           pgoutput (default: pgferry where the "
-		   "source has it)\n" CLI_HELP_HELP "\n");
+		   "source has it)\n" CLI_HELP_LOG
+		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_PREFLIGHT);
 }
 
@@ -70,6 +71,8 @@ cli_preflight(int argc, char **argv)
 		CLI_ROW_NO_OWNER(options.modes),
 		CLI_ROW_NO_PRIVILEGES(options.modes),
 		CLI_ROW_ROLES(options.modes),
+		CLI_ROWS_LOG,
+		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_preflight_usage},
 		{.name = NULL}};
 	int status;

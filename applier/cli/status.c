@@ -27,7 +27,8 @@ cli_status_usage(void)
 		   "  --slot NAME              one migration (default: every one "
 		   "in the target)\n"
 		   "  --json                   the same fields as one JSON document "
-		   "(for scripts)\n" CLI_HELP_HELP "\n");
+		   "(for scripts)\n" CLI_HELP_LOG
+		   "  -v, --verbose            more messages\n" CLI_HELP_HELP "\n");
 	cli_print_exit_codes(stdout, CLI_STATUS);
 }
 
@@ -40,6 +41,8 @@ cli_status(int argc, char **argv)
 		CLI_ROW_TARGET(options),
 		{.name = "slot", .kind = CLI_TEXT, .to.text = &options.slot},
 		{.name = "json", .kind = CLI_SET, .to.flag = &options.json},
+		CLI_ROWS_LOG,
+		{.name = "verbose", .kind = CLI_VERBOSE},
 		{.name = "help", .kind = CLI_HELP, .to.usage = cli_status_usage},
 		{.name = NULL}};
 	int status;

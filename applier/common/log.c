@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -117,12 +118,71 @@ log_json_escape(char *line, size_t size, size_t len, const char *text)
 	return len;
 }
 
+/* Whether a field's value must be quoted in text. */
+static bool
+log_needs_quotes(const char *value)
+{
+	if (value[0] == '\0')
+		return true;
+	for (const unsigned char *c = (const unsigned char *) value; *c; c++)
+		if (*c <= ' ' || *c == '"' || *c == '=' || *c == '\\' || *c == 0x7f)
+			return true;
+	return false;
+}
+
+/* Appends " key=value" (text) or ,"key":value (json) for each field. */
+static size_t
+log_append_fields(char *line, size_t size, size_t len, const LogFields *fields)
+{
+	for (int i = 0; fields && i < fields->count && len + 8 < size; i++)
+	{
+		const char *value = fields->field[i].value;
+
+		if (json_format)
+		{
+			len += snprintf(line + len, size - len, ",\"%s\":%s",
+							fields->field[i].key,
+							fields->field[i].number ? "" : "\"");
+			if (len >= size - 4)
+				return size - 4;
+			len = log_json_escape(line, size - 4, len, value);
+			if (!fields->field[i].number)
+				line[len++] = '"';
+		}
+		else if (!log_needs_quotes(value))
+			len += snprintf(line + len, size - len, " %s=%s",
+							fields->field[i].key, value);
+		else
+		{
+			len += snprintf(line + len, size - len, " %s=\"",
+							fields->field[i].key);
+			for (const char *c = value; *c && len + 4 < size; c++)
+			{
+				if (*c == '"' || *c == '\\')
+					line[len++] = '\\';
+				if (*c == '\n')
+				{
+					line[len++] = '\\';
+					line[len++] = 'n';
+				}
+				else
+					line[len++] = *c;
+			}
+			line[len++] = '"';
+		}
+		if (len > size - 4)
+			return size - 4;
+	}
+	return len;
+}
+
 /*
  * Writes one line.  The line is formatted into one buffer and written with
  * a single call, so lines of concurrent processes do not interleave.
  */
 static void
-log_line(const char *level, const char *fmt, va_list args)
+log_line(const char *level, const LogFields *fields, const char *fmt,
+		 va_list args)
 {
 	char line[8192];
 	char message[8192];
@@ -142,8 +202,9 @@ log_line(const char *level, const char *fmt, va_list args)
 		n = snprintf(line + len, sizeof(line) - len,
 					 ".%03dZ\",\"pid\":%d,\"level\":\"%s\",\"message\":\"",
 					 (int) (now.tv_usec / 1000), (int) getpid(), level);
-		len = log_json_escape(line, sizeof(line) - 3, len + n, message);
+		len = log_json_escape(line, sizeof(line) - 4, len + n, message);
 		line[len++] = '"';
+		len = log_append_fields(line, sizeof(line) - 2, len, fields);
 		line[len++] = '}';
 	}
 	else
@@ -153,8 +214,9 @@ log_line(const char *level, const char *fmt, va_list args)
 					 (int) (now.tv_usec / 1000), (int) getpid(), level,
 					 message);
 		len += n;
-		if (len > sizeof(line) - 2)
-			len = sizeof(line) - 2;
+		if (len > sizeof(line) - 6)
+			len = sizeof(line) - 6;
+		len = log_append_fields(line, sizeof(line) - 2, len, fields);
 	}
 	line[len++] = '\n';
 	fwrite(line, 1, len, stderr);
@@ -167,7 +229,7 @@ log_error(const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	log_line("ERROR", fmt, args);
+	log_line("ERROR", NULL, fmt, args);
 	va_end(args);
 }
 
@@ -177,7 +239,7 @@ log_detail(const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	log_line("DETAIL", fmt, args);
+	log_line("DETAIL", NULL, fmt, args);
 	va_end(args);
 }
 
@@ -187,7 +249,7 @@ log_hint(const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	log_line("HINT", fmt, args);
+	log_line("HINT", NULL, fmt, args);
 	va_end(args);
 }
 
@@ -197,7 +259,7 @@ log_warning(const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	log_line("WARNING", fmt, args);
+	log_line("WARNING", NULL, fmt, args);
 	va_end(args);
 }
 
@@ -207,7 +269,7 @@ log_info(const char *fmt, ...)
 	va_list args;
 
 	va_start(args, fmt);
-	log_line("LOG", fmt, args);
+	log_line("LOG", NULL, fmt, args);
 	va_end(args);
 }
 
@@ -219,7 +281,71 @@ log_verbose(const char *fmt, ...)
 	if (!verbose_enabled)
 		return;
 	va_start(args, fmt);
-	log_line("LOG", fmt, args);
+	log_line("LOG", NULL, fmt, args);
+	va_end(args);
+}
+
+static void
+log_field_add(LogFields *fields, const char *key, bool number, const char *fmt,
+			  va_list args)
+{
+	if (fields->count >= LOG_MAX_FIELDS)
+		return;
+	fields->field[fields->count].key = key;
+	fields->field[fields->count].number = number;
+	if (vsnprintf(fields->field[fields->count].value, LOG_FIELD_SIZE, fmt,
+				  args) < 0)
+		fields->field[fields->count].value[0] = '\0';
+	fields->count++;
+}
+
+void
+log_field(LogFields *fields, const char *key, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	log_field_add(fields, key, false, fmt, args);
+	va_end(args);
+}
+
+/* A field whose value is a number (json: unquoted). */
+static void
+log_field_numeric(LogFields *fields, const char *key, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	log_field_add(fields, key, true, fmt, args);
+	va_end(args);
+}
+
+void
+log_field_int(LogFields *fields, const char *key, long long value)
+{
+	log_field_numeric(fields, key, "%lld", value);
+}
+
+void
+log_field_number(LogFields *fields, const char *key, double value)
+{
+	/* JSON has no NaN nor infinity */
+	if (isfinite(value))
+		log_field_numeric(fields, key, "%.3f", value);
+	else
+		log_field(fields, key, "%g", value);
+}
+
+void
+log_event(LogLevel level, const LogFields *fields, const char *fmt, ...)
+{
+	static const char *const names[] = {"ERROR", "WARNING", "LOG", "LOG"};
+	va_list args;
+
+	if (level == LOG_LEVEL_VERBOSE && !verbose_enabled)
+		return;
+	va_start(args, fmt);
+	log_line(names[level], fields, fmt, args);
 	va_end(args);
 }
 

@@ -218,6 +218,15 @@ open_target(Copy *copy)
 	return conn;
 }
 
+/* Fields of a range's event: table=schema.name, range=N/M. */
+static void
+range_fields(LogFields *fields, const CopyRange *range)
+{
+	log_field(fields, "table", "%s%s%s", range->schema,
+			  range->schema[0] ? "." : "", range->table);
+	log_field(fields, "range", "%d/%d", range->range_no + 1, range->nranges);
+}
+
 /* Copies a unit in one target transaction with its state rows. */
 static bool
 copy_unit(Worker *w, Unit *unit)
@@ -252,9 +261,12 @@ copy_unit(Worker *w, Unit *unit)
 		range->snapshot_lsn = copy->options->snapshot_lsn;
 		if (!ok || !state_range_done(w->target, copy->options->slot, range))
 		{
-			log_error("could not copy %s%s%s (range %d of %d)", range->schema,
-					  range->schema[0] ? "." : "", range->table,
-					  range->range_no + 1, range->nranges);
+			LogFields fields = LOG_FIELDS_INIT;
+
+			range_fields(&fields, range);
+			log_event(
+				LOG_LEVEL_ERROR, &fields, "could not copy %s (range %d of %d)",
+				fields.field[0].value, range->range_no + 1, range->nranges);
 			range->snapshot_lsn = LSN_INVALID;
 			/* the meter counts what commits: this unit's rows are gone */
 			for (int j = 0; j <= i; j++)
@@ -317,6 +329,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 	{
 		bool transient = true;
 		bool stopped;
+		LogFields fields = LOG_FIELDS_INIT;
 
 		if (w->source == NULL)
 			w->source = open_source(copy, &transient);
@@ -339,11 +352,12 @@ copy_unit_retrying(Worker *w, Unit *unit)
 			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
 		if (clock_seconds() + wait > deadline)
 		{
-			log_error("gave up copying %s%s%s (range %d of %d) again after "
+			range_fields(&fields, first);
+			log_event(LOG_LEVEL_ERROR, &fields,
+					  "gave up copying %s (range %d of %d) again after "
 					  "%.0f s of lost connections",
-					  first->schema, first->schema[0] ? "." : "", first->table,
-					  first->range_no + 1, first->nranges,
-					  RETRY_TOTAL_SECONDS);
+					  fields.field[0].value, first->range_no + 1,
+					  first->nranges, RETRY_TOTAL_SECONDS);
 			return EXIT_CONNECTION;
 		}
 		pthread_mutex_lock(&copy->lock);
@@ -351,16 +365,36 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		pthread_mutex_unlock(&copy->lock);
 		if (stopped)
 			return EXIT_CONNECTION;
-		log_warning("copying %s%s%s (range %d of %d) again in %d s, in the "
-					"same snapshot: its rows so far were rolled back",
-					first->schema, first->schema[0] ? "." : "", first->table,
-					first->range_no + 1, first->nranges, wait);
+		range_fields(&fields, first);
+		log_field_int(&fields, "seconds", wait);
+		log_event(LOG_LEVEL_WARNING, &fields,
+				  "copying %s (range %d of %d) again in %d s, in the same "
+				  "snapshot: its rows so far were rolled back",
+				  fields.field[0].value, first->range_no + 1, first->nranges,
+				  wait);
 		pg_disconnect(w->source);
 		pg_disconnect(w->target);
 		w->source = w->target = NULL;
 		sleep((unsigned) wait);
 		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
 	}
+}
+
+/* A table is copied, its indexes and keys built. */
+static void
+table_done(TableWork *work)
+{
+	MeterTable *m = work->meter;
+	LogFields fields = LOG_FIELDS_INIT;
+
+	__atomic_store_n(&m->state, METER_DONE, __ATOMIC_RELAXED);
+	if (m->what != METER_TABLE)
+		return;
+	log_field(&fields, "table", "%s", m->label);
+	log_field_int(&fields, "rows", (long long) meter_read(&m->rows));
+	log_field_int(&fields, "bytes", (long long) meter_read(&m->bytes));
+	log_field_number(&fields, "seconds", clock_seconds() - m->started);
+	log_event(LOG_LEVEL_INFO, &fields, "copied table %s", m->label);
 }
 
 /* Runs the post-data statements of a table whose rows are all in. */
@@ -375,7 +409,7 @@ run_table_items(Worker *w, TableWork *work)
 		__atomic_add_fetch(&w->copy->meter.post_data_done, 1,
 						   __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&work->meter->state, METER_DONE, __ATOMIC_RELAXED);
+	table_done(work);
 	return true;
 }
 
@@ -388,14 +422,14 @@ unit_finished(Copy *copy, Unit *unit, bool copied)
 	{
 		TableWork *work = unit->works[i];
 
-		if (--work->left == 0)
+		if (--work->left == 0 && work->nitems > 0)
 		{
-			__atomic_store_n(&work->meter->state,
-							 work->nitems > 0 ? METER_BUILDING : METER_DONE,
+			__atomic_store_n(&work->meter->state, METER_BUILDING,
 							 __ATOMIC_RELAXED);
-			if (work->nitems > 0)
-				copy->ready[copy->nready++] = work;
+			copy->ready[copy->nready++] = work;
 		}
+		else if (work->left == 0)
+			table_done(work);
 	}
 	copy->units_running--;
 	pthread_cond_broadcast(&copy->changed);

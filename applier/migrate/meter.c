@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "migrate/meter.h"
 
 #define LOG_INTERVAL 10.0 /* seconds between log lines */
@@ -269,12 +270,37 @@ log_progress(const Meter *meter, const Totals *totals)
 	buf_free(&copying);
 }
 
+/* The copy's metrics: the workers count in the meter, read here. */
+static void
+meter_publish(Meter *meter, const Totals *totals)
+{
+	for (int i = 0; i < meter->count; i++)
+	{
+		MeterTable *m = &meter->tables[i];
+
+		if (m->what != METER_TABLE)
+			continue;
+		if (m->rows_copied == NULL)
+		{
+			m->rows_copied = metrics_series(METRIC_COPY_ROWS, m->label, NULL);
+			m->bytes_copied =
+				metrics_series(METRIC_COPY_BYTES, m->label, NULL);
+		}
+		metrics_set(m->rows_copied, (double) meter_read(&m->rows));
+		metrics_set(m->bytes_copied, (double) meter_read(&m->bytes));
+	}
+	metrics_set_gauge(METRIC_COPY_TABLES, totals->tables);
+	metrics_set_gauge(METRIC_COPY_TABLES_DONE, totals->tables_done);
+	metrics_heartbeat();
+}
+
 void
 meter_tick(Meter *meter)
 {
 	double now = clock_seconds();
 	Totals totals = meter_totals(meter, now);
 
+	meter_publish(meter, &totals);
 	if (meter->live)
 		draw_live(meter, &totals, now);
 	else if (now - meter->last_log >= LOG_INTERVAL)
@@ -292,6 +318,7 @@ meter_finish(Meter *meter, bool complete)
 	char bytes[16], rate[16];
 	Buf line = BUF_INIT;
 
+	meter_publish(meter, &totals);
 	if (meter->live && meter->lines_drawn > 0)
 	{
 		fprintf(stderr, "\r\033[%dA\033[J", meter->lines_drawn);

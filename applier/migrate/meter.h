@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics.h"
+
 typedef enum MeterState
 {
 	METER_WAITING,
@@ -46,6 +48,9 @@ typedef struct MeterTable
 	int64_t rows;
 	int state;		/* MeterState */
 	double started; /* seconds, monotonic clock */
+	/* a table's copy metrics (common/metrics.h), made on first use */
+	MetricSeries *rows_copied;
+	MetricSeries *bytes_copied;
 } MeterTable;
 
 typedef struct Meter
@@ -62,6 +67,7 @@ typedef struct Meter
 
 /* live: stderr is a terminal and the user did not ask for log lines. */
 extern void meter_init(Meter *meter, int ntables, bool live);
+/* Shows the progress, and copies it into the metrics. */
 extern void meter_tick(Meter *meter);
 /*
  * Clears the live display; logs the totals of a complete copy, or what was

@@ -33,6 +33,7 @@
 #include "common/buf.h"
 #include "common/exit.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "migrate/copy.h"
 #include "migrate/migrate.h"
 #include "migrate/preflight.h"
@@ -148,6 +149,19 @@ snapshot_session(Migrate *m)
 }
 
 /* --- phases ------------------------------------------------------------------ */
+
+/* A phase begins: logged, and shown by the metrics (pgferry_phase). */
+static void
+enter_phase(const Migrate *m, MigrationPhase phase)
+{
+	LogFields fields = LOG_FIELDS_INIT;
+
+	log_field(&fields, "slot", "%s", m->options->slot);
+	log_field(&fields, "phase", "%s", state_phase_name(phase));
+	log_event(LOG_LEVEL_INFO, &fields, "phase %s", state_phase_name(phase));
+	metrics_set_state(METRIC_PHASE, state_phase_name(phase));
+	metrics_heartbeat();
+}
 
 static bool
 make_dir(Migrate *m)
@@ -807,20 +821,33 @@ migrate_run(const MigrateOptions *options)
 	}
 
 	if (exit_code == EXIT_DONE && m.state.phase == PHASE_INIT)
+	{
+		enter_phase(&m, PHASE_INIT);
 		exit_code = phase_init(&m, &tables, &plan);
+	}
 	if (exit_code == EXIT_DONE)
+	{
+		if (m.state.phase != PHASE_STREAM)
+			enter_phase(&m, m.state.phase);
 		exit_code = phase_copy(&m, &tables, &plan, m.snapshot != NULL);
+	}
 	release_snapshot(&m);
 	pg_disconnect(m.source);
 	pg_disconnect(m.target);
 	m.source = m.target = NULL;
 	if (exit_code == EXIT_DONE && m.state.follow)
+	{
+		enter_phase(&m, PHASE_STREAM);
 		exit_code = phase_stream(&m);
+	}
 	else if (exit_code == EXIT_DONE)
+	{
+		enter_phase(&m, PHASE_COPIED);
 		log_info("copy-only task \"%s\" done: its tables are copied, no slot "
 				 "is left on the source, and pgferry cutover refuses to "
 				 "switch if they change on the source",
 				 resolved.slot);
+	}
 	if (exit_code != EXIT_DONE && exit_code != EXIT_USAGE && m.state.follow &&
 		m.state.phase != PHASE_INIT)
 		log_info("slot \"%s\" stays on the source, keeping its WAL, so that "

@@ -373,6 +373,51 @@ check_plugin(Check *c)
 }
 
 /*
+ * DDL travels as logical messages of pgferry's event triggers (the
+ * extension's, or sql/pgferry_ddl.sql's where the C library cannot be
+ * installed); pgoutput carries messages from PostgreSQL 14 on.
+ */
+static void
+check_ddl_capture(Check *c)
+{
+	PgResult *res = query(c, c->source,
+						  "SELECT EXISTS (SELECT 1 FROM "
+						  "pg_catalog.pg_event_trigger WHERE evtname = "
+						  "'pgferry_ddl_command_end' AND evtenabled <> 'D')",
+						  0, NULL, "read whether DDL capture is installed");
+	bool installed = res && pg_result_bool(res, 0, 0);
+	int version = pg_server_version(c->source);
+
+	pg_result_free(res);
+	if (res == NULL)
+		return;
+	if (c->plugin == PLUGIN_PGOUTPUT && version < 140000)
+	{
+		verdict(c, VERDICT_WARN,
+				"DDL will not travel: pgoutput of PostgreSQL %d sends no "
+				"logical messages (from 14 on)",
+				version / 10000);
+		line(c, "fix: run the same DDL on the target, before the rows "
+				"that use it");
+	}
+	else if (!installed)
+	{
+		verdict(c, VERDICT_WARN,
+				"DDL will not travel: the source database has no pgferry "
+				"DDL capture (event trigger pgferry_ddl_command_end)");
+		line(c, "a schema change on the source then stops the stream at "
+				"the first row that does not fit the target");
+		line(c, "fix: CREATE EXTENSION pgferry; or, where the C library "
+				"cannot be installed, run sql/pgferry_ddl.sql as a superuser "
+				"(psql -f pgferry_ddl.sql)");
+	}
+	else
+		verdict(c, VERDICT_OK,
+				"DDL travels: pgferry's event triggers "
+				"capture it on the source");
+}
+
+/*
  * Servers from 15.19 on name the output plugins they load; servers before
  * have no such setting.  Only superusers may read it.
  */
@@ -676,6 +721,7 @@ preflight_check(PgConn *source, PgConn *target,
 	c.target_role = pg_quote_ident(pg_user(target));
 	check_versions(&c);
 	check_plugin(&c);
+	check_ddl_capture(&c);
 	check_encodings(&c);
 	check_source_settings(&c);
 	if (c.plugin == PLUGIN_PGFERRY)

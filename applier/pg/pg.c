@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/thread.h"
 #include "pg/pg_internal.h"
 
 /* --- errors ---------------------------------------------------------------- */
@@ -379,6 +380,36 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 		return NULL;
 	}
 	return conn;
+}
+
+static void *
+pg_connect_request(void *arg)
+{
+	PgConnRequest *request = arg;
+
+	request->conn = pg_connect(request->conninfo, request->label,
+							   request->kind, request->extra_options);
+	return NULL;
+}
+
+void
+pg_connect_all(PgConnRequest *requests, int n)
+{
+	pthread_t *threads = xcalloc(n, sizeof(pthread_t));
+	bool *started = xcalloc(n, sizeof(bool));
+
+	/* the last one in this thread; one a thread refused too */
+	for (int i = 0; i < n - 1; i++)
+		started[i] =
+			thread_start(&threads[i], pg_connect_request, &requests[i]);
+	for (int i = 0; i < n; i++)
+		if (!started[i])
+			pg_connect_request(&requests[i]);
+	for (int i = 0; i < n - 1; i++)
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	free(started);
+	free(threads);
 }
 
 bool

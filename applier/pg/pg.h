@@ -82,6 +82,24 @@ typedef struct PgParams
 extern PgConn *pg_connect(const char *conninfo, const char *label,
 						  PgConnKind kind, const char *extra_options);
 
+/* One connection of pg_connect_all(): pg_connect()'s arguments, and conn. */
+typedef struct PgConnRequest
+{
+	const char *conninfo;
+	const char *label;
+	PgConnKind kind;
+	const char *extra_options;
+	PgConn *conn; /* set: the connection, or NULL (the failure logged) */
+} PgConnRequest;
+
+/*
+ * Opens every request's connection at once, each as pg_connect() does: a
+ * connection costs a server process's start and the authentication, which
+ * overlap instead of adding up (a thread each, so that libpq keeps every
+ * rule of its own, connect_timeout and multiple hosts included).
+ */
+extern void pg_connect_all(PgConnRequest *requests, int n);
+
 /*
  * Connects SQL sessions to the "source" server, then (if that worked) to
  * the "target", both with extra_options.  Returns true with both open, or

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "state/slotwal.h"
 #include "stream/stream.h"
 
@@ -42,6 +43,8 @@ slot_wal_read(PgConn *source, const char *slot, SlotWal *wal)
 				 pg_result_value(res, 0, 1));
 		wal->safe = atof(pg_result_value(res, 0, 2));
 		wal->keep_size = atof(pg_result_value(res, 0, 3));
+		metrics_set_gauge(METRIC_RETAINED_WAL, wal->retained);
+		metrics_set_state(METRIC_SLOT_WAL_STATUS, wal->status);
 	}
 	pg_result_free(res);
 	return true;

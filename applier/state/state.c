@@ -26,17 +26,6 @@
 /* One process per task: a pair of keys, apart from STATE_LOCK_KEY's. */
 #define TASK_LOCK_KEY "hashtext('pgferry task'), hashtext($1)"
 
-/*
- * The task lock's session waits 5 s for the lock (see state_lock_task()),
- * and has its server probe the connection while idle, so that the lock of
- * a process whose machine went away is released within a minute or so,
- * not after the system's two hours.
- */
-#define TASK_LOCK_SESSION_OPTIONS                                             \
-	"-c lock_timeout=5s -c statement_timeout=0 "                              \
-	"-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "                \
-	"-c tcp_keepalives_count=3"
-
 static const char *const state_ddl =
 	"CREATE TABLE IF NOT EXISTS pgferry.migration (\n"
 	"  slot text PRIMARY KEY,\n"
@@ -141,23 +130,19 @@ state_create(PgConn *target)
 							"create the pgferry schema and its state tables");
 }
 
-PgConn *
-state_lock_task(const char *target_conninfo, const char *slot, bool *busy)
+bool
+state_take_task_lock(PgConn *conn, const char *slot, bool *busy)
 {
 	const char *params[1] = {slot};
-	PgConn *conn = pg_connect(target_conninfo, "target", PG_CONN_SQL,
-							  TASK_LOCK_SESSION_OPTIONS);
 	PgResult *res;
 
 	*busy = false;
-	if (conn == NULL)
-		return NULL;
 	res = pg_query(conn, "SELECT pg_advisory_lock(" TASK_LOCK_KEY ")", 1,
 				   params);
 	if (res)
 	{
 		pg_result_free(res);
-		return conn;
+		return true;
 	}
 	/* lock_not_available: lock_timeout ran out */
 	*busy = strcmp(pg_error_sqlstate(conn), "55P03") == 0;
@@ -170,6 +155,18 @@ state_lock_task(const char *target_conninfo, const char *slot, bool *busy)
 	}
 	else
 		pg_report(conn, "lock slot \"%s\" for this process", slot);
+	return false;
+}
+
+PgConn *
+state_lock_task(const char *target_conninfo, const char *slot, bool *busy)
+{
+	PgConn *conn = pg_connect(target_conninfo, "target", PG_CONN_SQL,
+							  STATE_TASK_LOCK_OPTIONS);
+
+	*busy = false;
+	if (conn == NULL || state_take_task_lock(conn, slot, busy))
+		return conn;
 	pg_disconnect(conn);
 	return NULL;
 }

@@ -108,6 +108,17 @@ typedef struct PostDataList
 	int count;
 } PostDataList;
 
+/*
+ * The task lock's session waits 5 s for the lock (see state_lock_task()),
+ * and has its server probe the connection while idle, so that the lock of
+ * a process whose machine went away is released within a minute or so,
+ * not after the system's two hours.
+ */
+#define STATE_TASK_LOCK_OPTIONS                                               \
+	"-c lock_timeout=5s -c statement_timeout=0 "                              \
+	"-c tcp_keepalives_idle=30 -c tcp_keepalives_interval=10 "                \
+	"-c tcp_keepalives_count=3"
+
 /* Creates the pgferry schema and tables if missing (own transaction). */
 extern bool state_create(PgConn *target);
 
@@ -122,6 +133,14 @@ extern bool state_create(PgConn *target);
  */
 extern PgConn *state_lock_task(const char *target_conninfo, const char *slot,
 							   bool *busy);
+
+/*
+ * The same lock taken in a session the caller opened with
+ * STATE_TASK_LOCK_OPTIONS as pg_connect()'s extra_options (opened, say,
+ * together with others: pg_connect_all()).  On failure reports as
+ * state_lock_task() does and returns false; conn stays the caller's.
+ */
+extern bool state_take_task_lock(PgConn *conn, const char *slot, bool *busy);
 
 /* Reads the task's row; *found is false when there is none (or no table). */
 extern bool state_get_migration(PgConn *target, const char *slot,

@@ -323,8 +323,9 @@ decode_lookup(const Decoder *decoder, Oid oid, Lsn lsn)
 	{
 		snprintf(what, sizeof(what),
 				 "a change refers to relation OID %u, not described by a "
-				 "Relation frame before it",
-				 oid);
+				 "Relation %s before it",
+				 oid,
+				 decoder->plugin == PLUGIN_PGOUTPUT ? "message" : "frame");
 		decode_refuse(decoder, lsn, what);
 	}
 	return rel;

@@ -493,7 +493,11 @@ decode_pgoutput(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 			change->commit_time = (int64_t) read_u64(r);
 			break;
 		case 'O':
-			change->kind = CHANGE_NOTHING; /* origins are not filtered */
+			/*
+			 * origins are not filtered (origin 'any'): a migration moves
+			 * every row, those the source received by replication too
+			 */
+			change->kind = CHANGE_NOTHING;
 			break;
 		case 'Y':
 			return pgoutput_type(decoder, r, lsn, change);

@@ -22,6 +22,8 @@
 
 #include <postgres_ext.h>
 
+#include "common/metrics.h"
+
 typedef enum RelIdentity
 {
 	REL_IDENTITY_DEFAULT, /* primary key */
@@ -60,9 +62,22 @@ typedef struct Rel
 	uint8_t *frame;
 	size_t frame_len;
 
+	/*
+	 * Set by the follow job: the table is outside the task's tables (a
+	 * wider publication sends it), its changes are dropped.
+	 */
+	bool outside_task;
+
 	/* filled by the target module on first use */
 	void *target;
 	void (*target_free)(void *target);
+
+	/*
+	 * Its rows' metrics (apply/tablemetrics.h), by kind (insert, update,
+	 * delete): made on first use, kept by the registry.
+	 */
+	MetricSeries *received[3];
+	MetricSeries *written[3];
 
 	int refcount;
 } Rel;

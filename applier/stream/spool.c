@@ -46,6 +46,7 @@ struct Spool
 	char *dir;
 	int lock_fd;
 	SpoolTxn *txns;
+	bool full; /* the last failure was a full disk (or quota) */
 };
 
 static void
@@ -262,12 +263,25 @@ spool_find(const Spool *spool, uint32_t xid)
 }
 
 static bool
-spool_io_error(const SpoolTxn *txn, const char *action)
+spool_io_error(Spool *spool, const SpoolTxn *txn, const char *action)
 {
+	spool->full = errno == ENOSPC || errno == EDQUOT;
 	log_error("could not %s spool file \"%s\": %s", action, txn->path,
 			  strerror(errno));
-	log_hint("free disk space or choose another directory with --spool-dir");
+	if (spool->full)
+		log_hint("free space where the spool directory is, or choose "
+				 "another with --spool-dir: pgferry deletes its spool files "
+				 "and tries again from the slot's position, which the "
+				 "transaction did not pass");
+	else
+		log_hint("choose another directory with --spool-dir");
 	return false;
+}
+
+bool
+spool_is_full(const Spool *spool)
+{
+	return spool->full;
 }
 
 bool
@@ -288,18 +302,19 @@ spool_start(Spool *spool, uint32_t xid, bool first_segment)
 	txn->next = spool->txns;
 	spool->txns = txn;
 	if (txn->file == NULL)
-		return spool_io_error(txn, "create");
+		return spool_io_error(spool, txn, "create");
 	return true;
 }
 
 static bool
-spool_append(SpoolTxn *txn, uint32_t subxid, const uint8_t *frame, size_t len)
+spool_append(Spool *spool, SpoolTxn *txn, uint32_t subxid,
+			 const uint8_t *frame, size_t len)
 {
 	uint32_t header[2] = {subxid, (uint32_t) len};
 
 	if (fwrite(header, sizeof(header), 1, txn->file) != 1 ||
 		fwrite(frame, 1, len, txn->file) != len)
-		return spool_io_error(txn, "write");
+		return spool_io_error(spool, txn, "write");
 	txn->bytes += sizeof(header) + len;
 	return true;
 }
@@ -322,7 +337,7 @@ spool_write(Spool *spool, uint32_t xid, uint32_t subxid, const uint8_t *frame,
 {
 	SpoolTxn *txn = spool_expect(spool, xid);
 
-	return txn && spool_append(txn, subxid, frame, len);
+	return txn && spool_append(spool, txn, subxid, frame, len);
 }
 
 bool
@@ -338,7 +353,7 @@ spool_write_relation(Spool *spool, uint32_t xid, Rel *rel)
 	txn->described =
 		xrealloc(txn->described, (txn->ndescribed + 1) * sizeof(Rel *));
 	txn->described[txn->ndescribed++] = rel_retain(rel);
-	return spool_append(txn, 0, rel->frame, rel->frame_len);
+	return spool_append(spool, txn, 0, rel->frame, rel->frame_len);
 }
 
 void
@@ -379,7 +394,7 @@ spool_replay(Spool *spool, uint32_t xid, SpoolFrameFn fn, void *arg)
 	if (txn == NULL)
 		return true; /* every change was filtered out */
 	if (fflush(txn->file) != 0 || fseek(txn->file, 0, SEEK_SET) != 0)
-		ok = spool_io_error(txn, "rewind");
+		ok = spool_io_error(spool, txn, "rewind");
 	while (ok && fread(header, sizeof(header), 1, txn->file) == 1)
 	{
 		if (header[1] > frame_size)
@@ -389,7 +404,7 @@ spool_replay(Spool *spool, uint32_t xid, SpoolFrameFn fn, void *arg)
 		}
 		if (fread(frame, 1, header[1], txn->file) != header[1])
 		{
-			ok = spool_io_error(txn, "read");
+			ok = spool_io_error(spool, txn, "read");
 			break;
 		}
 		if (header[0] != 0 && spool_is_aborted(txn, header[0]))
@@ -397,7 +412,7 @@ spool_replay(Spool *spool, uint32_t xid, SpoolFrameFn fn, void *arg)
 		ok = fn(arg, frame, header[1]);
 	}
 	if (ok && ferror(txn->file))
-		ok = spool_io_error(txn, "read");
+		ok = spool_io_error(spool, txn, "read");
 	free(frame);
 	spool_drop(spool, xid);
 	return ok;
@@ -409,4 +424,14 @@ spool_bytes(const Spool *spool, uint32_t xid)
 	const SpoolTxn *txn = spool_find(spool, xid);
 
 	return txn ? txn->bytes : 0;
+}
+
+uint64_t
+spool_total_bytes(const Spool *spool)
+{
+	uint64_t bytes = 0;
+
+	for (const SpoolTxn *txn = spool->txns; txn; txn = txn->next)
+		bytes += txn->bytes;
+	return bytes;
 }

@@ -79,7 +79,15 @@ extern bool spool_replay(Spool *spool, uint32_t xid, SpoolFrameFn fn,
 /* Drops every transaction (their frames will be sent again). */
 extern void spool_discard_all(Spool *spool);
 
+/*
+ * Whether the last failure was a full disk: it passes once space returns,
+ * and the source sends the transactions again.
+ */
+extern bool spool_is_full(const Spool *spool);
+
 /* Bytes spooled for xid so far. */
 extern uint64_t spool_bytes(const Spool *spool, uint32_t xid);
+/* ... and for every transaction in it. */
+extern uint64_t spool_total_bytes(const Spool *spool);
 
 #endif /* PGFERRY_SPOOL_H */

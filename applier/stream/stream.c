@@ -277,20 +277,24 @@ stream_check_slot(Stream *stream)
 	return ok;
 }
 
+void
+stream_connect_request(const StreamOptions *options, PgConnRequest *request)
+{
+	request->conninfo = options->conninfo;
+	request->label = "source";
+	request->kind = PG_CONN_REPLICATION;
+	request->extra_options = STREAM_SESSION_OPTIONS;
+	request->conn = NULL;
+}
+
 Stream *
-stream_open(const StreamOptions *options, bool *transient)
+stream_open(const StreamOptions *options, PgConn *conn, bool *transient)
 {
 	Stream *stream = xcalloc(1, sizeof(Stream));
 
 	stream->options = *options;
-	stream->conn = pg_connect(options->conninfo, "source", PG_CONN_REPLICATION,
-							  STREAM_SESSION_OPTIONS);
+	stream->conn = conn;
 	*transient = true;
-	if (stream->conn == NULL)
-	{
-		free(stream);
-		return NULL;
-	}
 	if (!stream_identify(stream) || !stream_use_server_encoding(stream) ||
 		!stream_check_slot(stream))
 	{

@@ -5,9 +5,9 @@
  *	  pgferry plugin or of pgoutput.
  *
  * Promises:
- *	- stream_open() connects with replication=database, identifies the
- *	  source (system identifier, database), checks the slot (the plugin
- *	  asked for, this database) and creates it when asked.  A server that
+ *	- stream_open() takes a connection with replication=database,
+ *	  identifies the source (system identifier, database), checks the slot
+ *	  (the plugin asked for, this database) and creates it when asked.  A server that
  *	  refuses the plugin gets the exact setting to change.
  *	- stream_start() sends START_REPLICATION with the plugin's options;
  *	  pgoutput gets the highest protocol version the server speaks (1 on
@@ -61,10 +61,19 @@ typedef struct StreamMessage
 typedef struct Stream Stream;
 
 /*
- * Connects and checks the slot.  On failure returns NULL and sets
- * *transient: whether trying again later may work.
+ * The connection stream_open() needs (replication=database, the session
+ * settings of the walsender), for pg_connect_all().
  */
-extern Stream *stream_open(const StreamOptions *options, bool *transient);
+extern void stream_connect_request(const StreamOptions *options,
+								   PgConnRequest *request);
+
+/*
+ * Takes conn, opened as stream_connect_request() says (stream_close()
+ * closes it, or this on failure), and checks the slot.  On failure returns
+ * NULL and sets *transient: whether trying again later may work.
+ */
+extern Stream *stream_open(const StreamOptions *options, PgConn *conn,
+						   bool *transient);
 extern void stream_close(Stream *stream);
 
 /* The source's system identifier (decimal text) and database name. */

@@ -9,6 +9,9 @@
  * the replay, 3: forget every relation, as a new session does), two bytes of
  * frame length (little endian, cut to what is left), then the frame.
  *
+ * The decoder reads pgferry's frames; fuzz_pgoutput.c compiles this file
+ * again with FUZZ_PLUGIN set to PLUGIN_PGOUTPUT, for pgoutput's messages.
+ *
  * Like the batch, the target keeps the relation versions of the last few
  * row changes with a reference and reads every field of every change, so
  * that a version freed too early or a value read out of bounds shows under
@@ -23,6 +26,10 @@
 #include "stream/decode.h"
 
 #define FUZZ_HELD 4
+
+#ifndef FUZZ_PLUGIN
+#define FUZZ_PLUGIN PLUGIN_PGFERRY
+#endif
 
 /* What the target reads, so that no read is optimised away. */
 static volatile size_t fuzz_sink;
@@ -87,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	Decoder *decoder = decode_create(PLUGIN_PGFERRY);
+	Decoder *decoder = decode_create(FUZZ_PLUGIN);
 	Rel *held[FUZZ_HELD] = {NULL};
 	Lsn lsn = 0x1000000;
 

@@ -44,6 +44,11 @@ our @EXPORT = qw(
 # The applier under test: the installed binary unless PGFERRY names another.
 my $pgferry = $ENV{PGFERRY} // 'pgferry';
 
+# pgferry's default work directories ($TMPDIR/pgferry-UID-SLOT) of each test
+# file its own: the files run side by side (make test runs prove -j2) and
+# use the same slot names.
+$ENV{TMPDIR} = PostgreSQL::Test::Utils::tempdir('pgferry_tmp');
+
 # The output plugin the follow tests decode with: PGFERRY_TEST_PLUGIN=pgoutput
 # runs them through the built-in pgoutput (a managed source's plugin).
 sub test_plugin
@@ -483,12 +488,13 @@ sub _column_list
 		WHERE attrelid = '$table'::regclass AND attnum > 0 AND NOT attisdropped});
 }
 
-# The dump of a database's schema, without the pgferry schema and
-# pg_dump's random \restrict key.
+# The dump of a database's schema, without the pgferry schema, the
+# publications (the pgoutput pass's, on the source alone) and pg_dump's
+# random \restrict key.
 sub schema_dump
 {
 	my ($node, $db) = @_;
-	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry -d '${\ $node->connstr($db)}'`;
+	my $dump = `'${\ $node->installed_command('pg_dump')}' --schema-only --exclude-schema=pgferry --no-publications -d '${\ $node->connstr($db)}'`;
 	die "pg_dump of $db failed" if $? != 0;
 	$dump =~ s/^\\(un)?restrict .*\n//mg;
 	return $dump;

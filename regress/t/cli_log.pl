@@ -1,5 +1,7 @@
 # Logs for an operator: --log-format json writes one JSON object a line
-# (time, pid, level, message); --log-file appends to a file instead of
+# (time, pid, level, message, and the event's fields: a batch's txns,
+# changes, rows, lsn...), text lines end with the fields as key=value (quoted
+# when needed); --log-file appends to a file instead of
 # stderr, and SIGHUP opens it again, so that a rotated log (moved away)
 # is followed by a new file; SIGTERM still stops cleanly.  The rows are
 # applied all the while (the target equals the source).
@@ -31,6 +33,24 @@ is($res->{rc}, 2, '--log-file in a missing directory: exit 2');
 like($res->{stderr}, qr{--log-file: could not open ".*/no/such/dir/log"},
 	'--log-file in a missing directory: names the file');
 
+# --- every command takes the log options ---------------------------------------
+for my $command (qw(follow migrate preflight verify cutover finish status))
+{
+	my $log = "$dir/$command.log";
+	my $res = run_pgferry(
+		[
+			$command, '--source', 'host=/nonexistent', '--target', 'host=/nonexistent',
+			($command eq 'follow' ? ('--slot', 'logs') : ()),
+			'--log-format', 'json', '--log-file', $log, '-v'
+		]);
+	is($res->{rc}, 3, "$command with the log options: exit 3 (no server)");
+	is($res->{stderr}, '', "$command: nothing on stderr with --log-file");
+	my @events = map { eval { decode_json($_) } // { bad => $_ } } split /\n/, slurp_file($log);
+	ok((grep { ($_->{level} // '') eq 'ERROR'
+		  && ($_->{message} // '') =~ /could not connect to the (source|target) server/ } @events),
+		"$command: the connection error is a JSON line in the file");
+}
+
 # --- json lines, to a file ----------------------------------------------------
 $source->safe_psql('postgres',
 	"INSERT INTO t SELECT g, 'a' || g FROM generate_series(1, 100) g");
@@ -53,6 +73,22 @@ is(scalar @bad, 0, 'json: every line is an object with time, pid, level and mess
   or diag(join "\n", @bad);
 tables_match($source, 'postgres', $target, 'postgres', 'json');
 
+# the events' fields: a batch line per target transaction at -v
+my @batches = grep { ($_->{message} // '') =~ /^applied \d+ transactions?$/ }
+  map { eval { decode_json($_) } // {} } @lines;
+ok(@batches >= 1, 'json: batch events');
+my $changes = 0;
+$changes += $_->{changes} for @batches;
+is($changes, 100, 'json: the batches\' changes field adds up to the rows written');
+my @bad_fields = grep {
+	$_->{txns} !~ /^\d+$/ || $_->{rows} !~ /^\d+$/ || $_->{statements} !~ /^\d+$/
+	  || $_->{lsn} !~ m{^[0-9A-F]+/[0-9A-F]+$} || $_->{mode} !~ /^(net_effect|source_order)$/
+	  || $_->{lag_bytes} !~ /^\d+$/ || $_->{seconds} !~ /^[\d.]+$/
+} @batches;
+is(scalar @bad_fields, 0, 'json: batch events have txns, rows, statements, lsn, mode, lag_bytes, seconds');
+like((grep { /"message":"applied/ } @lines)[0], qr/"changes":\d+,/,
+	'json: numbers are JSON numbers');
+
 # --- text lines; SIGHUP after a rotation --------------------------------------
 my $text_log = "$dir/text.log";
 my $run = start_follow($source, $target, slot => 'logs', endpos => 'none',
@@ -72,8 +108,18 @@ is($res->{rc}, 0, 'SIGTERM: pgferry follow exits 0');
 my $after = slurp_file($text_log);
 like($after, qr/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \[\d+\] LOG:  /m,
 	'text: lines of time, pid and level');
+like($after, qr{LOG:  applied 1 transaction txns=1 changes=1 rows=1 statements=\d+ mode=net_effect bytes=\d+ seconds=[\d.]+ lsn=[0-9A-F]+/[0-9A-F]+ lag_bytes=\d+ lag_seconds=-?[\d.]+$}m,
+	'text: the batch event\'s fields as key=value');
 like($after, qr/stop/i, 'SIGTERM: the stop is logged in the new file');
 unlike(slurp_file("$text_log.1"), qr/stop/i, 'the rotated file has no line written after SIGHUP');
 tables_match($source, 'postgres', $target, 'postgres', 'after rotation');
+
+# --- a value with a space and quotes is quoted ---------------------------------
+psql_both($source, 'postgres', $target, 'postgres', 'CREATE TABLE "no key" (v int)');
+$source->safe_psql('postgres', 'INSERT INTO "no key" VALUES (1); UPDATE "no key" SET v = 2');
+$res = follow($source, $target, slot => 'logs');
+is($res->{rc}, 4, 'an update of a table without a key: exit 4');
+like($res->{stderr}, qr/ERROR:  cannot apply an update of table "public"\."no key": .* table="\\"public\\"\.\\"no key\\""$/m,
+	'text: a field value with a space and quotes is quoted and escaped');
 
 done_testing();

@@ -1,10 +1,11 @@
 
 # A row the target lacks: an update of it that the source sends without
 # its unchanged TOASTed values (so it cannot be inserted instead) stops
-# follow with exit 4, naming the table and the key.  Nothing of that target
-# transaction commits, its position included: once the operator has put the
-# row back, follow applies the update it stopped at, and every change after
-# it.
+# follow with exit 4, naming the table, the key and the source transaction's
+# commit LSN.  The batch is written again one source transaction at a time:
+# the transaction before the failing one commits, nothing of the failing
+# one does, its position included: once the operator has put the row back,
+# follow applies the update it stopped at, and every change after it.
 use strict;
 use warnings;
 
@@ -28,23 +29,25 @@ follow_stage($source, $target, 'rows with TOASTed values',
 $target->safe_psql('postgres', 'DELETE FROM t WHERE id = 2');
 my $before = $target->safe_psql('postgres',
 	'SELECT commit_lsn FROM pgferry.progress');
-my $updates_at = current_lsn($source);
 $source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 1');
+my $first_end = current_lsn($source);
 $source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 2');
 $source->safe_psql('postgres', 'UPDATE t SET n = 1 WHERE id = 3');
 
 follow_fails($source, $target, 'an update of a row the target lacks', 4,
 	[
 		qr/conflict: an update of table "public"\."t" finds no row with key \(id=2\)/,
-		qr/HINT:  the target lacks a row the source has: insert that row/
+		qr/HINT:  the target lacks a row the source has: insert that row/,
+		qr/HINT:  this is the source transaction committed at \S+; pgferry follow --skip-lsn/
 	],
 	slot => 'ferry');
-is($target->safe_psql('postgres', 'SELECT commit_lsn FROM pgferry.progress'),
-	$before, 'the position on the target did not move');
+my $position = $target->safe_psql('postgres', 'SELECT commit_lsn FROM pgferry.progress');
+ok( lsn_int($position) > lsn_int($before) && lsn_int($position) < lsn_int($first_end),
+	'the position on the target is the commit of the transaction before the failing one');
 is( $target->safe_psql('postgres',
 		q{SELECT string_agg(id || ':' || n, ',' ORDER BY id) FROM t}),
-	'1:0,3:0', 'nothing of the failing target transaction committed');
-ok( lsn_int(slot_confirmed_flush($source, 'ferry')) <= lsn_int($updates_at),
+	'1:1,3:0', 'the transaction before it committed, nothing of the failing one');
+ok( lsn_int(slot_confirmed_flush($source, 'ferry')) <= lsn_int($first_end),
 	'the slot is not confirmed past the failing transaction');
 
 # The operator puts the row back as the source had it before the update.

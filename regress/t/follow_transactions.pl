@@ -82,6 +82,43 @@ ROLLBACK PREPARED 'ferry_rollback';
 });
 follow_and_compare('prepared transactions');
 
+# A prepared transaction still open when a follow ends, larger than
+# logical_decoding_work_mem (streamed with pgoutput), committed after: it is
+# decoded at COMMIT PREPARED (two-phase decoding is not asked for), so it
+# is applied then, once; one rolled back after a follow never arrives.
+$source->safe_psql(
+	'postgres', q{
+BEGIN;
+INSERT INTO big SELECT i, repeat('prepared, open ', 10) FROM generate_series(600001, 603000) i;
+PREPARE TRANSACTION 'ferry_open';
+BEGIN;
+INSERT INTO big VALUES (700000, 'prepared, rolled back later');
+PREPARE TRANSACTION 'ferry_open_rollback';
+INSERT INTO big VALUES (700001, 'committed while two are prepared');
+});
+follow_and_compare('prepared transactions still open');
+is($target->safe_psql('postgres', 'SELECT count(*) FROM big WHERE id > 600000'),
+	1, 'prepared transactions still open: not applied before their commit');
+$source->safe_psql('postgres',
+	"COMMIT PREPARED 'ferry_open'; ROLLBACK PREPARED 'ferry_open_rollback'");
+follow_and_compare('prepared transactions committed and rolled back later');
+is($target->safe_psql('postgres', 'SELECT count(*) FROM big WHERE id > 600000'),
+	3001, 'prepared transactions committed later: applied once, at COMMIT PREPARED');
+
+# Changes the source itself received by replication carry a replication
+# origin: a migration moves every row of the source, so they travel too
+# (pgoutput's origin 'any', the default; the pgferry plugin filters none).
+$source->safe_psql(
+	'postgres', q{
+SELECT pg_replication_origin_create('upstream');
+SELECT pg_replication_origin_session_setup('upstream');
+INSERT INTO big VALUES (800000, 'received by replication from upstream');
+});
+follow_and_compare('changes with a replication origin');
+is($target->safe_psql('postgres', 'SELECT v FROM big WHERE id = 800000'),
+	'received by replication from upstream',
+	'changes with a replication origin: applied');
+
 # s1 begins first and writes more than logical_decoding_work_mem, s2
 # commits an insert, s1 deletes that row, s2 starts another transaction
 # that commits after s1 and updates a row s1 updated.

@@ -35,6 +35,9 @@ like($res->{stdout}, qr/BLOCK 1 table has no replica identity: .*public\.keyless
 like($res->{stdout}, qr/REPLICA IDENTITY FULL/, 'preflight --plugin pgoutput: the fix is given');
 unlike($res->{stdout}, qr/pgferry plugin is not installed|output_plugin_libraries/,
 	'preflight --plugin pgoutput: no check of the pgferry plugin');
+like($res->{stdout},
+	qr/^WARN  DDL will not travel: the source database has no pgferry DDL capture.*\n.*\n\s+fix: CREATE EXTENSION pgferry; or, .* run sql\/pgferry_ddl\.sql/m,
+	'preflight --plugin pgoutput without DDL capture: says DDL will not travel, and the fix');
 
 $source->safe_psql('postgres', 'ALTER TABLE keyless REPLICA IDENTITY FULL');
 $res = migrate($source, 'postgres', $target, 'postgres', '--slot', 'ferry',
@@ -60,5 +63,37 @@ $res = migrate($source, 'postgres', $target, 'postgres', '--slot', 'ferry',
 	'--endpos', current_lsn($source));
 is($res->{rc}, 0, 'migrate again: follows the pgoutput slot') or diag($res->{stderr});
 tables_match($source, 'postgres', $target, 'postgres', 'migrate --plugin pgoutput, changes');
+
+# finish drops the publication pgferry created for its slot, and no other:
+# not one the user made (nor one marked for another slot)
+$source->safe_psql('postgres', q{
+CREATE PUBLICATION users_own FOR TABLE items;
+CREATE PUBLICATION other_slot FOR TABLE items;
+COMMENT ON PUBLICATION other_slot IS 'pgferry: for slot elsewhere';
+});
+my $run = start_migrate($source, 'postgres', $target, 'postgres', '--slot', 'ferry');
+ok(wait_source_applied($source, 'postgres', $target, 'postgres', 'ferry'),
+	'migrate in the background: following the slot');
+my @conn = ('--source', conn($source, 'postgres'), '--target', conn($target, 'postgres'));
+$res = run_pgferry([ 'cutover', @conn, '--slot', 'ferry' ], 120);
+is($res->{rc}, 0, 'cutover of a pgoutput migration: exit 0') or diag($res->{stderr});
+stop_migrate($run, 'TERM');
+tables_match($source, 'postgres', $target, 'postgres', 'migrate --plugin pgoutput, after cutover');
+$res = run_pgferry([ 'finish', @conn ], 60);
+is($res->{rc}, 0, 'finish: exit 0') or diag($res->{stderr});
+like($res->{stdout}, qr/dropped the publication pgferry made for slot "ferry"/,
+	'finish: says it dropped the publication it made');
+is($source->safe_psql('postgres', 'SELECT string_agg(pubname, \',\' ORDER BY pubname) FROM pg_publication'),
+	'other_slot,users_own', 'finish: the publication of the slot is gone, the others stay');
+$source->safe_psql('postgres',
+	'SET default_transaction_read_only = off; ALTER DATABASE postgres RESET default_transaction_read_only');
+
+# the capture installed by the SQL script alone (no C library): DDL travels
+$source->safe_psql('postgres', slurp_file('sql/pgferry_ddl.sql'));
+$res = preflight($source, 'postgres', $target, 'postgres', '--plugin', 'pgoutput');
+like($res->{stdout}, qr/^OK    DDL travels: pgferry's event triggers capture it/m,
+	'preflight --plugin pgoutput with sql/pgferry_ddl.sql installed: DDL travels');
+unlike($res->{stdout}, qr/DDL will not travel/,
+	'preflight --plugin pgoutput with sql/pgferry_ddl.sql installed: no warning about DDL');
 
 done_testing();

@@ -15,7 +15,9 @@
 #     the application's role;
 #   * the target is then equal to the source, row for row, and so are its
 #     indexes, constraints, triggers, sequences and large objects, every
-#     restored object owned by the target role.
+#     restored object owned by the target role;
+#   * pgferry finish, as the same roles, drops the slot on the source and
+#     the pgferry schema on the target.
 use strict;
 use warnings;
 
@@ -146,5 +148,13 @@ is($target->safe_psql('shop', q{
 	SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 	WHERE n.nspname IN ('shop', 'hr', 'content') AND c.relowner <> 'ferry'::regrole}),
 	'0', '--no-owner: every restored relation belongs to the target role');
+
+$res = run_pgferry([ 'finish', '--source', conn($source, $src), '--target', conn($target, $tgt) ]);
+is($res->{rc}, 0, 'finish as the migration roles')
+  or diag($res->{stderr});
+is($source->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'finish: no slot left on the source');
+is($target->safe_psql('shop', "SELECT to_regnamespace('pgferry') IS NULL"), 't',
+	'finish: no pgferry schema left on the target');
 
 done_testing();
