@@ -134,6 +134,7 @@ FUZZ_CFLAGS = -std=gnu11 -g -O1 $(WARNINGS) -Iapplier -I. -Iproto \
 FUZZ_DECODE_SRCS = applier/stream/decode.c applier/stream/pgoutput.c \
 	applier/stream/rel.c \
 	applier/common/buf.c applier/common/log.c applier/common/clock.c \
+	applier/common/thread.c \
 	applier/pg/pg.c applier/pg/pg_flow.c \
 	proto/pgferry.pb-c.c
 

@@ -142,7 +142,8 @@ metrics_http_start(const char *addr)
 
 	/*
 	 * SIGINT and SIGTERM are for the job's thread: one delivered to the
-	 * server's would not cut the job's sleep short.
+	 * server's would not cut the job's sleep short.  MHD makes its thread
+	 * itself (not through thread_start()), and it inherits this mask.
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -360,12 +360,15 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 	if (PQstatus(conn->conn) != CONNECTION_OK)
 	{
 		char *reason = pg_strdup_chomp(PQerrorMessage(conn->conn));
+		LogFields fields = LOG_FIELDS_INIT;
 
 		/* one log line: libpq's continuation lines joined */
 		for (char *p = reason; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		log_error("could not connect to the %s server (%s): %s", label,
+		log_field(&fields, "server", "%s", label);
+		log_event(LOG_LEVEL_ERROR, &fields,
+				  "could not connect to the %s server (%s): %s", label,
 				  conn->display, reason);
 		if (PQconnectionNeedsPassword(conn->conn) ||
 			strstr(reason, "authentication failed") != NULL)

@@ -47,8 +47,9 @@ for my $command (qw(follow migrate preflight verify cutover finish status))
 	is($res->{stderr}, '', "$command: nothing on stderr with --log-file");
 	my @events = map { eval { decode_json($_) } // { bad => $_ } } split /\n/, slurp_file($log);
 	ok((grep { ($_->{level} // '') eq 'ERROR'
-		  && ($_->{message} // '') =~ /could not connect to the (source|target) server/ } @events),
-		"$command: the connection error is a JSON line in the file");
+		  && ($_->{message} // '') =~ /could not connect to the (source|target) server/
+		  && ($_->{server} // '') eq $1 } @events),
+		"$command: the connection error is a JSON line in the file, with its server field");
 }
 
 # --- json lines, to a file ----------------------------------------------------

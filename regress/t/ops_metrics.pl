@@ -4,7 +4,8 @@
 # are those the source wrote; the batch-duration histogram is cumulative
 # and its +Inf bucket is its count; a table name with a quote and a newline
 # comes out escaped; the slot's retained WAL is shown; a port in use is a
-# usage error naming the address.
+# usage error naming the address; a target down is counted as reconnects
+# and, past 30 s, fails /healthz with the reason.
 use strict;
 use warnings;
 
@@ -148,18 +149,32 @@ $res = run_pgferry([ 'follow', '--source', 'x', '--target', 'y', '--slot', 's',
 is($res->{rc}, 2, 'no port: exit 2');
 like($res->{stderr}, qr/--metrics-addr "nocolon" is not HOST:PORT/, 'no port: says so');
 
-# a target restart is a reconnect to the target
-$target->restart;
-$source->safe_psql('postgres', "INSERT INTO t VALUES (1000, 'after restart')");
-ok(wait_source_applied($source, 'postgres', $target, 'postgres', 'metrics'),
-	'applied after a target restart');
+# a target down: reconnects to the target, and /healthz says so once that
+# has lasted 30 s; back up, the stream goes on and /healthz is ok again
+$target->stop;
+$source->safe_psql('postgres', "INSERT INTO t VALUES (1000, 'target down')");
+my $down;
+ok( wait_until(
+		sub {
+			$down = $http->get("http://127.0.0.1:$port/healthz");
+			return $down->{status} == 503;
+		},
+		120),
+	'/healthz: 503 while the target is down');
+like($down->{content}, qr/^reconnecting to the target for \d+ s$/m, '/healthz: the reason');
+$target->start;
+ok( wait_until(
+		sub { $target->safe_psql('postgres', 'SELECT count(*) FROM t WHERE id = 1000') eq '1' }),
+	'applied once the target is back');
+ok( wait_until(sub { $http->get("http://127.0.0.1:$port/healthz")->{status} == 200 }),
+	'/healthz: 200 again');
 $m = scrape($port);
 ok((sample($m, 'pgferry_reconnects_total{server="target"}') // 0) >= 1,
-	'the target restart is counted as a reconnect to the target')
+	'the target down is counted as reconnects to the target')
   or diag($m->{text});
 # the source sends again what the target had not committed: counted again
 ok(sample($m, 'pgferry_changes_received_total{table="public.t",kind="insert"}') >= 101,
-	'the row after the restart is counted');
+	'the row written while the target was down is counted');
 
 $res = finish_follow($run, 'TERM');
 is($res->{rc}, 0, 'follow stops cleanly');
