@@ -144,9 +144,12 @@ sub wait_applied
 sub wait_source_applied
 {
 	my ($source, $sdb, $target, $tdb, $slot) = @_;
-	# a transaction of our own, so there is a commit to wait for
-	$source->safe_psql($sdb, "SELECT pg_logical_emit_message(true, 'test', 'sync')");
-	return wait_applied($target, $tdb, $slot, current_lsn($source));
+	# A transaction of our own, so that there is a commit to wait for: its
+	# message's own position, since WAL the server writes by itself after
+	# it (a checkpoint, running transactions) has no commit to apply.
+	my $lsn = $source->safe_psql($sdb,
+		"SELECT pg_logical_emit_message(true, 'test', 'sync')");
+	return wait_applied($target, $tdb, $slot, $lsn);
 }
 
 # The schema objects the copy builds, one line each, sorted.
