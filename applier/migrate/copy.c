@@ -397,13 +397,70 @@ table_done(TableWork *work)
 	log_event(LOG_LEVEL_INFO, &fields, "copied table %s", m->label);
 }
 
+/*
+ * Runs a post-data statement on *target, and again on a new target session
+ * while its failures are transient, with the waits and the bound of a copy
+ * unit: an index build outlives many a network blip.  The statement and its
+ * state row commit together, so a statement whose COMMIT answer was lost
+ * is found done in the state and not run again (CREATE INDEX would fail on
+ * the index it made).  False with *target NULL when no session could be
+ * opened.
+ */
+static bool
+run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
+{
+	double deadline = 0;
+	int wait = RETRY_FIRST_WAIT;
+	bool done = false;
+
+	if (schema_run_post_data(*target, item))
+		return true;
+	for (;;)
+	{
+		bool stopped;
+		LogFields fields = LOG_FIELDS_INIT;
+
+		if (*target && !pg_error_is_transient(*target))
+			return false;
+		if (deadline == 0)
+			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
+		log_field(&fields, "object", "%s", item->description);
+		if (clock_seconds() + wait > deadline)
+		{
+			log_event(LOG_LEVEL_ERROR, &fields,
+					  "gave up creating %s again after %.0f s of lost "
+					  "connections",
+					  item->description, RETRY_TOTAL_SECONDS);
+			return false;
+		}
+		pthread_mutex_lock(&copy->lock);
+		stopped = copy->exit_code != EXIT_DONE;
+		pthread_mutex_unlock(&copy->lock);
+		if (stopped)
+			return false;
+		log_field_int(&fields, "seconds", wait);
+		log_event(LOG_LEVEL_WARNING, &fields,
+				  "creating %s again in %d s, on a new target session: the "
+				  "lost one rolled it back unless it committed",
+				  item->description, wait);
+		pg_disconnect(*target);
+		sleep((unsigned) wait);
+		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
+		if ((*target = open_target(copy)) == NULL)
+			continue;
+		if (state_post_data_committed(*target, item->position, &done) &&
+			(done || schema_run_post_data(*target, item)))
+			return true;
+	}
+}
+
 /* Runs the post-data statements of a table whose rows are all in. */
 static bool
 run_table_items(Worker *w, TableWork *work)
 {
 	for (int i = 0; i < work->nitems; i++)
 	{
-		if (!schema_run_post_data(w->target, work->items[i]))
+		if (!run_item_retrying(w->copy, &w->target, work->items[i]))
 			return false;
 		work->items[i]->done = true;
 		__atomic_add_fetch(&w->copy->meter.post_data_done, 1,
@@ -768,7 +825,7 @@ run_final_items(Copy *copy)
 		}
 		if (exit_code != EXIT_DONE)
 			break;
-		if (!schema_run_post_data(target, item))
+		if (!run_item_retrying(copy, &target, item))
 			exit_code = error_exit_code(target);
 		else
 			item->done = true;
