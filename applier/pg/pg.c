@@ -161,15 +161,29 @@ pg_hint_encoding(const PgConn *target)
 }
 
 void
+pg_set_retried(PgConn *conn)
+{
+	conn->retried = true;
+}
+
+LogLevel
+pg_failure_level(const PgConn *conn, bool transient)
+{
+	return conn->retried && transient ? LOG_LEVEL_WARNING : LOG_LEVEL_ERROR;
+}
+
+void
 pg_report(const PgConn *conn, const char *what_fmt, ...)
 {
 	char what[1024];
 	va_list args;
+	LogFields fields = LOG_FIELDS_INIT;
 
 	va_start(args, what_fmt);
 	vsnprintf(what, sizeof(what), what_fmt, args);
 	va_end(args);
-	log_error("%s: could not %s: %s", conn->label, what,
+	log_event(pg_failure_level(conn, pg_error_is_transient(conn)), &fields,
+			  "%s: could not %s: %s", conn->label, what,
 			  pg_error_message(conn));
 	if (conn->detail)
 		log_detail("%s", conn->detail);
