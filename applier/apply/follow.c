@@ -598,12 +598,12 @@ follow_open_session(Follow *follow)
 		(PgConnRequest){options->target, "target", PG_CONN_SQL, NULL, NULL};
 	requests[LOCK_REQUEST] = (PgConnRequest){
 		options->target, "target", PG_CONN_SQL, STATE_TASK_LOCK_OPTIONS, NULL};
+	for (int i = 0; i < NREQUESTS; i++)
+		requests[i].retried = follow->reopening;
 	pg_connect_all(requests,
 				   follow_task_lock_held(follow) ? LOCK_REQUEST : NREQUESTS);
 	follow->target = requests[TARGET_REQUEST].conn;
 	source = requests[STREAM_REQUEST].conn;
-	if (follow->reopening)
-		follow_mark_retried(source, follow->target);
 	if (follow->task_lock == NULL &&
 		(end = follow_take_task_lock(follow, requests[LOCK_REQUEST].conn)) !=
 			SESSION_DONE)

@@ -338,10 +338,12 @@ pg_merge_options(const char *conninfo, const char *extra_options)
 	return merged;
 }
 
-PgConn *
-pg_connect(const char *conninfo, const char *label, PgConnKind kind,
-		   const char *extra_options)
+/* pg_connect(), its failure logged at level. */
+static PgConn *
+pg_connect_logged(const char *conninfo, const char *label, PgConnKind kind,
+				  const char *extra_options, LogLevel level)
 {
+	LogFields fields = LOG_FIELDS_INIT;
 	const char *keywords[5];
 	const char *values[5];
 	char *options = NULL;
@@ -379,7 +381,8 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 		for (char *p = reason; *p; p++)
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
-		log_error("could not connect to the %s server (%s): %s", label,
+		log_event(level, &fields,
+				  "could not connect to the %s server (%s): %s", label,
 				  conn->display, reason);
 		if (PQconnectionNeedsPassword(conn->conn) ||
 			strstr(reason, "authentication failed") != NULL)
@@ -396,13 +399,25 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 	return conn;
 }
 
+PgConn *
+pg_connect(const char *conninfo, const char *label, PgConnKind kind,
+		   const char *extra_options)
+{
+	return pg_connect_logged(conninfo, label, kind, extra_options,
+							 LOG_LEVEL_ERROR);
+}
+
 static void *
 pg_connect_request(void *arg)
 {
 	PgConnRequest *request = arg;
 
-	request->conn = pg_connect(request->conninfo, request->label,
-							   request->kind, request->extra_options);
+	request->conn = pg_connect_logged(request->conninfo, request->label,
+									  request->kind, request->extra_options,
+									  request->retried ? LOG_LEVEL_WARNING
+													   : LOG_LEVEL_ERROR);
+	if (request->conn && request->retried)
+		pg_set_retried(request->conn);
 	return NULL;
 }
 

@@ -91,6 +91,8 @@ typedef struct PgConnRequest
 	PgConnKind kind;
 	const char *extra_options;
 	PgConn *conn; /* set: the connection, or NULL (the failure logged) */
+	bool retried; /* a failure is connected again after: logged as a
+				   * WARNING, and conn marked (pg_set_retried()) */
 } PgConnRequest;
 
 /*

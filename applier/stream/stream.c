@@ -285,6 +285,7 @@ stream_connect_request(const StreamOptions *options, PgConnRequest *request)
 	request->kind = PG_CONN_REPLICATION;
 	request->extra_options = STREAM_SESSION_OPTIONS;
 	request->conn = NULL;
+	request->retried = false;
 }
 
 Stream *
