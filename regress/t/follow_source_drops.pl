@@ -4,8 +4,8 @@
 # times while pgbench writes on the source.  The applier reconnects by
 # itself each time, whether it was reading, committing or sending its
 # status update, and logs each loss as a WARNING, not an ERROR; the target
-# ends equal to the source, row for row, with no
-# transaction lost or applied twice; SIGTERM then ends it with exit 0.
+# ends equal to the source, row for row, with no transaction lost or
+# applied twice; SIGTERM then ends it with exit 0.
 use strict;
 use warnings;
 
