@@ -262,11 +262,14 @@ copy_unit(Worker *w, Unit *unit)
 		if (!ok || !state_range_done(w->target, copy->options->slot, range))
 		{
 			LogFields fields = LOG_FIELDS_INIT;
+			bool transient = pg_error_is_transient(w->source) ||
+							 pg_error_is_transient(w->target);
 
 			range_fields(&fields, range);
-			log_event(
-				LOG_LEVEL_ERROR, &fields, "could not copy %s (range %d of %d)",
-				fields.field[0].value, range->range_no + 1, range->nranges);
+			log_event(pg_failure_level(w->target, transient), &fields,
+					  "could not copy %s (range %d of %d)",
+					  fields.field[0].value, range->range_no + 1,
+					  range->nranges);
 			range->snapshot_lsn = LSN_INVALID;
 			/* the meter counts what commits: this unit's rows are gone */
 			for (int j = 0; j <= i; j++)
@@ -338,8 +341,24 @@ copy_unit_retrying(Worker *w, Unit *unit)
 			transient = true;
 		if (w->source && w->target)
 		{
+			/* what fails from here on and may pass is copied again */
+			pg_set_retried(w->source);
+			pg_set_retried(w->target);
 			if (copy_unit(w, unit))
 				return EXIT_DONE;
+			if (w->commit_sent && pg_error_is_transient(w->target))
+			{
+				/* the COMMIT's failure was a warning: this one stops */
+				range_fields(&fields, first);
+				log_event(LOG_LEVEL_ERROR, &fields,
+						  "the copy of %s (range %d of %d) may have "
+						  "committed: the answer to its COMMIT was lost",
+						  fields.field[0].value, first->range_no + 1,
+						  first->nranges);
+				log_hint("Run migrate again: it reads from the state "
+						 "whether the copy committed, and copies it again "
+						 "if not.");
+			}
 			transient = !w->commit_sent && (pg_error_is_transient(w->source) ||
 											pg_error_is_transient(w->target));
 			if (!transient)
@@ -413,6 +432,8 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 	int wait = RETRY_FIRST_WAIT;
 	bool done = false;
 
+	/* what fails from here on and may pass is run again */
+	pg_set_retried(*target);
 	if (schema_run_post_data(*target, item))
 		return true;
 	for (;;)
@@ -448,6 +469,7 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
 		if ((*target = open_target(copy)) == NULL)
 			continue;
+		pg_set_retried(*target);
 		if (state_post_data_committed(*target, item->position, &done) &&
 			(done || schema_run_post_data(*target, item)))
 			return true;
