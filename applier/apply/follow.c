@@ -95,6 +95,7 @@ typedef struct Follow
 	Scope *scope;		 /* the same, for a wider publication's tables */
 	int64_t sequences_due;
 	bool sequences_off; /* the source cannot send them */
+	bool reopening;		/* a session was open: a lost one is reopened */
 	SequencesCall sequences;
 	pthread_t sequences_thread;
 	bool sequences_running; /* the thread is to be joined */
@@ -549,6 +550,19 @@ follow_stream_open(void *arg)
 	return NULL;
 }
 
+/*
+ * The session's failures that may pass are logged as warnings: the session
+ * is reopened after them, and an ERROR line stays for what stops follow.
+ */
+static void
+follow_mark_retried(PgConn *source, PgConn *target)
+{
+	if (source)
+		pg_set_retried(source);
+	if (target)
+		pg_set_retried(target);
+}
+
 static SessionEnd
 follow_open_session(Follow *follow)
 {
@@ -584,6 +598,8 @@ follow_open_session(Follow *follow)
 		(PgConnRequest){options->target, "target", PG_CONN_SQL, NULL, NULL};
 	requests[LOCK_REQUEST] = (PgConnRequest){
 		options->target, "target", PG_CONN_SQL, STATE_TASK_LOCK_OPTIONS, NULL};
+	for (int i = 0; i < NREQUESTS; i++)
+		requests[i].retried = follow->reopening;
 	pg_connect_all(requests,
 				   follow_task_lock_held(follow) ? LOCK_REQUEST : NREQUESTS);
 	follow->target = requests[TARGET_REQUEST].conn;
@@ -615,6 +631,8 @@ follow_open_session(Follow *follow)
 	if (follow->stream == NULL)
 		return opening.transient ? follow_retry(follow, "source")
 								 : follow_fail(follow, EXIT_OTHER);
+	/* from here on, a lost session is reopened (see ever_connected) */
+	follow_mark_retried(source, follow->target);
 	if (end != SESSION_DONE)
 		return end;
 	follow->key.slot = options->slot;
@@ -1275,7 +1293,7 @@ follow_run(const FollowOptions *options)
 		LogFields fields = LOG_FIELDS_INIT;
 
 		if (follow.stream && follow.target)
-			ever_connected = true;
+			ever_connected = follow.reopening = true;
 		follow_close_session(&follow);
 		if (end == SESSION_DONE)
 			break;

@@ -262,11 +262,14 @@ copy_unit(Worker *w, Unit *unit)
 		if (!ok || !state_range_done(w->target, copy->options->slot, range))
 		{
 			LogFields fields = LOG_FIELDS_INIT;
+			bool transient = pg_error_is_transient(w->source) ||
+							 pg_error_is_transient(w->target);
 
 			range_fields(&fields, range);
-			log_event(
-				LOG_LEVEL_ERROR, &fields, "could not copy %s (range %d of %d)",
-				fields.field[0].value, range->range_no + 1, range->nranges);
+			log_event(pg_failure_level(w->target, transient), &fields,
+					  "could not copy %s (range %d of %d)",
+					  fields.field[0].value, range->range_no + 1,
+					  range->nranges);
 			range->snapshot_lsn = LSN_INVALID;
 			/* the meter counts what commits: this unit's rows are gone */
 			for (int j = 0; j <= i; j++)
@@ -338,8 +341,24 @@ copy_unit_retrying(Worker *w, Unit *unit)
 			transient = true;
 		if (w->source && w->target)
 		{
+			/* what fails from here on and may pass is copied again */
+			pg_set_retried(w->source);
+			pg_set_retried(w->target);
 			if (copy_unit(w, unit))
 				return EXIT_DONE;
+			if (w->commit_sent && pg_error_is_transient(w->target))
+			{
+				/* the COMMIT's failure was a warning: this one stops */
+				range_fields(&fields, first);
+				log_event(LOG_LEVEL_ERROR, &fields,
+						  "the copy of %s (range %d of %d) may have "
+						  "committed: the answer to its COMMIT was lost",
+						  fields.field[0].value, first->range_no + 1,
+						  first->nranges);
+				log_hint("Run migrate again: it reads from the state "
+						 "whether the copy committed, and copies it again "
+						 "if not.");
+			}
 			transient = !w->commit_sent && (pg_error_is_transient(w->source) ||
 											pg_error_is_transient(w->target));
 			if (!transient)
@@ -397,13 +416,73 @@ table_done(TableWork *work)
 	log_event(LOG_LEVEL_INFO, &fields, "copied table %s", m->label);
 }
 
+/*
+ * Runs a post-data statement on *target, and again on a new target session
+ * while its failures are transient, with the waits and the bound of a copy
+ * unit: an index build outlives many a network blip.  The statement and its
+ * state row commit together, so a statement whose COMMIT answer was lost
+ * is found done in the state and not run again (CREATE INDEX would fail on
+ * the index it made).  False with *target NULL when no session could be
+ * opened.
+ */
+static bool
+run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
+{
+	double deadline = 0;
+	int wait = RETRY_FIRST_WAIT;
+	bool done = false;
+
+	/* what fails from here on and may pass is run again */
+	pg_set_retried(*target);
+	if (schema_run_post_data(*target, item))
+		return true;
+	for (;;)
+	{
+		bool stopped;
+		LogFields fields = LOG_FIELDS_INIT;
+
+		if (*target && !pg_error_is_transient(*target))
+			return false;
+		if (deadline == 0)
+			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
+		log_field(&fields, "object", "%s", item->description);
+		if (clock_seconds() + wait > deadline)
+		{
+			log_event(LOG_LEVEL_ERROR, &fields,
+					  "gave up creating %s again after %.0f s of lost "
+					  "connections",
+					  item->description, RETRY_TOTAL_SECONDS);
+			return false;
+		}
+		pthread_mutex_lock(&copy->lock);
+		stopped = copy->exit_code != EXIT_DONE;
+		pthread_mutex_unlock(&copy->lock);
+		if (stopped)
+			return false;
+		log_field_int(&fields, "seconds", wait);
+		log_event(LOG_LEVEL_WARNING, &fields,
+				  "creating %s again in %d s, on a new target session: the "
+				  "lost one rolled it back unless it committed",
+				  item->description, wait);
+		pg_disconnect(*target);
+		sleep((unsigned) wait);
+		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
+		if ((*target = open_target(copy)) == NULL)
+			continue;
+		pg_set_retried(*target);
+		if (state_post_data_committed(*target, item->position, &done) &&
+			(done || schema_run_post_data(*target, item)))
+			return true;
+	}
+}
+
 /* Runs the post-data statements of a table whose rows are all in. */
 static bool
 run_table_items(Worker *w, TableWork *work)
 {
 	for (int i = 0; i < work->nitems; i++)
 	{
-		if (!schema_run_post_data(w->target, work->items[i]))
+		if (!run_item_retrying(w->copy, &w->target, work->items[i]))
 			return false;
 		work->items[i]->done = true;
 		__atomic_add_fetch(&w->copy->meter.post_data_done, 1,
@@ -768,7 +847,7 @@ run_final_items(Copy *copy)
 		}
 		if (exit_code != EXIT_DONE)
 			break;
-		if (!schema_run_post_data(target, item))
+		if (!run_item_retrying(copy, &target, item))
 			exit_code = error_exit_code(target);
 		else
 			item->done = true;

@@ -161,15 +161,29 @@ pg_hint_encoding(const PgConn *target)
 }
 
 void
+pg_set_retried(PgConn *conn)
+{
+	conn->retried = true;
+}
+
+LogLevel
+pg_failure_level(const PgConn *conn, bool transient)
+{
+	return conn->retried && transient ? LOG_LEVEL_WARNING : LOG_LEVEL_ERROR;
+}
+
+void
 pg_report(const PgConn *conn, const char *what_fmt, ...)
 {
 	char what[1024];
 	va_list args;
+	LogFields fields = LOG_FIELDS_INIT;
 
 	va_start(args, what_fmt);
 	vsnprintf(what, sizeof(what), what_fmt, args);
 	va_end(args);
-	log_error("%s: could not %s: %s", conn->label, what,
+	log_event(pg_failure_level(conn, pg_error_is_transient(conn)), &fields,
+			  "%s: could not %s: %s", conn->label, what,
 			  pg_error_message(conn));
 	if (conn->detail)
 		log_detail("%s", conn->detail);
@@ -324,10 +338,12 @@ pg_merge_options(const char *conninfo, const char *extra_options)
 	return merged;
 }
 
-PgConn *
-pg_connect(const char *conninfo, const char *label, PgConnKind kind,
-		   const char *extra_options)
+/* pg_connect(), its failure logged at level. */
+static PgConn *
+pg_connect_logged(const char *conninfo, const char *label, PgConnKind kind,
+				  const char *extra_options, LogLevel level)
 {
+	LogFields fields = LOG_FIELDS_INIT;
 	const char *keywords[5];
 	const char *values[5];
 	char *options = NULL;
@@ -367,7 +383,7 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 			if (*p == '\n' || *p == '\t')
 				*p = ' ';
 		log_field(&fields, "server", "%s", label);
-		log_event(LOG_LEVEL_ERROR, &fields,
+		log_event(level, &fields,
 				  "could not connect to the %s server (%s): %s", label,
 				  conn->display, reason);
 		if (PQconnectionNeedsPassword(conn->conn) ||
@@ -385,13 +401,25 @@ pg_connect(const char *conninfo, const char *label, PgConnKind kind,
 	return conn;
 }
 
+PgConn *
+pg_connect(const char *conninfo, const char *label, PgConnKind kind,
+		   const char *extra_options)
+{
+	return pg_connect_logged(conninfo, label, kind, extra_options,
+							 LOG_LEVEL_ERROR);
+}
+
 static void *
 pg_connect_request(void *arg)
 {
 	PgConnRequest *request = arg;
 
-	request->conn = pg_connect(request->conninfo, request->label,
-							   request->kind, request->extra_options);
+	request->conn = pg_connect_logged(request->conninfo, request->label,
+									  request->kind, request->extra_options,
+									  request->retried ? LOG_LEVEL_WARNING
+													   : LOG_LEVEL_ERROR);
+	if (request->conn && request->retried)
+		pg_set_retried(request->conn);
 	return NULL;
 }
 

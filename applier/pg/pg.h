@@ -38,6 +38,7 @@
 #include <postgres_ext.h> /* Oid */
 
 #include "common/buf.h"
+#include "common/log.h"
 
 typedef struct PgConn PgConn;
 
@@ -90,6 +91,8 @@ typedef struct PgConnRequest
 	PgConnKind kind;
 	const char *extra_options;
 	PgConn *conn; /* set: the connection, or NULL (the failure logged) */
+	bool retried; /* a failure is connected again after: logged as a
+				   * WARNING, and conn marked (pg_set_retried()) */
 } PgConnRequest;
 
 /*
@@ -208,8 +211,22 @@ extern bool pg_error_is_encoding(const PgConn *conn);
 extern void pg_hint_encoding(const PgConn *target);
 
 /*
+ * Marks conn as one whose owner reconnects and tries again after a
+ * transient error: pg_report() logs such an error as a WARNING, and the
+ * owner logs the ERROR if it gives up.  An operator's alerting on ERROR
+ * lines then fires on what stops a job, not on every network blip.
+ */
+extern void pg_set_retried(PgConn *conn);
+/*
+ * The level of a failure of conn: WARNING when it is transient (as the
+ * caller judges it) and conn is marked retried, else ERROR.
+ */
+extern LogLevel pg_failure_level(const PgConn *conn, bool transient);
+
+/*
  * Logs the last error: "<label>: could not <what>: <message>", then the
- * server's DETAIL and HINT, if any.
+ * server's DETAIL and HINT, if any; at pg_failure_level() of
+ * pg_error_is_transient().
  */
 extern void pg_report(const PgConn *conn, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3)));

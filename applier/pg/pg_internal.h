@@ -18,6 +18,7 @@ struct PgConn
 	PGconn *conn;
 	char *label;		 /* "source", "target", ... */
 	char *display;		 /* redacted conninfo */
+	bool retried;		 /* see pg_set_retried() */
 	bool failed_segment; /* a statement of the current pipeline segment
 						  * failed */
 	/* the last error */

@@ -599,6 +599,26 @@ state_post_data_done(PgConn *target, int position)
 }
 
 bool
+state_post_data_committed(PgConn *target, int position, bool *done)
+{
+	char id[16];
+	const char *params[1] = {id};
+	PgResult *res;
+
+	snprintf(id, sizeof(id), "%d", position);
+	res = pg_query_or_report(
+		target,
+		"SELECT done_at IS NOT NULL FROM pgferry.post_data "
+		"WHERE position = $1",
+		1, params, "read the post-data statement %d", position);
+	if (res == NULL)
+		return false;
+	*done = pg_result_rows(res) == 1 && pg_result_bool(res, 0, 0);
+	pg_result_free(res);
+	return true;
+}
+
+bool
 state_table_synced(PgConn *target, const char *schema, const char *name,
 				   bool *synced)
 {

@@ -194,6 +194,12 @@ extern bool state_claim_post_data(PgConn *target, const char *slot,
 								  int count, bool take_global,
 								  PostDataList *list);
 extern bool state_post_data_done(PgConn *target, int position);
+/*
+ * Whether the post-data statement at position is recorded as done: it
+ * committed, even if the answer to its COMMIT was lost.
+ */
+extern bool state_post_data_committed(PgConn *target, int position,
+									  bool *done);
 /* Whether any task has finished copying schema.name. */
 extern bool state_table_synced(PgConn *target, const char *schema,
 							   const char *name, bool *synced);

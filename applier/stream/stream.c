@@ -285,6 +285,7 @@ stream_connect_request(const StreamOptions *options, PgConnRequest *request)
 	request->kind = PG_CONN_REPLICATION;
 	request->extra_options = STREAM_SESSION_OPTIONS;
 	request->conn = NULL;
+	request->retried = false;
 }
 
 Stream *
@@ -509,8 +510,11 @@ stream_receive(Stream *stream, int timeout_ms, StreamMessage *msg,
 		return STREAM_IDLE;
 	if (len == -1)
 	{
-		log_error("source: the server ended the replication stream");
+		LogFields fields = LOG_FIELDS_INIT;
+
 		stream->transient = true;
+		log_event(pg_failure_level(stream->conn, true), &fields,
+				  "source: the server ended the replication stream");
 		return STREAM_FAILED;
 	}
 	if (len < 0)

@@ -174,6 +174,10 @@ ok(program_running($run), 'server restarts: applier still running');
 my $res = finish_follow($run, 'TERM', 60);
 is($res->{rc}, 0, 'SIGTERM: pgferry follow exits 0')
   or diag("stderr:\n$res->{stderr}");
+like($res->{stderr}, qr/\] WARNING:  (source|target): could not /,
+	'server restarts: each failure is a warning naming the server');
+unlike($res->{stderr}, qr/\] ERROR:/, 'server restarts: no line is an ERROR')
+  or diag("stderr:\n$res->{stderr}");
 cmp_ok(lsn_int(slot_confirmed_flush($source, 'ferry')),
 	'>=', lsn_int($before_last),
 	'SIGTERM: slot confirmed up to the last applied transaction');

@@ -1,0 +1,64 @@
+# A lost target session during a post-data statement does not end the run:
+#   * an index build whose expression is slow is under way on the target
+#     when its backend is ended (pg_terminate_backend);
+#   * the statement runs again on a new target session after a wait, as a
+#     copy unit does;
+#   * migrate ends 0, with the same indexes and constraints on both sides
+#     and the same rows.
+use strict;
+use warnings;
+
+use lib 'regress/t';
+use Ferry;
+use FerryMigrate;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $source = source_node('source');
+my $target = target_node('target');
+create_database($source, 'pdretry');
+create_database($target, 'pdretry');
+# each row costs the index build 20 ms: long enough to be caught running
+$source->safe_psql('pdretry', q{
+CREATE FUNCTION slow(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql
+	AS $$BEGIN PERFORM pg_sleep(0.02); RETURN n; END$$;
+CREATE TABLE items (id int PRIMARY KEY, v int);
+INSERT INTO items SELECT g, g % 7 FROM generate_series(1, 200) g;
+CREATE INDEX items_slow ON items (slow(v));
+CREATE TABLE notes (id int PRIMARY KEY, item int REFERENCES items, t text);
+INSERT INTO notes SELECT g, g, md5(g::text) FROM generate_series(1, 100) g;
+});
+
+my $run = start_migrate($source, 'pdretry', $target, 'pdretry', '--slot', 'pdretry',
+	'--jobs', '1', '--endpos', current_lsn($source));
+
+my $ended = 0;
+ok( wait_until(
+		sub {
+			return 1 if !program_running($run);
+			$ended = $target->safe_psql('pdretry', q{
+				SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+				WHERE state = 'active' AND pid <> pg_backend_pid()
+				  AND query LIKE '%CREATE INDEX items_slow %'});
+			return $ended > 0;
+		}),
+	'the index build was seen');
+is($ended, 1, 'the target backend building index items_slow is ended');
+
+my $res = finish_program($run);
+is($res->{rc}, 0, 'pgferry migrate ends well') or diag($res->{stderr});
+like($res->{stderr},
+	qr/WARNING:  creating index items_slow again in \d+ s, on a new target session/,
+	'the log names the statement run again') or diag($res->{stderr});
+like($res->{stderr}, qr/\] WARNING:  target: could not create index items_slow: .*terminating connection/,
+	'the lost session is a warning naming the server, the index and the reason');
+unlike($res->{stderr}, qr/\] ERROR:/, 'no line is an ERROR: the run outlived the loss')
+  or diag($res->{stderr});
+schema_matches($source, 'pdretry', $target, 'pdretry', 'after the retry');
+tables_match($source, 'pdretry', $target, 'pdretry', 'after the retry');
+is( $target->safe_psql('pdretry',
+		q{SELECT count(*) FROM pgferry.post_data WHERE done_at IS NULL}),
+	0,
+	'every post-data statement is recorded as done');
+
+done_testing();
