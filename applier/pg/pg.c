@@ -343,7 +343,6 @@ static PgConn *
 pg_connect_logged(const char *conninfo, const char *label, PgConnKind kind,
 				  const char *extra_options, LogLevel level)
 {
-	LogFields fields = LOG_FIELDS_INIT;
 	const char *keywords[5];
 	const char *values[5];
 	char *options = NULL;
