@@ -36,15 +36,6 @@
 #define PACK_MAX_BYTES (INT64_C(32) << 20)
 #define PACK_MAX_TABLES 64
 
-/*
- * A unit that lost a connection is copied again after a wait that starts
- * at 1 s and doubles up to 30 s, until 5 minutes have passed since its
- * first failure.
- */
-#define RETRY_FIRST_WAIT 1
-#define RETRY_MAX_WAIT 30
-#define RETRY_TOTAL_SECONDS 300.0
-
 /* A table (or the sequences, or the large objects) and its ranges. */
 typedef struct TableWork
 {
@@ -312,7 +303,7 @@ error_exit_code(const PgConn *conn)
 
 /*
  * Copies a unit, and again while its failures are transient (a connection
- * lost, a server restarting) within RETRY_TOTAL_SECONDS.  Both sessions are
+ * lost, a server restarting) within COPY_RETRY_TOTAL_SECONDS.  Both sessions are
  * closed first: the target's rolls the unit's rows back with it, and the
  * new source session imports the same exported snapshot, which stays valid
  * while migrate's own session that exported it lives; once that one is
@@ -326,7 +317,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 	Copy *copy = w->copy;
 	const CopyRange *first = unit->ranges[0];
 	double deadline = 0;
-	int wait = RETRY_FIRST_WAIT;
+	int wait = COPY_RETRY_FIRST_WAIT;
 
 	for (;;)
 	{
@@ -368,7 +359,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		if (!transient)
 			return EXIT_CONNECTION;
 		if (deadline == 0)
-			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
+			deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
 		if (clock_seconds() + wait > deadline)
 		{
 			range_fields(&fields, first);
@@ -376,7 +367,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 					  "gave up copying %s (range %d of %d) again after "
 					  "%.0f s of lost connections",
 					  fields.field[0].value, first->range_no + 1,
-					  first->nranges, RETRY_TOTAL_SECONDS);
+					  first->nranges, COPY_RETRY_TOTAL_SECONDS);
 			return EXIT_CONNECTION;
 		}
 		pthread_mutex_lock(&copy->lock);
@@ -395,7 +386,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		pg_disconnect(w->target);
 		w->source = w->target = NULL;
 		sleep((unsigned) wait);
-		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
+		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
 	}
 }
 
@@ -429,7 +420,7 @@ static bool
 run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 {
 	double deadline = 0;
-	int wait = RETRY_FIRST_WAIT;
+	int wait = COPY_RETRY_FIRST_WAIT;
 	bool done = false;
 
 	/* what fails from here on and may pass is run again */
@@ -444,14 +435,14 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 		if (*target && !pg_error_is_transient(*target))
 			return false;
 		if (deadline == 0)
-			deadline = clock_seconds() + RETRY_TOTAL_SECONDS;
+			deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
 		log_field(&fields, "object", "%s", item->description);
 		if (clock_seconds() + wait > deadline)
 		{
 			log_event(LOG_LEVEL_ERROR, &fields,
 					  "gave up creating %s again after %.0f s of lost "
 					  "connections",
-					  item->description, RETRY_TOTAL_SECONDS);
+					  item->description, COPY_RETRY_TOTAL_SECONDS);
 			return false;
 		}
 		pthread_mutex_lock(&copy->lock);
@@ -466,7 +457,7 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 				  item->description, wait);
 		pg_disconnect(*target);
 		sleep((unsigned) wait);
-		wait = wait * 2 < RETRY_MAX_WAIT ? wait * 2 : RETRY_MAX_WAIT;
+		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
 		if ((*target = open_target(copy)) == NULL)
 			continue;
 		pg_set_retried(*target);

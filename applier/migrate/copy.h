@@ -57,6 +57,15 @@ typedef struct CopyOptions
 	int64_t max_retained_wal; /* warn past this many bytes */
 } CopyOptions;
 
+/*
+ * A unit or post-data statement whose connection was lost is tried again
+ * after COPY_RETRY_FIRST_WAIT seconds, the wait doubling up to
+ * COPY_RETRY_MAX_WAIT, for at most COPY_RETRY_TOTAL_SECONDS.
+ */
+#define COPY_RETRY_FIRST_WAIT 1
+#define COPY_RETRY_MAX_WAIT 30
+#define COPY_RETRY_TOTAL_SECONDS 300.0
+
 /* Default size above which a table is copied in several ranges. */
 #define COPY_DEFAULT_SPLIT_BYTES (INT64_C(1) << 30)
 

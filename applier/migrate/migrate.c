@@ -31,6 +31,7 @@
 #include "catalog/catalog.h"
 #include "catalog/publication.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -536,6 +537,62 @@ post_data_pending(const PostDataList *post_data)
 }
 
 /*
+ * A target restart during the copy ends migrate's own two sessions there
+ * too, which the copy's workers, reconnecting by themselves, leave alone:
+ * after the copy both are opened again, with the waits and the bound of a
+ * copy unit.  The task lock died with its session, so it is taken again
+ * before anything is written; a migrate of the same slot that took it in
+ * between makes this one stop.
+ */
+static bool
+target_sessions_alive(Migrate *m)
+{
+	double deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
+	int wait = COPY_RETRY_FIRST_WAIT;
+
+	if (pg_exec(m->task_lock, "SELECT 1") && pg_exec(m->target, "SELECT 1"))
+		return true;
+	for (;;)
+	{
+		PgConnRequest requests[2] = {
+			{m->options->target, "target", PG_CONN_SQL, NULL, NULL, true},
+			{m->options->target, "target", PG_CONN_SQL,
+			 STATE_TASK_LOCK_OPTIONS, NULL, true}};
+		bool busy = false;
+		bool locked;
+
+		pg_disconnect(m->target);
+		pg_disconnect(m->task_lock);
+		m->target = m->task_lock = NULL;
+		if (clock_seconds() + wait > deadline)
+		{
+			log_error("gave up connecting to the target again after the copy "
+					  "of slot \"%s\": it stayed unreachable for %.0f s",
+					  m->options->slot, COPY_RETRY_TOTAL_SECONDS);
+			log_hint("Run migrate again once the target is back: it resumes "
+					 "where the copy ended.");
+			return false;
+		}
+		log_warning("migrate's sessions on the target were lost during the "
+					"copy (a restart of the target?): connecting again in "
+					"%d s",
+					wait);
+		sleep((unsigned) wait);
+		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
+		pg_connect_all(requests, 2);
+		m->target = requests[0].conn;
+		m->task_lock = requests[1].conn;
+		locked = m->task_lock &&
+				 state_take_task_lock(m->task_lock, m->options->slot, &busy);
+		if (busy)
+			return false;
+		if (locked && m->target &&
+			pg_exec(m->target, "SET client_min_messages = warning"))
+			return true;
+	}
+}
+
+/*
  * copy: the tables, sequences, large objects and post-data not yet done.
  * Also run on a resumed stream: a foreign key that waited for another
  * task's table may be created now.
@@ -630,6 +687,8 @@ phase_copy(Migrate *m, SourceTables *tables, CopyPlan *plan, bool fresh)
 		exit_code = copy_run(&copy, tables, plan, &post_data);
 	state_post_data_free(&post_data);
 	release_snapshot(m);
+	if (exit_code == EXIT_DONE && !target_sessions_alive(m))
+		exit_code = EXIT_CONNECTION;
 	if (exit_code == EXIT_DONE &&
 		!state_set_phase(m->target, m->options->slot,
 						 m->state.follow ? PHASE_STREAM : PHASE_COPIED,

@@ -4,7 +4,10 @@
 #   * the statement runs again on a new target session after a wait, as a
 #     copy unit does;
 #   * migrate ends 0, with the same indexes and constraints on both sides
-#     and the same rows.
+#     and the same rows;
+#   * the same when the target server restarts during the build, which
+#     also ends migrate's own sessions there (the task lock's included):
+#     they are opened again after the copy, the lock taken again.
 use strict;
 use warnings;
 
@@ -60,5 +63,44 @@ is( $target->safe_psql('pdretry',
 		q{SELECT count(*) FROM pgferry.post_data WHERE done_at IS NULL}),
 	0,
 	'every post-data statement is recorded as done');
+
+# --- the target restarts during the build ---------------------------------------
+
+create_database($source, 'pdrestart');
+create_database($target, 'pdrestart');
+$source->safe_psql('pdrestart', q{
+CREATE FUNCTION slow(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql
+	AS $$BEGIN PERFORM pg_sleep(0.02); RETURN n; END$$;
+CREATE TABLE items (id int PRIMARY KEY, v int);
+INSERT INTO items SELECT g, g % 7 FROM generate_series(1, 200) g;
+CREATE INDEX items_slow ON items (slow(v));
+});
+$run = start_migrate($source, 'pdrestart', $target, 'pdrestart', '--slot', 'pdrestart',
+	'--jobs', '1', '--endpos', current_lsn($source));
+my $building = 0;
+ok( wait_until(
+		sub {
+			return 1 if !program_running($run);
+			$building = $target->safe_psql('pdrestart', q{
+				SELECT count(*) FROM pg_stat_activity
+				WHERE state = 'active' AND query LIKE '%CREATE INDEX items_slow %'
+				  AND pid <> pg_backend_pid()});
+			return $building > 0;
+		}),
+	'restart: the index build was seen');
+is($building, 1, 'restart: the index is being built when the target restarts');
+$target->restart;
+
+$res = finish_program($run);
+is($res->{rc}, 0, 'restart: pgferry migrate ends well') or diag($res->{stderr});
+like($res->{stderr},
+	qr/WARNING:  migrate's sessions on the target were lost during the copy .*: connecting again in \d+ s/,
+	'restart: migrate says its own sessions are opened again') or diag($res->{stderr});
+unlike($res->{stderr}, qr/\] ERROR:/, 'restart: no line is an ERROR') or diag($res->{stderr});
+schema_matches($source, 'pdrestart', $target, 'pdrestart', 'after the restart');
+tables_match($source, 'pdrestart', $target, 'pdrestart', 'after the restart');
+is( $target->safe_psql('pdrestart',
+		q{SELECT phase FROM pgferry.migration WHERE slot = 'pdrestart'}),
+	'stream', 'restart: the migration recorded its phase after the copy');
 
 done_testing();
