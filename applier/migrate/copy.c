@@ -301,6 +301,32 @@ error_exit_code(const PgConn *conn)
 	return conn == NULL || pg_conn_lost(conn) ? EXIT_CONNECTION : EXIT_APPLY;
 }
 
+int
+copy_retry_wait(CopyRetry *retry)
+{
+	int wait = retry->wait;
+
+	if (retry->deadline == 0)
+		retry->deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
+	if (clock_seconds() + wait > retry->deadline)
+		return -1;
+	retry->wait =
+		wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
+	return wait;
+}
+
+/* Whether another worker's failure stops the copy. */
+static bool
+copy_stopped(Copy *copy)
+{
+	bool stopped;
+
+	pthread_mutex_lock(&copy->lock);
+	stopped = copy->exit_code != EXIT_DONE;
+	pthread_mutex_unlock(&copy->lock);
+	return stopped;
+}
+
 /*
  * Copies a unit, and again while its failures are transient (a connection
  * lost, a server restarting) within COPY_RETRY_TOTAL_SECONDS.  Both sessions are
@@ -316,13 +342,12 @@ copy_unit_retrying(Worker *w, Unit *unit)
 {
 	Copy *copy = w->copy;
 	const CopyRange *first = unit->ranges[0];
-	double deadline = 0;
-	int wait = COPY_RETRY_FIRST_WAIT;
+	CopyRetry retry = COPY_RETRY_INIT;
 
 	for (;;)
 	{
 		bool transient = true;
-		bool stopped;
+		int wait;
 		LogFields fields = LOG_FIELDS_INIT;
 
 		if (w->source == NULL)
@@ -358,9 +383,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		}
 		if (!transient)
 			return EXIT_CONNECTION;
-		if (deadline == 0)
-			deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
-		if (clock_seconds() + wait > deadline)
+		if ((wait = copy_retry_wait(&retry)) < 0)
 		{
 			range_fields(&fields, first);
 			log_event(LOG_LEVEL_ERROR, &fields,
@@ -370,10 +393,7 @@ copy_unit_retrying(Worker *w, Unit *unit)
 					  first->nranges, COPY_RETRY_TOTAL_SECONDS);
 			return EXIT_CONNECTION;
 		}
-		pthread_mutex_lock(&copy->lock);
-		stopped = copy->exit_code != EXIT_DONE;
-		pthread_mutex_unlock(&copy->lock);
-		if (stopped)
+		if (copy_stopped(copy))
 			return EXIT_CONNECTION;
 		range_fields(&fields, first);
 		log_field_int(&fields, "seconds", wait);
@@ -386,7 +406,6 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		pg_disconnect(w->target);
 		w->source = w->target = NULL;
 		sleep((unsigned) wait);
-		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
 	}
 }
 
@@ -419,8 +438,7 @@ table_done(TableWork *work)
 static bool
 run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 {
-	double deadline = 0;
-	int wait = COPY_RETRY_FIRST_WAIT;
+	CopyRetry retry = COPY_RETRY_INIT;
 	bool done = false;
 
 	/* what fails from here on and may pass is run again */
@@ -429,15 +447,13 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 		return true;
 	for (;;)
 	{
-		bool stopped;
+		int wait;
 		LogFields fields = LOG_FIELDS_INIT;
 
 		if (*target && !pg_error_is_transient(*target))
 			return false;
-		if (deadline == 0)
-			deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
 		log_field(&fields, "object", "%s", item->description);
-		if (clock_seconds() + wait > deadline)
+		if ((wait = copy_retry_wait(&retry)) < 0)
 		{
 			log_event(LOG_LEVEL_ERROR, &fields,
 					  "gave up creating %s again after %.0f s of lost "
@@ -445,10 +461,7 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 					  item->description, COPY_RETRY_TOTAL_SECONDS);
 			return false;
 		}
-		pthread_mutex_lock(&copy->lock);
-		stopped = copy->exit_code != EXIT_DONE;
-		pthread_mutex_unlock(&copy->lock);
-		if (stopped)
+		if (copy_stopped(copy))
 			return false;
 		log_field_int(&fields, "seconds", wait);
 		log_event(LOG_LEVEL_WARNING, &fields,
@@ -457,7 +470,6 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 				  item->description, wait);
 		pg_disconnect(*target);
 		sleep((unsigned) wait);
-		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
 		if ((*target = open_target(copy)) == NULL)
 			continue;
 		pg_set_retried(*target);

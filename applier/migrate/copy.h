@@ -66,6 +66,25 @@ typedef struct CopyOptions
 #define COPY_RETRY_MAX_WAIT 30
 #define COPY_RETRY_TOTAL_SECONDS 300.0
 
+/* The waits of one thing tried again (COPY_RETRY_INIT, copy_retry_wait()). */
+typedef struct CopyRetry
+{
+	double deadline; /* 0 until the first failure */
+	int wait;		 /* seconds before the next try */
+} CopyRetry;
+
+#define COPY_RETRY_INIT                                                       \
+	{                                                                         \
+		0, COPY_RETRY_FIRST_WAIT                                              \
+	}
+
+/*
+ * After a failure: the seconds to wait before trying again (the next wait
+ * doubled, up to COPY_RETRY_MAX_WAIT), or -1 when that try would start past
+ * COPY_RETRY_TOTAL_SECONDS after the first failure.
+ */
+extern int copy_retry_wait(CopyRetry *retry);
+
 /* Default size above which a table is copied in several ranges. */
 #define COPY_DEFAULT_SPLIT_BYTES (INT64_C(1) << 30)
 

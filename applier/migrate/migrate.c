@@ -31,7 +31,6 @@
 #include "catalog/catalog.h"
 #include "catalog/publication.h"
 #include "common/buf.h"
-#include "common/clock.h"
 #include "common/exit.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -547,8 +546,7 @@ post_data_pending(const PostDataList *post_data)
 static bool
 target_sessions_alive(Migrate *m)
 {
-	double deadline = clock_seconds() + COPY_RETRY_TOTAL_SECONDS;
-	int wait = COPY_RETRY_FIRST_WAIT;
+	CopyRetry retry = COPY_RETRY_INIT;
 
 	if (pg_exec(m->task_lock, "SELECT 1") && pg_exec(m->target, "SELECT 1"))
 		return true;
@@ -560,11 +558,12 @@ target_sessions_alive(Migrate *m)
 			 STATE_TASK_LOCK_OPTIONS, NULL, true}};
 		bool busy = false;
 		bool locked;
+		int wait = copy_retry_wait(&retry);
 
 		pg_disconnect(m->target);
 		pg_disconnect(m->task_lock);
 		m->target = m->task_lock = NULL;
-		if (clock_seconds() + wait > deadline)
+		if (wait < 0)
 		{
 			log_error("gave up connecting to the target again after the copy "
 					  "of slot \"%s\": it stayed unreachable for %.0f s",
@@ -578,7 +577,6 @@ target_sessions_alive(Migrate *m)
 					"%d s",
 					wait);
 		sleep((unsigned) wait);
-		wait = wait * 2 < COPY_RETRY_MAX_WAIT ? wait * 2 : COPY_RETRY_MAX_WAIT;
 		pg_connect_all(requests, 2);
 		m->target = requests[0].conn;
 		m->task_lock = requests[1].conn;
