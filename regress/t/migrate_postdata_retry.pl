@@ -19,32 +19,49 @@ use Test::More;
 
 my $source = source_node('source');
 my $target = target_node('target');
-create_database($source, 'pdretry');
-create_database($target, 'pdretry');
-# each row costs the index build 20 ms: long enough to be caught running
-$source->safe_psql('pdretry', q{
+
+# Database $db on both servers, its source with an index whose build costs
+# 20 ms a row: long enough to be caught running; $more: SQL run after.
+sub slow_index_database
+{
+	my ($db, $more) = @_;
+	create_database($source, $db);
+	create_database($target, $db);
+	$source->safe_psql($db, q{
 CREATE FUNCTION slow(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql
 	AS $$BEGIN PERFORM pg_sleep(0.02); RETURN n; END$$;
 CREATE TABLE items (id int PRIMARY KEY, v int);
 INSERT INTO items SELECT g, g % 7 FROM generate_series(1, 200) g;
 CREATE INDEX items_slow ON items (slow(v));
+} . ($more // ''));
+	return start_migrate($source, $db, $target, $db, '--slot', $db,
+		'--jobs', '1', '--endpos', current_lsn($source));
+}
+
+# Waits until the target builds index items_slow in $db (or migrate $run
+# ended); $what: a count over the backends building it, its value returned.
+sub build_seen
+{
+	my ($db, $run, $what, $name) = @_;
+	my $seen = 0;
+	ok( wait_until(
+			sub {
+				return 1 if !program_running($run);
+				$seen = $target->safe_psql($db, qq{
+					SELECT $what FROM pg_stat_activity
+					WHERE state = 'active' AND pid <> pg_backend_pid()
+					  AND query LIKE '%CREATE INDEX items_slow %'});
+				return $seen > 0;
+			}),
+		$name);
+	return $seen;
+}
+
+my $run = slow_index_database('pdretry', q{
 CREATE TABLE notes (id int PRIMARY KEY, item int REFERENCES items, t text);
 INSERT INTO notes SELECT g, g, md5(g::text) FROM generate_series(1, 100) g;
 });
-
-my $run = start_migrate($source, 'pdretry', $target, 'pdretry', '--slot', 'pdretry',
-	'--jobs', '1', '--endpos', current_lsn($source));
-
-my $ended = 0;
-ok( wait_until(
-		sub {
-			return 1 if !program_running($run);
-			$ended = $target->safe_psql('pdretry', q{
-				SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE state = 'active' AND pid <> pg_backend_pid()
-				  AND query LIKE '%CREATE INDEX items_slow %'});
-			return $ended > 0;
-		}),
+my $ended = build_seen('pdretry', $run, 'count(pg_terminate_backend(pid))',
 	'the index build was seen');
 is($ended, 1, 'the target backend building index items_slow is ended');
 
@@ -66,27 +83,8 @@ is( $target->safe_psql('pdretry',
 
 # --- the target restarts during the build ---------------------------------------
 
-create_database($source, 'pdrestart');
-create_database($target, 'pdrestart');
-$source->safe_psql('pdrestart', q{
-CREATE FUNCTION slow(n int) RETURNS int IMMUTABLE LANGUAGE plpgsql
-	AS $$BEGIN PERFORM pg_sleep(0.02); RETURN n; END$$;
-CREATE TABLE items (id int PRIMARY KEY, v int);
-INSERT INTO items SELECT g, g % 7 FROM generate_series(1, 200) g;
-CREATE INDEX items_slow ON items (slow(v));
-});
-$run = start_migrate($source, 'pdrestart', $target, 'pdrestart', '--slot', 'pdrestart',
-	'--jobs', '1', '--endpos', current_lsn($source));
-my $building = 0;
-ok( wait_until(
-		sub {
-			return 1 if !program_running($run);
-			$building = $target->safe_psql('pdrestart', q{
-				SELECT count(*) FROM pg_stat_activity
-				WHERE state = 'active' AND query LIKE '%CREATE INDEX items_slow %'
-				  AND pid <> pg_backend_pid()});
-			return $building > 0;
-		}),
+$run = slow_index_database('pdrestart');
+my $building = build_seen('pdrestart', $run, 'count(*)',
 	'restart: the index build was seen');
 is($building, 1, 'restart: the index is being built when the target restarts');
 $target->restart;
