@@ -633,6 +633,7 @@ follow_open_session(Follow *follow)
 								 : follow_fail(follow, EXIT_OTHER);
 	/* from here on, a lost session is reopened (see ever_connected) */
 	follow_mark_retried(source, follow->target);
+	pg_set_read_ahead(follow->target, source, FOLLOW_READ_AHEAD_BYTES);
 	if (end != SESSION_DONE)
 		return end;
 	follow->key.slot = options->slot;

@@ -466,6 +466,7 @@ pg_disconnect(PgConn *conn)
 		return;
 	if (conn->conn)
 		PQfinish(conn->conn);
+	pg_read_ahead_free(conn);
 	pg_error_reset(conn);
 	free(conn->label);
 	free(conn->display);

@@ -24,7 +24,9 @@
  *	  deadlock on full socket buffers.
  *	- Replication: pg_replication_receive() waits at most timeout_ms for one
  *	  CopyData message and returns early when a signal arrives; while it
- *	  waits it keeps another connection's pipeline flowing.
+ *	  waits it keeps another connection's pipeline flowing, and while that
+ *	  connection waits for its server the stream is read ahead
+ *	  (pg_set_read_ahead), so neither server waits for the other.
  *
  *-------------------------------------------------------------------------
  */
@@ -308,7 +310,21 @@ extern bool pg_replication_start(PgConn *conn, const char *command);
  */
 extern int pg_replication_receive(PgConn *conn, char **data, int timeout_ms,
 								  PgConn *pump);
+/*
+ * Sends a CopyData message (feedback); nothing once the stream has ended
+ * while read ahead: the receive that hands back that end fails instead.
+ */
 extern bool pg_replication_send(PgConn *conn, const char *data, int len);
+
+/*
+ * While conn waits for its server (sending statements, waiting for their
+ * results) or queues a statement, the replication stream of stream is
+ * read ahead, up to limit bytes of messages held, which
+ * pg_replication_receive() hands back first: the server decoding the
+ * stream never stops for want of a reader while the target works.
+ * stream must outlive the link; NULL ends it.
+ */
+extern void pg_set_read_ahead(PgConn *conn, PgConn *stream, size_t limit);
 
 /* --- LSNs ---------------------------------------------------------------- */
 

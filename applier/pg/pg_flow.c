@@ -9,9 +9,128 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/clock.h"
 #include "pg/pg_internal.h"
+
+/* --- a replication stream read ahead ----------------------------------------- */
+
+#define READ_AHEAD_INTERVAL_MS 2
+
+/* Messages of a stream read ahead, in order, from head to count. */
+typedef struct ReadAhead
+{
+	char **messages;
+	int *lengths;
+	int head;
+	int count;
+	int capacity;
+	size_t bytes; /* held */
+	size_t limit;
+	int64_t read_ms; /* when its socket was last read ahead */
+	int64_t data_ms; /* when a read of pg_replication_receive() last
+					  * brought a message */
+	int end; /* what PQgetCopyData() last said at the stream's end (-1) or
+			  * on an error (-2); 0 while it goes on */
+} ReadAhead;
+
+void
+pg_set_read_ahead(PgConn *conn, PgConn *stream, size_t limit)
+{
+	conn->read_ahead = stream;
+	if (stream && stream->queue == NULL)
+		stream->queue = xcalloc(1, sizeof(ReadAhead));
+	if (stream)
+		stream->queue->limit = limit;
+}
+
+void
+pg_read_ahead_free(PgConn *stream)
+{
+	ReadAhead *queue = stream->queue;
+
+	if (queue == NULL)
+		return;
+	for (int i = queue->head; i < queue->count; i++)
+		PQfreemem(queue->messages[i]);
+	free(queue->messages);
+	free(queue->lengths);
+	free(queue);
+	stream->queue = NULL;
+}
+
+/* The stream conn reads ahead while it waits, if it holds less than its limit. */
+static PgConn *
+pg_read_ahead_stream(const PgConn *conn)
+{
+	PgConn *stream = conn->read_ahead;
+
+	if (stream == NULL || stream->queue->end != 0 ||
+		stream->queue->bytes >= stream->queue->limit)
+		return NULL;
+	return stream;
+}
+
+static void
+pg_read_ahead_hold(ReadAhead *queue, char *data, int len)
+{
+	if (queue->head == queue->count)
+		queue->head = queue->count = 0;
+	if (queue->count == queue->capacity && queue->head > 0)
+	{
+		queue->count -= queue->head;
+		memmove(queue->messages, queue->messages + queue->head,
+				queue->count * sizeof(char *));
+		memmove(queue->lengths, queue->lengths + queue->head,
+				queue->count * sizeof(int));
+		queue->head = 0;
+	}
+	if (queue->count == queue->capacity)
+	{
+		queue->capacity = queue->capacity ? queue->capacity * 2 : 256;
+		queue->messages =
+			xrealloc(queue->messages, queue->capacity * sizeof(char *));
+		queue->lengths =
+			xrealloc(queue->lengths, queue->capacity * sizeof(int));
+	}
+	queue->messages[queue->count] = data;
+	queue->lengths[queue->count++] = len;
+	queue->bytes += len;
+}
+
+/*
+ * Reads what the stream's socket has and takes every whole message libpq
+ * holds, up to the limit.  A failure is kept for pg_replication_receive()
+ * to hand back after the messages before it.
+ */
+static void
+pg_read_ahead(PgConn *stream)
+{
+	ReadAhead *queue = stream->queue;
+
+	queue->read_ms = clock_ms();
+	if (PQconsumeInput(stream->conn) != 1)
+	{
+		queue->end = -2;
+		return;
+	}
+	while (queue->bytes < queue->limit)
+	{
+		char *data;
+		int len = PQgetCopyData(stream->conn, &data, 1);
+
+		if (len == 0)
+			break;
+		if (len < 0)
+		{
+			queue->end = len;
+			break;
+		}
+		pg_read_ahead_hold(queue, data, len);
+	}
+}
 
 /* --- pipeline mode ------------------------------------------------------------ */
 
@@ -47,11 +166,16 @@ pg_pipeline_end(PgConn *conn)
 bool
 pg_pipeline_push(PgConn *conn)
 {
+	PgConn *stream = pg_read_ahead_stream(conn);
+
 	if (PQflush(conn->conn) < 0 || PQconsumeInput(conn->conn) != 1)
 	{
 		pg_error_record(conn, NULL);
 		return false;
 	}
+	if (stream &&
+		clock_ms() - stream->queue->read_ms >= READ_AHEAD_INTERVAL_MS)
+		pg_read_ahead(stream);
 	return true;
 }
 
@@ -59,6 +183,43 @@ bool
 pg_pipeline_ready(PgConn *conn)
 {
 	return !PQisBusy(conn->conn);
+}
+
+/*
+ * Adds the socket of the stream conn reads ahead to pfd[1] when it is time
+ * to read it again, and sets *timeout_ms for poll(): returns how many
+ * sockets to poll.  Reading it at every message the server sends would
+ * cost two context switches each; a server's socket buffer holds a few
+ * milliseconds of a busy stream, so it never waits on a read every
+ * READ_AHEAD_INTERVAL_MS.
+ */
+static int
+pg_poll_read_ahead(const PgConn *conn, struct pollfd pfd[2], int *timeout_ms)
+{
+	PgConn *stream = pg_read_ahead_stream(conn);
+	int64_t wait_ms;
+
+	*timeout_ms = -1;
+	if (stream == NULL)
+		return 1;
+	wait_ms = stream->queue->read_ms + READ_AHEAD_INTERVAL_MS - clock_ms();
+	if (wait_ms > 0)
+	{
+		*timeout_ms = (int) wait_ms;
+		return 1;
+	}
+	pfd[1] = (struct pollfd){PQsocket(stream->conn), POLLIN, 0};
+	return 2;
+}
+
+/* Reads the stream ahead if poll() found its socket readable. */
+static void
+pg_read_ahead_ready(const PgConn *conn, const struct pollfd pfd[2], int npfd)
+{
+	PgConn *stream = pg_read_ahead_stream(conn);
+
+	if (stream && npfd == 2 && (pfd[1].revents & (POLLIN | POLLERR | POLLHUP)))
+		pg_read_ahead(stream);
 }
 
 /* Waits until every buffered byte has gone to the server. */
@@ -69,11 +230,14 @@ pg_flush_all(PgConn *conn)
 
 	while ((pending = PQflush(conn->conn)) == 1)
 	{
-		struct pollfd pfd = {PQsocket(conn->conn), POLLIN | POLLOUT, 0};
+		struct pollfd pfd[2] = {{PQsocket(conn->conn), POLLIN | POLLOUT, 0}};
+		int timeout_ms;
+		int npfd = pg_poll_read_ahead(conn, pfd, &timeout_ms);
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		if (poll(pfd, npfd, timeout_ms) < 0 && errno != EINTR)
 			break;
-		if ((pfd.revents & POLLIN) && PQconsumeInput(conn->conn) != 1)
+		pg_read_ahead_ready(conn, pfd, npfd);
+		if ((pfd[0].revents & POLLIN) && PQconsumeInput(conn->conn) != 1)
 			break;
 	}
 	if (pending != 0)
@@ -98,17 +262,21 @@ pg_wait_result(PgConn *conn)
 	for (;;)
 	{
 		int pending = PQflush(conn->conn);
-		struct pollfd pfd = {PQsocket(conn->conn), POLLIN, 0};
+		struct pollfd pfd[2] = {{PQsocket(conn->conn), POLLIN, 0}};
+		int timeout_ms;
+		int npfd;
 
 		if (pending < 0)
 			break;
 		if (!PQisBusy(conn->conn))
 			return true;
 		if (pending)
-			pfd.events |= POLLOUT;
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			pfd[0].events |= POLLOUT;
+		npfd = pg_poll_read_ahead(conn, pfd, &timeout_ms);
+		if (poll(pfd, npfd, timeout_ms) < 0 && errno != EINTR)
 			break;
-		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) &&
+		pg_read_ahead_ready(conn, pfd, npfd);
+		if ((pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) &&
 			PQconsumeInput(conn->conn) != 1)
 			break;
 	}
@@ -356,11 +524,23 @@ pg_replication_receive(PgConn *conn, char **data, int timeout_ms, PgConn *pump)
 
 	for (;;)
 	{
-		int len = PQgetCopyData(conn->conn, data, 1);
+		ReadAhead *queue = conn->queue;
+		int len;
 		struct pollfd pfd[2] = {{PQsocket(conn->conn), POLLIN, 0}};
 		int npfd = 1;
 		int wait_ms;
 
+		if (queue && queue->head < queue->count)
+		{
+			*data = queue->messages[queue->head];
+			queue->bytes -= queue->lengths[queue->head];
+			return queue->lengths[queue->head++];
+		}
+		len = queue && queue->end ? queue->end
+								  : PQgetCopyData(conn->conn, data, 1);
+
+		if (len > 0 && queue && read_socket)
+			queue->data_ms = clock_ms();
 		if (len > 0)
 			return len;
 		if (len == -1)
@@ -395,12 +575,26 @@ pg_replication_receive(PgConn *conn, char **data, int timeout_ms, PgConn *pump)
 		}
 		if (read_socket)
 		{
+			int64_t gather_ms =
+				queue ? queue->data_ms + READ_AHEAD_INTERVAL_MS - clock_ms()
+					  : 0;
+
 			wait_ms = timeout_ms < 0 ? -1 : (int) (deadline - clock_ms());
 			if (timeout_ms >= 0 && wait_ms <= 0)
 				return 0;
-			if (poll(pfd, npfd, wait_ms) <= 0)
+			if (gather_ms > 0 && (wait_ms < 0 || gather_ms < wait_ms))
+			{
+				/*
+				 * A busy stream: what it sends meanwhile comes in one read,
+				 * not a wakeup per message (see pg_poll_read_ahead).
+				 */
+				queue->data_ms = 0;
+				if (poll(pfd + 1, npfd - 1, (int) gather_ms) < 0)
+					return 0; /* a signal to look at */
+			}
+			else if (poll(pfd, npfd, wait_ms) <= 0)
 				return 0; /* timeout, or a signal to look at */
-			if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+			else if (!(pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
 				continue; /* only pump's socket was ready */
 		}
 		if (PQconsumeInput(conn->conn) != 1)
@@ -415,6 +609,13 @@ pg_replication_receive(PgConn *conn, char **data, int timeout_ms, PgConn *pump)
 bool
 pg_replication_send(PgConn *conn, const char *data, int len)
 {
+	/*
+	 * The stream ended while it was read ahead: pg_replication_receive()
+	 * says so once the messages before the end are handed back, and what
+	 * this would have said goes to the next connection.
+	 */
+	if (conn->queue && conn->queue->end != 0)
+		return true;
 	if (PQputCopyData(conn->conn, data, len) != 1 || PQflush(conn->conn) != 0)
 	{
 		pg_error_record(conn, NULL);

@@ -27,6 +27,10 @@ struct PgConn
 	char *detail;
 	char *hint;
 	char *context; /* where it happened: "COPY t, line 2, column v" */
+
+	/* a replication stream read ahead (pg_set_read_ahead) */
+	PgConn *read_ahead;		 /* the stream this connection's waits read */
+	struct ReadAhead *queue; /* of a stream: messages read ahead */
 };
 
 /*
@@ -34,5 +38,8 @@ struct PgConn
  * carries none (lost connection, protocol trouble).
  */
 extern void pg_error_record(PgConn *conn, const PGresult *res);
+
+/* Frees the messages of conn's stream read ahead (pg_set_read_ahead). */
+extern void pg_read_ahead_free(PgConn *stream);
 
 #endif /* PGFERRY_PG_INTERNAL_H */
