@@ -18,6 +18,50 @@
 #include "pgferry.pb-c.h"
 #include "stream/decode_internal.h"
 
+/* Larger than a row of most tables, frames, small enough to keep. */
+#define FRAME_ARENA_BLOCK (64 * 1024)
+
+static void *
+frame_arena_alloc(void *data, size_t size)
+{
+	FrameArena *arena = data;
+	void *part;
+
+	size = (size + 15) & ~(size_t) 15;
+	if (arena->used + size <= arena->size)
+	{
+		part = arena->block + arena->used;
+		arena->used += size;
+		return part;
+	}
+	if (arena->nlarge == arena->large_size)
+	{
+		arena->large_size = arena->large_size ? arena->large_size * 2 : 16;
+		arena->large =
+			xrealloc(arena->large, arena->large_size * sizeof(void *));
+	}
+	part = xmalloc(size);
+	arena->large[arena->nlarge++] = part;
+	return part;
+}
+
+/* Parts go all at once, with their frame (frame_arena_empty). */
+static void
+frame_arena_free(void *data, void *part)
+{
+	(void) data;
+	(void) part;
+}
+
+static void
+frame_arena_empty(FrameArena *arena)
+{
+	for (int i = 0; i < arena->nlarge; i++)
+		free(arena->large[i]);
+	arena->nlarge = 0;
+	arena->used = 0;
+}
+
 Decoder *
 decode_create(Plugin plugin)
 {
@@ -25,14 +69,15 @@ decode_create(Plugin plugin)
 
 	decoder->plugin = plugin;
 	decoder->relations = rel_cache_create();
+	decoder->arena.size = FRAME_ARENA_BLOCK;
+	decoder->arena.block = xmalloc(FRAME_ARENA_BLOCK);
 	return decoder;
 }
 
 static void
 decode_release_frame(Decoder *decoder)
 {
-	if (decoder->frame)
-		pgferry__frame__free_unpacked((Pgferry__Frame *) decoder->frame, NULL);
+	frame_arena_empty(&decoder->arena);
 	decoder->frame = NULL;
 }
 
@@ -42,6 +87,8 @@ decode_destroy(Decoder *decoder)
 	if (decoder == NULL)
 		return;
 	decode_release_frame(decoder);
+	free(decoder->arena.block);
+	free(decoder->arena.large);
 	decode_pgoutput_free(decoder);
 	rel_cache_destroy(decoder->relations);
 	rel_cache_destroy(decoder->replay);
@@ -436,7 +483,10 @@ decode_frame(Decoder *decoder, const uint8_t *data, size_t len, Lsn lsn,
 	memset(change, 0, sizeof(Change));
 	if (decoder->plugin == PLUGIN_PGOUTPUT)
 		return decode_pgoutput(decoder, data, len, lsn, change);
-	frame = pgferry__frame__unpack(NULL, len, data);
+	frame = pgferry__frame__unpack(&(ProtobufCAllocator){frame_arena_alloc,
+														 frame_arena_free,
+														 &decoder->arena},
+								   len, data);
 	if (frame == NULL)
 		return decode_refuse(decoder, lsn,
 							 "the frame does not parse as a "

@@ -17,12 +17,29 @@
 
 typedef struct PgoutputState PgoutputState;
 
+/*
+ * Where a frame's parts are unpacked: protobuf-c allocates them one by one
+ * and they all live until the next frame, so they come from one block,
+ * reused frame after frame, instead of a malloc and a free each; a part
+ * that does not fit gets its own allocation, freed with the frame.
+ */
+typedef struct FrameArena
+{
+	char *block;
+	size_t size;
+	size_t used;
+	void **large;
+	int nlarge;
+	int large_size;
+} FrameArena;
+
 struct Decoder
 {
 	Plugin plugin;
 	RelCache *relations;	 /* the live stream's relations */
 	RelCache *replay;		 /* during a replay: the spooled ones */
 	void *frame;			 /* pgferry: the Frame the last change borrows */
+	FrameArena arena;		 /* pgferry: where frame lives */
 	PgoutputState *pgoutput; /* pgoutput: what its stream told so far */
 
 	/* storage the last change points into, reused from call to call */
