@@ -1,7 +1,8 @@
 # make lint's layer check (scripts/check-layers): the applier's tree passes
 # it, and in a tree of three layers each kind of bad include is refused,
 # named with its file, line and what to write instead, while the includes a
-# layer may make pass.
+# layer may make pass.  The module map of DEVELOPERS.md has a row for every
+# layer, in the Makefile's order, naming each of its files.
 use strict;
 use warnings;
 
@@ -32,6 +33,28 @@ my ($layers) = slurp_file("$top/Makefile") =~ /^APPLIER_LAYERS = (.*)$/m;
 ok(defined $layers, 'the Makefile names the layers');
 my ($rc, $out) = check_layers(undef, split(' ', $layers // ''));
 is($rc, 0, "the applier's includes keep to its layers") or diag($out);
+
+# --- the module map --------------------------------------------------------------
+my %row = slurp_file("$top/DEVELOPERS.md") =~ /^\| `applier\/(\w+)\/` \| (.*)$/mg;
+my @mapped = slurp_file("$top/DEVELOPERS.md") =~ /^\| `applier\/(\w+)\/` \|/mg;
+is("@mapped", $layers // '', 'the module map: a row per layer, lowest first');
+# cli/ has "one file per command": the files named after main.c's commands.
+my %command = map { $_ => 1 }
+  slurp_file("$top/applier/cli/main.c") =~ /\{"(\w+)", cli_\w+,/g;
+foreach my $layer (split(' ', $layers // ''))
+{
+	my @unnamed;
+	foreach my $path (sort glob("$top/applier/$layer/*.[ch]"))
+	{
+		my ($file, $name) = $path =~ m{/((\w+)\.[ch])$};
+		next if $layer eq 'cli' && ($command{$name} || $file eq 'cli.h');
+		# a module by its name, for its .c and .h; or by its file
+		push @unnamed, $file
+		  if index($row{$layer} // '', "`$name`") < 0
+		  && index($row{$layer} // '', "`$file`") < 0;
+	}
+	is("@unnamed", '', "the module map names every file of $layer/");
+}
 
 # --- a planted tree: common, below pg, below apply ---------------------------
 my $root = PostgreSQL::Test::Utils::tempdir();
