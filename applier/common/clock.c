@@ -39,3 +39,19 @@ clock_pg_now(void)
 	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 -
 		   POSTGRES_EPOCH_USEC;
 }
+
+struct timespec
+clock_wall_after(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long) (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000)
+	{
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}

@@ -15,6 +15,7 @@
 #define PGFERRY_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Milliseconds on the monotonic clock. */
 extern int64_t clock_ms(void);
@@ -24,5 +25,11 @@ extern double clock_seconds(void);
 
 /* The wall time now, in microseconds since 2000-01-01 00:00 UTC. */
 extern int64_t clock_pg_now(void);
+
+/*
+ * The wall time ms milliseconds from now: a deadline for
+ * pthread_cond_timedwait(), which counts on the wall clock.
+ */
+extern struct timespec clock_wall_after(int ms);
 
 #endif /* PGFERRY_CLOCK_H */

@@ -17,7 +17,7 @@
 #define EXIT_USAGE 2	  /* bad command line */
 #define EXIT_CONNECTION 3 /* a server could not be reached */
 #define EXIT_APPLY 4	  /* bad frame, missing object, conflict, permission */
-#define EXIT_DIFFERENT 5  /* verify, cutover: source and target differ */
-#define EXIT_BLOCKED 6 /* preflight, migrate, cutover: something blocks it */
+#define EXIT_DIFFERENT 5  /* source and target differ */
+#define EXIT_BLOCKED 6	  /* something blocks it; nothing was changed */
 
 #endif /* PGFERRY_EXIT_H */

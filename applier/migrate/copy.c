@@ -1014,13 +1014,7 @@ copy_run(const CopyOptions *options, const SourceTables *tables,
 		meter_tick(&copy.meter);
 		slot_wal_watch(&watch, false);
 		pthread_mutex_lock(&copy.lock);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 500 * 1000 * 1000;
-		if (until.tv_nsec >= 1000 * 1000 * 1000)
-		{
-			until.tv_sec++;
-			until.tv_nsec -= 1000 * 1000 * 1000;
-		}
+		until = clock_wall_after(500);
 		pthread_cond_timedwait(&copy.changed, &copy.lock, &until);
 	}
 	pthread_mutex_unlock(&copy.lock);

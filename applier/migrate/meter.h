@@ -14,7 +14,6 @@
 #define PGFERRY_METER_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 #include "common/metrics.h"
@@ -78,11 +77,5 @@ extern void meter_free(Meter *meter);
 
 extern void meter_add(int64_t *counter, int64_t value);
 extern int64_t meter_read(const int64_t *counter);
-
-/* Seconds on the monotonic clock. */
-extern double meter_now(void);
-
-/* "1.2 GB" into buf; returns buf. */
-extern char *format_bytes(double bytes, char *buf, size_t size);
 
 #endif /* PGFERRY_METER_H */

@@ -4,8 +4,13 @@
  *	  The migration's state tables on the target (see state.h), their
  *	  creation, and the statements migrate and copy run on them.
  *
- * Other modules read them too: status.c shows them, tablesync.c reads
- * pgferry.table_sync for the follow job, cutover checks pgferry.post_data.
+ * Not every statement on them is here: the state layer's other files
+ * keep their own (status.c shows the tables, tablesync.c reads
+ * pgferry.table_sync for the follow job, copyonly.c keeps pgferry.copy_only,
+ * appliers.c reads pgferry.migration for the slots of a source), and so do
+ * layers above (migrate/schema.c keeps pgferry.identity_always, migrate.c
+ * and preflight_target.c read pgferry.schema_restore, cutover_checks.c
+ * reads pgferry.post_data, cutover/finish.c looks for other sources).
  * pgferry.progress is progress.c's.
  *
  *-------------------------------------------------------------------------

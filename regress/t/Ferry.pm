@@ -280,16 +280,18 @@ sub follow_fails
 # One stage of a follow test: runs $sql on the source (unless undef), then
 # pgferry follow up to the source's position (%p as for follow), then
 # compares every table of the databases (source_db and target_db, default
-# postgres).  Returns whether every table is equal.
+# postgres), or the tables of $p{only}.  Returns what follow_ok does.
 sub follow_stage
 {
 	my ($source, $target, $name, $sql, %p) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $only = delete $p{only};
 	my $sdb = $p{source_db} // 'postgres';
 	$source->safe_psql($sdb, $sql) if defined $sql;
-	follow_ok($source, $target, $name, %p);
-	return tables_match($source, $sdb, $target, $p{target_db} // 'postgres',
-		$name);
+	my $res = follow_ok($source, $target, $name, %p);
+	tables_match($source, $sdb, $target, $p{target_db} // 'postgres', $name,
+		$only ? (only => $only) : ());
+	return $res;
 }
 
 # Starts a program (@$cmd) in the background; stdout and stderr go to files

@@ -55,9 +55,7 @@ sub stage
 {
 	my ($name, $sql, %p) = @_;
 	local $Test::Builder::Level = $Test::Builder::Level + 1;
-	$source->safe_psql('postgres', $sql) if defined $sql;
-	my $res = follow_ok($source, $target, $name, slot => 'ferry', %p);
-	tables_match($source, 'postgres', $target, 'postgres', $name);
+	my $res = follow_stage($source, $target, $name, $sql, slot => 'ferry', %p);
 	is(schema_dump($target, 'postgres'), schema_dump($source, 'postgres'),
 		"$name: pg_dump --schema-only the same on both sides");
 	return $res;

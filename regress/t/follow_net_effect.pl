@@ -46,12 +46,9 @@ create_slot($source, 'postgres', 'ferry');
 sub stage
 {
 	my ($name, $sql, @args) = @_;
-	$source->safe_psql('postgres', $sql);
-	my $res = follow($source, $target, slot => 'ferry', args => \@args);
-	is($res->{rc}, 0, "$name: pgferry follow exits 0")
-	  or diag("stderr:\n$res->{stderr}");
-	tables_match($source, 'postgres', $target, 'postgres', $name);
-	return $res;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return follow_stage($source, $target, $name, $sql, slot => 'ferry',
+		args => \@args);
 }
 
 # The summary's figures: row changes applied, rows written.

@@ -44,10 +44,9 @@ my @task_only = map { "public.$_" } qw(kept kept_too measure_2025);
 sub stage
 {
 	my ($name, $sql) = @_;
-	$source->safe_psql('postgres', $sql);
-	my $res = follow_ok($source, $target, $name, slot => 'ferry', args => \@task);
-	tables_match($source, 'postgres', $target, 'postgres', $name, only => \@task_only);
-	return $res;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return follow_stage($source, $target, $name, $sql, slot => 'ferry',
+		args => \@task, only => \@task_only);
 }
 
 my $res = stage('rows of every table', q{
