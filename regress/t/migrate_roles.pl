@@ -17,7 +17,8 @@
 #   * owners kept (no --no-owner) by a target role that is no superuser:
 #     preflight names the membership in each owner and the CREATE on the
 #     schemas an owner lacks, each with its GRANT; given them, migrate
-#     restores every object to its owner.
+#     restores every object to its owner; a target role that does not own
+#     its database is told the CREATE it lacks there and on its schemas.
 use strict;
 use warnings;
 
@@ -181,6 +182,18 @@ like($res->{stdout},
 	qr/^BLOCK roles that own objects may not create in their schemas: the target role may not give them those objects\n\s+fix: GRANT CREATE ON SCHEMA public TO app_owner;  -- on the source \(the restore copies it\), or on the target once both exist\n\s+or: pgferry migrate --no-owner/m,
 	'... CREATE on the schema the owner lacks, with its GRANT');
 unlike($res->{stdout}, qr/ON SCHEMA sales/, '... but not on the schema the owner owns');
+
+# a target role that does not own its database: CREATE there, and on the
+# schemas the restore fills, each with its GRANT
+$target->safe_psql('postgres', 'CREATE ROLE outsider LOGIN; CREATE DATABASE outside');
+$res = preflight($source, 'kept', $target, [ 'outside', 'outsider' ], '--slot', 'outside', '--no-owner');
+is($res->{rc}, 6, 'a target role that does not own its database: preflight blocks');
+like($res->{stdout},
+	qr/^BLOCK target role "?outsider"? may not create schemas in database outside, and the restore and pgferry create sales, pgferry\n\s+fix: GRANT CREATE ON DATABASE outside TO "?outsider"?;$/m,
+	'... CREATE on the database, with its GRANT');
+like($res->{stdout},
+	qr/^BLOCK target role "?outsider"? may not create objects in schemas the restore fills\n\s+fix: GRANT CREATE ON SCHEMA public TO "?outsider"?;  -- as its owner$/m,
+	'... CREATE on schema public, with its GRANT');
 
 # fixed as preflight said, on the target
 $target->safe_psql('postgres', 'GRANT app_owner TO keeper');
