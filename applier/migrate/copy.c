@@ -697,8 +697,12 @@ static void
 build_units(Copy *copy)
 {
 	Unit *pack = NULL;
+	int nranges = 0;
 
-	copy->units = xcalloc(copy->nworks * 2 + 1, sizeof(Unit));
+	/* at most a unit per range: a table split in ranges has many */
+	for (int w = 0; w < copy->nworks; w++)
+		nranges += copy->works[w].nranges;
+	copy->units = xcalloc(nranges + 1, sizeof(Unit));
 	for (int w = 0; w < copy->nworks; w++)
 	{
 		TableWork *work = &copy->works[w];

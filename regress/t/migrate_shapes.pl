@@ -11,7 +11,8 @@
 # enums, composites, domains and arrays of them (text COPY), an unlogged
 # table, a materialized view with an index, a view with an INSTEAD OF
 # trigger and a rule, large objects, and a table big enough to be
-# copied in ranges.
+# copied in ranges (and, alone in its database, in more ranges than the
+# copy has tables).
 use strict;
 use warnings;
 
@@ -216,5 +217,20 @@ is($target->safe_psql('shapes', 'SELECT count(*) FROM zero'), '6',
 
 is($target->safe_psql('shapes', "SELECT count(*) FROM pg_extension WHERE extname = 'pgferry'"),
 	'0', 'the source\'s pgferry extension is not copied to the target');
+
+# One table split in more ranges than the copy has tables, sequences and
+# large objects twice over: each range is a unit of its own.
+create_database($source, 'one_big');
+create_database($target, 'one_big');
+$source->safe_psql('one_big', q{
+CREATE TABLE wide (id int PRIMARY KEY, pad text);
+INSERT INTO wide SELECT g, repeat('y', 200) FROM generate_series(1, 40000) g;
+});
+$res = migrate($source, 'one_big', $target, 'one_big', '--slot', 'one_big',
+	'--split-tables-larger-than', '1MB', '--endpos', current_lsn($source));
+is($res->{rc}, 0, 'one table in many ranges: migrate copies it') or diag($res->{stderr});
+cmp_ok($target->safe_psql('one_big', 'SELECT max(ranges) FROM pgferry.copy_ranges'), '>', 7,
+	'one table in many ranges: more ranges than twice the tables, sequences and large objects');
+tables_match($source, 'one_big', $target, 'one_big', 'one table in many ranges');
 
 done_testing();
