@@ -55,7 +55,9 @@ static const ExitCodeRow rows[] = {
 	{EXIT_USAGE, CLI_FOLLOW,
 	 "bad command line, or a --metrics-addr that cannot be listened on"},
 	{EXIT_USAGE, CLI_ALL | CLI_GENERIC, "bad command line"},
-	{EXIT_CONNECTION, CLI_ALL | CLI_GENERIC, "a server could not be reached"},
+	{EXIT_CONNECTION, CLI_ALL | CLI_GENERIC,
+	 "a server could not be reached, or refused the connection (a wrong "
+	 "password: the message says authentication failed)"},
 	{EXIT_APPLY, CLI_FOLLOW | CLI_MIGRATE,
 	 "apply or data error (bad frame, missing table or column, conflict, "
 	 "permission denied): the slot is not advanced past the failing "

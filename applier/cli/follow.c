@@ -55,8 +55,11 @@ cli_follow_usage(void)
 		   "  --spool-dir DIR          where large in-progress transactions "
 		   "wait for their\n"
 		   "                           commit (default "
-		   "$TMPDIR/pgferry-UID-SLOT)\n" CLI_HELP_METRICS CLI_HELP_LOG
-		   "  -v, --verbose            a line per target "
+		   "$TMPDIR/pgferry-UID-SLOT; made mode\n"
+		   "                           0700, refused if another user owns it "
+		   "or others\n"
+		   "                           may open it)\n" CLI_HELP_METRICS
+			   CLI_HELP_LOG "  -v, --verbose            a line per target "
 		   "transaction\n" CLI_HELP_HELP "\n",
 		   SEQUENCES_DEFAULT_INTERVAL_S, FOLLOW_DEFAULT_BATCH_ROWS,
 		   FOLLOW_DEFAULT_BATCH_BYTES >> 20, FOLLOW_DEFAULT_BATCH_TIME_MS);

@@ -15,7 +15,7 @@
 #define EXIT_DONE 0		  /* finished (or stopped on request) */
 #define EXIT_OTHER 1	  /* anything else: out of memory, I/O, ... */
 #define EXIT_USAGE 2	  /* bad command line */
-#define EXIT_CONNECTION 3 /* a server could not be reached */
+#define EXIT_CONNECTION 3 /* a server unreachable, or the login refused */
 #define EXIT_APPLY 4	  /* bad frame, missing object, conflict, permission */
 #define EXIT_DIFFERENT 5  /* source and target differ */
 #define EXIT_BLOCKED 6	  /* something blocks it; nothing was changed */

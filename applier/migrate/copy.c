@@ -218,6 +218,24 @@ range_fields(LogFields *fields, const CopyRange *range)
 	log_field(fields, "range", "%d/%d", range->range_no + 1, range->nranges);
 }
 
+/*
+ * The target refused a character of range's rows: the row that holds it,
+ * looked up in a source session of its own (the worker's is in its COPY),
+ * then the way on.
+ */
+static void
+name_refused_row(Copy *copy, const SourceTable *table, const CopyRange *range,
+				 const PgConn *target)
+{
+	bool transient;
+	PgConn *source = open_source(copy, &transient);
+
+	if (source)
+		copydata_refused_row(source, target, table, range);
+	pg_disconnect(source);
+	pg_hint_encoding(target);
+}
+
 /* Copies a unit in one target transaction with its state rows. */
 static bool
 copy_unit(Worker *w, Unit *unit)
@@ -241,8 +259,12 @@ copy_unit(Worker *w, Unit *unit)
 			work->meter->started = clock_seconds();
 		range->rows = range->bytes = 0;
 		if (range->kind == COPY_ROWS)
+		{
 			ok = copydata_rows(w->source, w->target, work->source, range,
 							   work->meter);
+			if (!ok && pg_error_is_encoding(w->target))
+				name_refused_row(copy, work->source, range, w->target);
+		}
 		else if (range->kind == COPY_SEQUENCES)
 			ok = copydata_sequences(w->source, w->target,
 									copy->options->filter, range, work->meter);
@@ -675,8 +697,12 @@ static void
 build_units(Copy *copy)
 {
 	Unit *pack = NULL;
+	int nranges = 0;
 
-	copy->units = xcalloc(copy->nworks * 2 + 1, sizeof(Unit));
+	/* at most a unit per range: a table split in ranges has many */
+	for (int w = 0; w < copy->nworks; w++)
+		nranges += copy->works[w].nranges;
+	copy->units = xcalloc(nranges + 1, sizeof(Unit));
 	for (int w = 0; w < copy->nworks; w++)
 	{
 		TableWork *work = &copy->works[w];

@@ -20,19 +20,29 @@
 
 /*
  * A write of range's rows failed: says so, and for a character the target
- * cannot hold, where it was (line, column) and the way on.
+ * cannot hold, where it was (line, column); copy.c then names the row
+ * (copydata_refused_row()) and the way on.
  */
 static void
 report_write(PgConn *target, const CopyRange *range)
 {
 	pg_report(target, "write rows of %s.%s", range->schema, range->table);
-	if (!pg_error_is_encoding(target))
-		return;
-	if (pg_error_context(target))
+	if (pg_error_is_encoding(target) && pg_error_context(target))
 		log_detail("at %s (of range %d of %d of the table)",
 				   pg_error_context(target), range->range_no + 1,
 				   range->nranges);
-	pg_hint_encoding(target);
+}
+
+/* The ctid bounds of range's blocks, as " AND ..." conditions. */
+static void
+range_condition(Buf *sql, const CopyRange *range)
+{
+	if (range->first_block > 0)
+		buf_printf(sql, " AND ctid >= '(%" PRId64 ",0)'::tid",
+				   range->first_block);
+	if (range->end_block >= 0)
+		buf_printf(sql, " AND ctid < '(%" PRId64 ",0)'::tid",
+				   range->end_block);
 }
 
 /* Streams one COPY from source to target, a row at a time. */
@@ -112,12 +122,7 @@ copydata_rows(PgConn *source, PgConn *target, const SourceTable *t,
 	{
 		buf_printf(&out, "COPY (SELECT %s FROM ONLY %s WHERE true", t->columns,
 				   t->qualified);
-		if (range->first_block > 0)
-			buf_printf(&out, " AND ctid >= '(%" PRId64 ",0)'::tid",
-					   range->first_block);
-		if (range->end_block >= 0)
-			buf_printf(&out, " AND ctid < '(%" PRId64 ",0)'::tid",
-					   range->end_block);
+		range_condition(&out, range);
 		buf_printf(&out, ") TO STDOUT WITH (FORMAT %s)", format);
 	}
 	buf_printf(&in, "COPY %s%s%s%s FROM STDIN WITH (FORMAT %s%s)",
@@ -141,6 +146,97 @@ done:
 	buf_free(&out);
 	buf_free(&in);
 	return ok;
+}
+
+/*
+ * The key of a row, "id=2, k=x", by its primary key or replica identity
+ * index ($2); NULL for a table with neither.
+ */
+static const char row_key_sql[] =
+	"SELECT (SELECT string_agg(format('%%s=%%s', quote_ident(a.attname), "
+	"j.value), ', ' ORDER BY k.ord)\n"
+	"  FROM (SELECT indkey FROM pg_index WHERE indrelid = $2::oid\n"
+	"        AND (indisprimary OR indisreplident)\n"
+	"        ORDER BY indisprimary DESC LIMIT 1) i,\n"
+	"    unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord),\n"
+	"    pg_attribute a, jsonb_each_text(to_jsonb(r)) j\n"
+	"  WHERE a.attrelid = $2::oid AND a.attnum = k.attnum\n"
+	"    AND j.key = a.attname)\n"
+	"FROM ONLY %s r WHERE r.ctid = $1::tid";
+
+/*
+ * The row of COPY line N is the Nth of the range in block order, as COPY
+ * read it; a scan that started elsewhere (synchronized) read another, so
+ * the row counts only once the source too cannot convert it.
+ */
+bool
+copydata_refused_row(PgConn *source, const PgConn *target,
+					 const SourceTable *t, const CopyRange *range)
+{
+	const char *context = pg_error_context(target);
+	const char *line_at = context ? strstr(context, ", line ") : NULL;
+	const char *column_at = context ? strstr(context, ", column ") : NULL;
+	char *column =
+		column_at ? pg_quote_ident(column_at + strlen(", column ")) : NULL;
+	char offset[32], oid[16];
+	const char *params[2] = {offset, oid};
+	Buf sql = BUF_INIT;
+	PgResult *res = NULL;
+	char *ctid = NULL, *key = NULL;
+	bool found = false;
+
+	if (line_at == NULL || t->ncolumns == 0)
+		goto done;
+	snprintf(offset, sizeof(offset), "%lld",
+			 strtoll(line_at + strlen(", line "), NULL, 10) - 1);
+	buf_printf(&sql, "SELECT ctid FROM ONLY %s WHERE true", t->qualified);
+	range_condition(&sql, range);
+	buf_append_str(&sql, " ORDER BY ctid OFFSET $1 LIMIT 1");
+	res = pg_query(source, sql.data, 1, params);
+	if (res == NULL || pg_result_rows(res) != 1)
+		goto done;
+	ctid = xstrdup(pg_result_value(res, 0, 0));
+	pg_result_free(res);
+
+	params[0] = ctid;
+	snprintf(oid, sizeof(oid), "%u", t->oid);
+	buf_reset(&sql);
+	buf_printf(&sql, row_key_sql, t->qualified);
+	res = pg_query(source, sql.data, 2, params);
+	if (res == NULL || pg_result_rows(res) != 1)
+		goto done;
+	if (pg_result_value(res, 0, 0))
+		key = xstrdup(pg_result_value(res, 0, 0));
+	pg_result_free(res);
+
+	/* fails (untranslatable) for the row the target refused */
+	params[1] = pg_parameter(target, "server_encoding");
+	buf_reset(&sql);
+	if (column)
+		buf_printf(&sql,
+				   "SELECT convert_to(%s::text, $2) FROM ONLY %s "
+				   "WHERE ctid = $1::tid",
+				   column, t->qualified);
+	else
+		buf_printf(&sql,
+				   "SELECT convert_to(ROW(%s)::text, $2) FROM ONLY %s "
+				   "WHERE ctid = $1::tid",
+				   t->columns, t->qualified);
+	res = pg_query(source, sql.data, 2, params);
+	found = res == NULL && pg_error_is_encoding(source);
+	if (found)
+		log_detail("the value %s%s%sof the row %s%s%s%s of table %s",
+				   column ? "of column " : "", column ? column : "",
+				   column ? " " : "", key ? "with key (" : "at ctid ",
+				   key ? key : ctid, key ? ")" : "",
+				   key ? "" : " (it has no key)", t->qualified);
+done:
+	pg_result_free(res);
+	buf_free(&sql);
+	free(column);
+	free(ctid);
+	free(key);
+	return found;
 }
 
 /* Sequences: their current values (not transactional, so not snapshot). */

@@ -35,6 +35,16 @@
 extern bool copydata_rows(PgConn *source, PgConn *target,
 						  const SourceTable *table, CopyRange *range,
 						  MeterTable *meter);
+
+/*
+ * After copydata_rows() failed on a character the target cannot hold: names
+ * the row of the range that holds it (its key, and the column when the
+ * target said which), from source, a session in the copy's snapshot; false
+ * when it cannot be told.
+ */
+extern bool copydata_refused_row(PgConn *source, const PgConn *target,
+								 const SourceTable *table,
+								 const CopyRange *range);
 extern bool copydata_sequences(PgConn *source, PgConn *target,
 							   const TableFilter *filter, CopyRange *range,
 							   MeterTable *meter);

@@ -92,6 +92,7 @@ typedef struct Totals
 {
 	int tables;
 	int tables_done;
+	int tables_copied; /* their rows all in: building, or done */
 	int64_t bytes;
 	int64_t rows;		  /* of the tables */
 	double fraction;	  /* of the estimated total */
@@ -117,6 +118,7 @@ meter_totals(const Meter *meter, double now)
 		{
 			t.tables++;
 			t.tables_done += state_of(m) == METER_DONE;
+			t.tables_copied += state_of(m) >= METER_BUILDING;
 			t.rows += meter_read(&m->rows);
 			if (state_of(m) == METER_BUILDING && t.building == NULL)
 				t.building = m->label;
@@ -143,12 +145,15 @@ summary_line(const Meter *meter, const Totals *t, char *line, size_t size)
 		format_duration(t->eta, eta, sizeof(eta));
 	/*
 	 * First, so that a narrow terminal keeps it; once the rows are in, an
-	 * ETA of 0:00 would hide what takes the time.
+	 * ETA of 0:00 would hide what takes the time.  The tables' states tell,
+	 * not the fraction: the sequences' unit, which a worker may take after
+	 * it builds a table's indexes, keeps that below 1.
 	 */
-	if (t->fraction >= 1.0 && t->building != NULL)
+	if (t->tables_copied == t->tables && t->building != NULL)
 		snprintf(doing, sizeof(doing), "rows copied, building indexes of %s",
 				 t->building);
-	else if (t->fraction >= 1.0 && post_data_done < meter->post_data_total)
+	else if (t->tables_copied == t->tables &&
+			 post_data_done < meter->post_data_total)
 		snprintf(doing, sizeof(doing),
 				 "rows copied, building indexes and constraints");
 	else

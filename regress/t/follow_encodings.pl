@@ -97,7 +97,6 @@ is($target->safe_psql('latin1_utf8_bin', 'SELECT octet_length(c) FROM enc WHERE 
 # key of the row, and the way on; so does the copy of migrate.
 create_encoded_database($source, 'utf8src', 'UTF8');
 create_encoded_database($target, 'utf8_latin1', 'LATIN1');
-create_encoded_database($target, 'utf8_latin1_copy', 'LATIN1');
 my $res = preflight($source, 'utf8src', $target, 'utf8_latin1');
 like($res->{stdout},
 	qr/^WARN  encoding: the target database's LATIN1 may not hold every character of the source's UTF8.*\n\s+fix: create the target database with the source's encoding:\n\s+CREATE DATABASE "utf8_latin1" ENCODING 'UTF8' TEMPLATE template0;/m,
@@ -125,15 +124,32 @@ foreach my $args (['--binary'], ['--no-binary'])
 is($target->safe_psql('utf8_latin1', 'SELECT count(*) FROM enc'), 0,
 	'UTF8 into LATIN1: nothing of the failed transaction applied');
 
-$target->safe_psql('utf8_latin1_copy', 'DROP TABLE enc');
-$res = migrate($source, 'utf8src', $target, 'utf8_latin1_copy', '--slot', 'enc_copy',
-	'--endpos', current_lsn($source));
-isnt($res->{rc}, 0, 'UTF8 into LATIN1: the copy fails');
-like($res->{stderr}, qr/could not write rows of public\.enc: .*has no equivalent in encoding "LATIN1"/,
-	'UTF8 into LATIN1, copy: the table named');
-like($res->{stderr}, qr/DETAIL:  at COPY enc, line \d+/,
-	'UTF8 into LATIN1, copy: the line named');
-like($res->{stderr}, qr/HINT:  the target database's encoding LATIN1 cannot hold every character of the source's UTF8/,
-	'UTF8 into LATIN1, copy: the way on');
+# The copy: binary (built-in types: the target names the column) and text
+# (a composite type: only the line), each table alone; the row is named by
+# its key.
+$source->safe_psql('utf8src', q{
+SET client_encoding = 'UTF8';
+CREATE TYPE price AS (amount int, label text);
+CREATE TABLE enc_text (code text, n int, p price, PRIMARY KEY (code, n));
+INSERT INTO enc_text VALUES ('a', 1, (1, 'ok')), ('b', 2, (2, 'ok')), ('b', 3, (3, '3 €')),
+	('c', 4, (4, 'ok'));
+});
+foreach my $case (
+	[ 'enc', 'binary', qr/DETAIL:  at COPY enc, line 2, column v \(of range 1 of 1 of the table\)\n.*DETAIL:  the value of column "v" of the row with key \(id=2\) of table public\.enc\n/ ],
+	[ 'enc_text', 'text', qr/DETAIL:  at COPY enc_text, line 3\b[^\n]*\(of range 1 of 1 of the table\)\n.*DETAIL:  the value of the row with key \(code=b, n=3\) of table public\.enc_text\n/ ])
+{
+	my ($table, $format, $detail) = @$case;
+	create_encoded_database($target, "copy_$table", 'LATIN1');
+	$target->safe_psql("copy_$table", 'DROP TABLE enc');
+	$res = migrate($source, 'utf8src', $target, "copy_$table", '--slot', "copy_$table",
+		'--include-tables', "public.$table", '--endpos', current_lsn($source));
+	is($res->{rc}, 4, "UTF8 into LATIN1, $format copy: exit 4");
+	like($res->{stderr}, qr/could not write rows of public\.$table: .*has no equivalent in encoding "LATIN1"/,
+		"UTF8 into LATIN1, $format copy: the table named");
+	like($res->{stderr}, $detail, "UTF8 into LATIN1, $format copy: the line, and the row by its key");
+	like($res->{stderr}, qr/HINT:  the target database's encoding LATIN1 cannot hold every character of the source's UTF8/,
+		"UTF8 into LATIN1, $format copy: the way on");
+	$source->safe_psql('postgres', "SELECT pg_drop_replication_slot('copy_$table')");
+}
 
 done_testing();

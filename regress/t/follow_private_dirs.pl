@@ -5,7 +5,7 @@
 # written there or applied; the refusal names the directory, why, and what
 # to do.  The default spool directory ($TMPDIR/pgferry-UID-SLOT, a name
 # anyone can guess) is refused alike when someone made it first, and is
-# created mode 0700 when missing.
+# created mode 0700 when missing; the files written in it are mode 0600.
 use strict;
 use warnings;
 
@@ -75,6 +75,26 @@ chmod 0777, $default or die "chmod: $!";
 	tables_match($source, 'postgres', $target, 'postgres',
 		'default spool directory created');
 }
+
+# The files pgferry writes there are the user's alone: the lock, and the
+# spool of a transaction streamed before its commit (larger than
+# logical_decoding_work_mem), caught while the transaction is open.
+my $spool_dir = PostgreSQL::Test::Utils::tempdir();
+my $run = start_follow($source, $target, slot => 'ferry', endpos => 'none',
+	args => [ '--spool-dir', $spool_dir ]);
+my $open = $source->background_psql('postgres');
+$open->query_safe(q{BEGIN; INSERT INTO t SELECT i, repeat('in progress', 20)
+	FROM generate_series(2, 3001) i});
+my @spooled;
+ok(wait_until(sub { @spooled = glob("$spool_dir/*.spool"); @spooled > 0 }),
+	'a transaction in progress is spooled');
+is(join(' ', map { sprintf('%04o', (stat $_)[2] & 07777) } @spooled, "$spool_dir/lock"),
+	join(' ', ('0600') x (@spooled + 1)), 'the spool file and the lock: mode 0600');
+$open->query_safe('COMMIT');
+$open->quit;
+ok(wait_until(sub { target_rows() == 3001 }), 'the spooled transaction applied at its commit');
+is(finish_follow($run, 'TERM', 60)->{rc}, 0, 'follow stops on SIGTERM with exit 0');
+tables_match($source, 'postgres', $target, 'postgres', 'spooled transaction');
 
 # migrate --dir: the schema dump it reads back and restores.
 create_database($source, 'app');

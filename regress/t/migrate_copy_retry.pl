@@ -7,7 +7,8 @@
 #     written twice would show in a table without a key);
 #   * once migrate's replication connection, which holds the exported
 #     snapshot, is lost too, the unit cannot be copied again in it: the run
-#     ends with the resume hint, and running it again resumes.
+#     ends with exit 3 (a connection, not data) and the resume hint, and
+#     running it again resumes.
 use strict;
 use warnings;
 
@@ -86,7 +87,7 @@ is( $source->safe_psql('lost', q{
 	'the replication connection holding the snapshot is ended');
 is(end_copying_backend($source, 'COPY TO', 'lost'), 1, 'then the source backend copying nokey');
 $res = finish_program($run);
-isnt($res->{rc}, 0, 'pgferry migrate ends with an error');
+is($res->{rc}, 3, 'pgferry migrate ends with exit 3, a connection lost (exit 4 is for data errors)');
 like($res->{stderr}, qr/running migrate again resumes/, 'and says running it again resumes');
 $res = migrate($source, 'lost', $target, 'lost', '--slot', 'lost', '--jobs', '1',
 	'--endpos', current_lsn($source));

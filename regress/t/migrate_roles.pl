@@ -13,7 +13,12 @@
 #     schema pgferry, both without pg_dump's random \restrict key);
 #   * privileges granted by a role that does not own the object need a
 #     superuser to restore (SET SESSION AUTHORIZATION): preflight says so
-#     to a role that is not one, and a superuser's migration keeps them.
+#     to a role that is not one, and a superuser's migration keeps them;
+#   * owners kept (no --no-owner) by a target role that is no superuser:
+#     preflight names the membership in each owner and the CREATE on the
+#     schemas an owner lacks, each with its GRANT; given them, migrate
+#     restores every object to its owner; a target role that does not own
+#     its database is told the CREATE it lacks there and on its schemas.
 use strict;
 use warnings;
 
@@ -147,5 +152,63 @@ is($res->{rc}, 0, 'migrate --roles as a superuser');
 is(roles($super), roles($source), 'as a superuser: the roles have the source\'s attributes and memberships');
 is(schema_dump($super, 'app'), schema_dump($source, 'app'),
 	'as a superuser: pg_dump --schema-only the same, the grant by a grantor included');
+
+# --- owners kept by a target role that is no superuser ----------------------
+# Objects owned by app_owner in schema public, where app_owner may not
+# create (a superuser gave them to it on the source), and in a schema of
+# its own; the target role owns the target database and nothing else.
+create_database($source, 'kept');
+$source->safe_psql('kept', q{
+	CREATE TABLE plain (id int PRIMARY KEY, note text);
+	ALTER TABLE plain OWNER TO app_owner;
+	CREATE SCHEMA sales AUTHORIZATION app_owner;
+	CREATE TABLE sales.orders (id int PRIMARY KEY, qty int);
+	ALTER TABLE sales.orders OWNER TO app_owner;
+	INSERT INTO plain VALUES (1, 'one'), (2, 'two');
+	INSERT INTO sales.orders VALUES (1, 10);
+});
+$target->safe_psql('postgres', q{
+	CREATE ROLE keeper LOGIN;
+	CREATE DATABASE kept OWNER keeper;
+	GRANT SET ON PARAMETER session_replication_role TO keeper;
+});
+my $keeper = [ 'kept', 'keeper' ];
+$res = preflight($source, 'kept', $target, $keeper, '--slot', 'kept');
+is($res->{rc}, 6, 'owners kept by a role that is no superuser: preflight blocks');
+like($res->{stdout},
+	qr/^BLOCK target role "?keeper"? may not act for the roles that own the objects or have default privileges\n.*\n\s+fix: GRANT app_owner TO "?keeper"?;\n\s+or: pgferry migrate --no-owner/m,
+	'... the membership in the owner, with its GRANT');
+like($res->{stdout},
+	qr/^BLOCK roles that own objects may not create in their schemas: the target role may not give them those objects\n\s+fix: GRANT CREATE ON SCHEMA public TO app_owner;  -- on the source \(the restore copies it\), or on the target once both exist\n\s+or: pgferry migrate --no-owner/m,
+	'... CREATE on the schema the owner lacks, with its GRANT');
+unlike($res->{stdout}, qr/ON SCHEMA sales/, '... but not on the schema the owner owns');
+
+# a target role that does not own its database: CREATE there, and on the
+# schemas the restore fills, each with its GRANT
+$target->safe_psql('postgres', 'CREATE ROLE outsider LOGIN; CREATE DATABASE outside');
+$res = preflight($source, 'kept', $target, [ 'outside', 'outsider' ], '--slot', 'outside', '--no-owner');
+is($res->{rc}, 6, 'a target role that does not own its database: preflight blocks');
+like($res->{stdout},
+	qr/^BLOCK target role "?outsider"? may not create schemas in database outside, and the restore and pgferry create sales, pgferry\n\s+fix: GRANT CREATE ON DATABASE outside TO "?outsider"?;$/m,
+	'... CREATE on the database, with its GRANT');
+like($res->{stdout},
+	qr/^BLOCK target role "?outsider"? may not create objects in schemas the restore fills\n\s+fix: GRANT CREATE ON SCHEMA public TO "?outsider"?;  -- as its owner$/m,
+	'... CREATE on schema public, with its GRANT');
+
+# fixed as preflight said, on the target
+$target->safe_psql('postgres', 'GRANT app_owner TO keeper');
+$target->safe_psql('kept', 'GRANT CREATE ON SCHEMA public TO app_owner');
+$res = preflight($source, 'kept', $target, $keeper, '--slot', 'kept');
+is($res->{rc}, 0, 'owners kept, the GRANTs given: preflight exits 0');
+like($res->{stdout}, qr/^OK    target role "?keeper"? may give the restored objects their owners/m,
+	'... the owners may be given their objects');
+$res = migrate($source, 'kept', $target, $keeper, '--slot', 'kept', '--endpos',
+	current_lsn($source));
+is($res->{rc}, 0, 'migrate keeps the owners as a role that is no superuser')
+  or diag($res->{stderr});
+is($target->safe_psql('kept', q{SELECT string_agg(relname || ' ' || relowner::regrole, ', ' ORDER BY relname)
+	FROM pg_class WHERE relname IN ('plain', 'orders')}),
+	'orders app_owner, plain app_owner', '... every restored table owned as on the source');
+tables_match($source, 'kept', $target, 'kept', 'owners kept');
 
 done_testing();

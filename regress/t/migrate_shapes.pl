@@ -3,14 +3,16 @@
 # (the parent copied alone, its children's rows once), partitions on two
 # levels (leaves copied, one in another schema), a table without key
 # (REPLICA IDENTITY FULL), a table with zero columns, identity GENERATED
-# ALWAYS, a generated column, names with quotes, spaces, a newline, a dot
+# ALWAYS (as the key, and beside the key, set to DEFAULT by an update while
+# migrate follows), a generated column, names with quotes, spaces, a newline, a dot
 # and unicode, columns with non-default collations, an extension's type,
 # the pgferry extension itself on the source (not copied: the target gets
 # only its own state tables),
 # enums, composites, domains and arrays of them (text COPY), an unlogged
 # table, a materialized view with an index, a view with an INSTEAD OF
 # trigger and a rule, large objects, and a table big enough to be
-# copied in ranges.
+# copied in ranges (and, alone in its database, in more ranges than the
+# copy has tables).
 use strict;
 use warnings;
 
@@ -69,6 +71,7 @@ CREATE TABLE nokey (a int, b text);
 ALTER TABLE nokey REPLICA IDENTITY FULL;
 CREATE TABLE zero ();
 CREATE TABLE ident (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text);
+CREATE TABLE ticket (code text PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY, v text);
 CREATE TABLE gen (a int PRIMARY KEY, b int GENERATED ALWAYS AS (a * 2) STORED, c text);
 CREATE TABLE "Odd Schema"."we""ird.na me
 x" ("Col ü" text PRIMARY KEY, "sp ace" int);
@@ -96,6 +99,7 @@ INSERT INTO part SELECT i, 1 + i % 3, 'p' || i FROM generate_series(1, 300) i;
 INSERT INTO nokey SELECT i % 10, 'dup' FROM generate_series(1, 40) i;
 INSERT INTO zero DEFAULT VALUES; INSERT INTO zero DEFAULT VALUES; INSERT INTO zero DEFAULT VALUES;
 INSERT INTO ident (v) SELECT 'i' || g FROM generate_series(1, 20) g;
+INSERT INTO ticket (code, v) SELECT 't' || g, 'v' || g FROM generate_series(1, 5) g;
 INSERT INTO gen (a, c) SELECT g, 'g' FROM generate_series(1, 20) g;
 INSERT INTO "Odd Schema"."we""ird.na me
 x" VALUES ('a"b', 1), (E'line\nbreak', 2), ('tab	here', 3);
@@ -124,7 +128,7 @@ my ($ntables, $nranges, $nrows) = split /\|/, $target->safe_psql('shapes', q{
 like($res->{stderr},
 	qr/copying $ntables tables \($nranges ranges\), the sequences and the large objects with \d+ workers, snapshot /,
 	'the copy starts with its tables, ranges, sequences and large objects');
-like($res->{stderr}, qr/copy done: $ntables tables, $nrows rows, 1 sequence, 2 large objects, /,
+like($res->{stderr}, qr/copy done: $ntables tables, $nrows rows, 2 sequences, 2 large objects, /,
 	'the copy ends with its tables and their rows, the sequences and large objects apart');
 my $status = run_pgferry([ 'status', '--target', conn($target, 'shapes'), '--slot', 'shapes' ], 60);
 like($status->{stdout},
@@ -168,6 +172,8 @@ UPDATE nokey SET b = 'one' WHERE a = 1;
 DELETE FROM nokey WHERE a = 2;
 INSERT INTO nokey VALUES (3, 'dup');
 INSERT INTO ident (v) VALUES ('streamed');
+UPDATE ticket SET n = DEFAULT WHERE code IN ('t2', 't3');
+UPDATE ticket SET n = DEFAULT, v = 'renumbered' WHERE code = 't4';
 INSERT INTO gen (a, c) VALUES (100, 'streamed');
 UPDATE gen SET a = a + 1000 WHERE a = 1;
 INSERT INTO "Odd Schema"."we""ird.na me
@@ -184,6 +190,8 @@ $res = migrate($source, 'shapes', $target, 'shapes', '--slot', 'shapes',
 	'--split-tables-larger-than', '1MB', '--endpos', current_lsn($source));
 is($res->{rc}, 0, 'pgferry migrate resumes in the stream and applies the changes');
 tables_equal('streamed', 'public.scratch');
+is($target->safe_psql('shapes', q{SELECT string_agg(code || ':' || n, ' ' ORDER BY code) FROM ticket}),
+	't1:1 t2:6 t3:7 t4:8 t5:5', 'an identity GENERATED ALWAYS beside the key, set to DEFAULT: its new values');
 schema_matches($source, 'shapes', $target, 'shapes', 'streamed', no_sequences => 1);
 
 # a row of a table without columns: copied above, but not streamed yet
@@ -209,5 +217,20 @@ is($target->safe_psql('shapes', 'SELECT count(*) FROM zero'), '6',
 
 is($target->safe_psql('shapes', "SELECT count(*) FROM pg_extension WHERE extname = 'pgferry'"),
 	'0', 'the source\'s pgferry extension is not copied to the target');
+
+# One table split in more ranges than the copy has tables, sequences and
+# large objects twice over: each range is a unit of its own.
+create_database($source, 'one_big');
+create_database($target, 'one_big');
+$source->safe_psql('one_big', q{
+CREATE TABLE wide (id int PRIMARY KEY, pad text);
+INSERT INTO wide SELECT g, repeat('y', 200) FROM generate_series(1, 40000) g;
+});
+$res = migrate($source, 'one_big', $target, 'one_big', '--slot', 'one_big',
+	'--split-tables-larger-than', '1MB', '--endpos', current_lsn($source));
+is($res->{rc}, 0, 'one table in many ranges: migrate copies it') or diag($res->{stderr});
+cmp_ok($target->safe_psql('one_big', 'SELECT max(ranges) FROM pgferry.copy_ranges'), '>', 7,
+	'one table in many ranges: more ranges than twice the tables, sequences and large objects');
+tables_match($source, 'one_big', $target, 'one_big', 'one table in many ranges');
 
 done_testing();
