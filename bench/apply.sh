@@ -12,7 +12,8 @@
 #   hot     20,000 single-row update transactions over 100 rows
 #
 # Every consumer's slot exists before the workload and every consumer starts
-# after it, one at a time (never side by side on two cores), and applies the
+# after it, one at a time; pgferry and decoding alone run BENCH_APPLY_RUNS
+# times (default 3) from copies of their slots, and their median counts (never side by side on two cores), and applies the
 # whole backlog up to LSN, the source's WAL insert position after the
 # workload.  A transaction committed after LSN lets each of them see the end
 # at once.  pgferry is timed from start to exit of `pgferry follow --endpos`;
@@ -165,58 +166,119 @@ row_failed()
 	bench_md_row "$1" "$2" "" "" "" "" "" ""
 }
 
+# The runs of pgferry and of decoding alone, the two terms of the goal's
+# ratio: each run reads a copy of a slot nobody consumed (made with
+# pg_copy_logical_replication_slot at the same position), pgferry into a
+# target database copied from the empty one; the row shows the median run.
+runs=${BENCH_APPLY_RUNS:-3}
+
+# run_copy PRISTINE RUN: a copy of slot PRISTINE on the source for run RUN,
+# named PRISTINE_rRUN.
+run_copy()
+{
+	bench_sql "$src_port" "$NAME" \
+		"SELECT 1 FROM pg_copy_logical_replication_slot('$1', '$1_r$2')" >/dev/null
+}
+
+# median_run WALL...: the run (1-based) whose wall time is the median.
+median_run()
+{
+	local median i=0 wall
+	median=$(bench_median "$@")
+	for wall in "$@"; do
+		i=$((i + 1))
+		[ "$wall" != "$median" ] || { echo "$i"; return; }
+	done
+	# an even count: the run just above the median
+	printf '%s\n' "$@" | awk -v m="$median" '$1 >= m { print NR; exit }'
+}
+
 # ferry NAME LABEL ARGS...: pgferry follow of slot NAME_ferry (or, with
 # --ordered, NAME_ordered; with --plugin pgoutput, NAME_pgoutput) into the
-# target database of the same name.
+# target database of the same name.  The plain follow runs $runs times.
 ferry()
 {
-	local name=$1 label=$2 db walsender target
+	local name=$1 label=$2 db n=1 i
 	shift 2
 	db=${name}_ferry
 	[ "${1:-}" != --ordered ] || db=${name}_ordered
 	[ "${1:-}" != --plugin ] || db=${name}_pgoutput
-	walsender=$(bench_reaped_cpu source)
-	target=$(bench_reaped_cpu target)
+	[ "$label" != "pgferry follow" ] || n=$runs
+	local walls=() rows=() failed='' equal=yes
 	bench_log "$name: $label"
-	# pglogical's own tables, written on the source when its node is made
-	bench_measure "$BENCH_ROOT/$db.log" "$PGFERRY" follow --source "$(bench_dsn "$src_port" "$name")" \
-		--target "$(bench_dsn "$tgt_port" "$db")" --slot "$db" --endpos "$end_lsn" \
-		--exclude-tables 'pglogical.*' "$@"
-	if [ "$BENCH_STATUS" != 0 ]; then
-		row_failed "$label" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$db.log")"
+	for i in $(seq 1 "$n"); do
+		local slot=$db run_db=$db walsender target
+		if [ "$n" -gt 1 ]; then
+			slot=${db}_r$i run_db=${db}_r$i
+			run_copy "$db" "$i"
+			bench_sql "$tgt_port" postgres "CREATE DATABASE \"$run_db\" TEMPLATE \"$db\""
+		fi
+		walsender=$(bench_reaped_cpu source)
+		target=$(bench_reaped_cpu target)
+		bench_measure "$BENCH_ROOT/$run_db.log" "$PGFERRY" follow --source "$(bench_dsn "$src_port" "$name")" \
+			--target "$(bench_dsn "$tgt_port" "$run_db")" --slot "$slot" --endpos "$end_lsn" \
+			--exclude-tables 'pglogical.*' "$@"
+		if [ "$BENCH_STATUS" != 0 ]; then
+			failed="failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$run_db.log")"
+			break
+		fi
+		sleep 0.5 # the postmasters reap their children
+		local summary
+		summary=$(grep -o 'row changes\?: [0-9]* rows\? written in [0-9]* statements\?' \
+			"$BENCH_ROOT/$run_db.log" || true)
+		walls+=("$BENCH_WALL")
+		rows+=("$(awk '{ print $7 }' <<<"$summary") $(awk '{ print $3 }' <<<"$summary") $(
+			bench_minus "$(bench_reaped_cpu source)" "$walsender") $(
+			bench_minus "$(bench_reaped_cpu target)" "$target") $(
+			awk '/User time/ { u = $NF } /System time/ { s = $NF } END { printf "%.2f", u + s }' \
+				"$BENCH_ROOT/$run_db.log.time")")
+		[ "$(compare "$name" "$run_db")" = yes ] || equal="**NO** (run $i)"
+		[ "$n" -eq 1 ] || bench_sql "$src_port" "$name" "SELECT pg_drop_replication_slot('$slot')" >/dev/null
+	done
+	if [ -n "$failed" ]; then
+		row_failed "$label" "$failed"
 		return
 	fi
-	sleep 0.5 # the postmasters reap their children
-	local summary statements rows
-	summary=$(grep -o 'row changes\?: [0-9]* rows\? written in [0-9]* statements\?' "$BENCH_ROOT/$db.log" || true)
-	rows=$(awk '{ print $3 }' <<<"$summary")
-	statements=$(awk '{ print $7 }' <<<"$summary")
-	[ "$label" != "pgferry follow" ] || ferry_time=$BENCH_WALL
-	bench_md_row "$label" "$(bench_secs "$BENCH_WALL")" "${statements:-?}" "${rows:-?}" \
-		"$(bench_minus "$(bench_reaped_cpu source)" "$walsender")" \
-		"$(bench_minus "$(bench_reaped_cpu target)" "$target")" \
-		"$(awk '/User time/ { u = $NF } /System time/ { s = $NF } END { printf "%.2f", u + s }' \
-			"$BENCH_ROOT/$db.log.time")" \
-		"$(compare "$name" "$db")"
+	local m statements written walsender_cpu target_cpu ferry_cpu
+	m=$(median_run "${walls[@]}")
+	read -r statements written walsender_cpu target_cpu ferry_cpu <<<"${rows[$((m - 1))]}"
+	[ "$label" != "pgferry follow" ] || ferry_time=${walls[$((m - 1))]}
+	[ "$n" -eq 1 ] || label="$label (median of $n: $(bench_runs_range "${walls[@]}"))"
+	bench_md_row "$label" "$(bench_secs "${walls[$((m - 1))]}")" "${statements:-?}" "${written:-?}" \
+		"$walsender_cpu" "$target_cpu" "$ferry_cpu" "$equal"
+}
+
+# bench_runs_range WALL...: "MIN-MAX s" of the runs' wall times.
+bench_runs_range()
+{
+	printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { printf "%.2f-%.2f s", lo, hi }'
 }
 
 decode_alone()
 {
-	local walsender
-	walsender=$(bench_reaped_cpu source)
+	local walls=() cpus=() i walsender m
 	bench_log "$1: decoding alone"
-	bench_measure "$BENCH_ROOT/$1-decode.log" "$PGBIN/pg_recvlogical" -d "$(bench_dsn "$src_port" "$1")" \
-		--slot "$1_decode" --start --endpos "$end_lsn" --file /dev/null --no-loop \
-		-o proto_version=1 -o binary=on -o skip_empty_xacts=on -o stream=on
-	if [ "$BENCH_STATUS" != 0 ]; then
-		row_failed "decoding alone" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$1-decode.log")"
-		return
-	fi
-	sleep 0.5
-	decode_time=$BENCH_WALL
-	bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null)" \
-		"$(bench_secs "$BENCH_WALL")" "n/a" "n/a" \
-		"$(bench_minus "$(bench_reaped_cpu source)" "$walsender")" "n/a" "n/a" "n/a"
+	for i in $(seq 1 "$runs"); do
+		run_copy "$1_decode" "$i"
+		walsender=$(bench_reaped_cpu source)
+		bench_measure "$BENCH_ROOT/$1-decode.log" "$PGBIN/pg_recvlogical" -d "$(bench_dsn "$src_port" "$1")" \
+			--slot "$1_decode_r$i" --start --endpos "$end_lsn" --file /dev/null --no-loop \
+			-o proto_version=1 -o binary=on -o skip_empty_xacts=on -o stream=on
+		if [ "$BENCH_STATUS" != 0 ]; then
+			row_failed "decoding alone" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$1-decode.log")"
+			return
+		fi
+		sleep 0.5
+		walls+=("$BENCH_WALL")
+		cpus+=("$(bench_minus "$(bench_reaped_cpu source)" "$walsender")")
+		bench_sql "$src_port" "$1" "SELECT pg_drop_replication_slot('$1_decode_r$i')" >/dev/null
+	done
+	m=$(median_run "${walls[@]}")
+	decode_time=${walls[$((m - 1))]}
+	bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null; median of $runs: $(
+		bench_runs_range "${walls[@]}"))" \
+		"$(bench_secs "$decode_time")" "n/a" "n/a" "${cpus[$((m - 1))]}" "n/a" "n/a" "n/a"
 }
 
 # wait_applied DB ORIGIN_PATTERN: waits until the target's replication
