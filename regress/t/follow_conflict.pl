@@ -6,6 +6,9 @@
 # the transaction before the failing one commits, nothing of the failing
 # one does, its position included: once the operator has put the row back,
 # follow applies the update it stopped at, and every change after it.
+# The same for a row whose GENERATED ALWAYS identity is set to DEFAULT (a
+# move: deleted, then inserted with the target's untouched large value)
+# that the target lacks: exit 4, nothing dropped.
 use strict;
 use warnings;
 
@@ -54,6 +57,30 @@ ok( lsn_int(slot_confirmed_flush($source, 'ferry')) <= lsn_int($first_end),
 $target->safe_psql('postgres',
 	"INSERT INTO t VALUES (2, 0, repeat(md5('2'), 300))");
 follow_stage($source, $target, 'after the row is put back', undef,
+	slot => 'ferry');
+
+# A GENERATED ALWAYS identity set to DEFAULT on a row the target lacks.
+psql_both($source, 'postgres', $target, 'postgres', q{
+CREATE TABLE ident (k int PRIMARY KEY, gid bigint GENERATED ALWAYS AS IDENTITY,
+	v int, big text);
+ALTER TABLE ident ALTER COLUMN big SET STORAGE EXTERNAL;
+});
+follow_stage($source, $target, 'identity rows with TOASTed values',
+	"INSERT INTO ident (k, v, big) SELECT g, 0, repeat(md5(g::text), 300) FROM generate_series(1, 2) AS g",
+	slot => 'ferry');
+$target->safe_psql('postgres', 'DELETE FROM ident WHERE k = 2');
+$source->safe_psql('postgres', 'UPDATE ident SET gid = DEFAULT, v = 1 WHERE k = 2');
+follow_fails($source, $target, 'an identity set to DEFAULT on a row the target lacks', 4,
+	[
+		qr/conflict: an update of table "public"\."ident" finds no row with key \(k=2\)/,
+		qr/HINT:  the target lacks a row the source has: insert that row/
+	],
+	slot => 'ferry');
+is($target->safe_psql('postgres', q{SELECT string_agg(k || ':' || v, ',' ORDER BY k) FROM ident}),
+	'1:0', 'nothing of the failing transaction is applied');
+$target->safe_psql('postgres',
+	"INSERT INTO ident OVERRIDING SYSTEM VALUE VALUES (2, 2, 0, repeat(md5('2'), 300))");
+follow_stage($source, $target, 'after the identity row is put back', undef,
 	slot => 'ferry');
 
 done_testing();

@@ -113,14 +113,20 @@ stage(
 	DELETE FROM ri_full WHERE a = 2;
 	});
 
+# The rows in a batch of their own: the updates then find them on the
+# target, where alone their unchanged TOASTed values are.
 stage(
-	'identity GENERATED ALWAYS set to DEFAULT',
+	'identity GENERATED ALWAYS: rows',
 	q{
 	INSERT INTO ri_always (v, big)
 		SELECT 'v' || i, (SELECT string_agg(md5(i::text || j::text), '') FROM generate_series(1, 300) j)
 		FROM generate_series(1, 4) i;
 	INSERT INTO ri_always_full (v) SELECT 'v' || i FROM generate_series(1, 4) i;
 	INSERT INTO ri_always_only SELECT FROM generate_series(1, 3);
+	});
+stage(
+	'identity GENERATED ALWAYS set to DEFAULT',
+	q{
 	UPDATE ri_always SET id = DEFAULT WHERE id = 2;
 	UPDATE ri_always SET id = DEFAULT, v = 'moved, new value' WHERE id = 3;
 	UPDATE ri_always SET v = 'in place' WHERE id = 4;

@@ -10,11 +10,11 @@
 #   * defer: a unique constraint DEFERRABLE INITIALLY DEFERRED (values
 #     swapped in one statement);
 #   * comp: a composite key; full_t: REPLICA IDENTITY FULL with values equal
-#     but not the same (numeric 1 and 1.0, float8 0 and -0); ident: a
-#     GENERATED ALWAYS identity column set to DEFAULT; part: a partitioned
-#     table whose
-#     rows move between partitions; bulk: transactions large enough to be
-#     streamed (the source decodes with logical_decoding_work_mem = 64kB);
+#     but not the same (numeric 1 and 1.0, float8 0 and -0, jsonb 1.0 and
+#     1.00); ident: a GENERATED ALWAYS identity column set to DEFAULT;
+#     part: a partitioned table whose rows move between partitions; bulk:
+#     transactions large enough to be streamed (the source decodes with
+#     logical_decoding_work_mem = 64kB);
 # with inserts, updates of some columns, key changes and unique values moved
 # between rows, deletes and re-inserts of the same keys, savepoints rolled
 # back or released, transactions rolled back, a rare TRUNCATE.  Statements
@@ -69,7 +69,7 @@ CREATE TABLE defer (id int PRIMARY KEY, u int,
 	CONSTRAINT defer_u UNIQUE (u) DEFERRABLE INITIALLY DEFERRED);
 CREATE TABLE comp (a int, b text, v int, big text, PRIMARY KEY (a, b));
 ALTER TABLE comp ALTER COLUMN big SET STORAGE EXTERNAL;
-CREATE TABLE full_t (n numeric, f float8, v text, big text);
+CREATE TABLE full_t (n numeric, f float8, j jsonb, v text, big text);
 ALTER TABLE full_t REPLICA IDENTITY FULL;
 CREATE TABLE part (id int, grp int, v text, PRIMARY KEY (id, grp))
 	PARTITION BY LIST (grp);
@@ -156,8 +156,8 @@ sub random_statement
 		[ 2, sub { sprintf("UPDATE comp SET v = v + 1, a = a + %d WHERE b = '%s'", int(rand(2)), pick(qw(x y z))) } ],
 		[ 1, sub { sprintf("DELETE FROM comp WHERE a = %d AND b = '%s'", key(5), pick(qw(x y z w))) } ],
 		# full_t: rows equal but not the same
-		[ 3, sub { sprintf("INSERT INTO full_t VALUES (%s, %s, %s, %s)",
-				pick(qw(1 1.0 1.00 2.5 2.50)), pick(qw(0 '-0')), pick(q{'x'}, q{'y'}),
+		[ 3, sub { sprintf("INSERT INTO full_t VALUES (%s, %s, %s, %s, %s)",
+				pick(qw(1 1.0 1.00 2.5 2.50)), pick(qw(0 '-0')), pick(qw('1.0' '1.00' '[1.0]')), pick(q{'x'}, q{'y'}),
 				rand() < 0.2 ? big_value() : 'NULL') } ],
 		[ 2, sub { sprintf("UPDATE full_t SET v = %s WHERE ctid = (SELECT ctid FROM full_t WHERE n::text = '%s' LIMIT 1)",
 				small_value(), pick(qw(1 1.0 1.00 2.5 2.50))) } ],
@@ -165,6 +165,8 @@ sub random_statement
 				pick(qw(1 1.0 1.00 2.5 2.50))) } ],
 		[ 1, sub { sprintf("DELETE FROM full_t WHERE ctid = (SELECT ctid FROM full_t WHERE f::text = '%s' LIMIT 1)",
 				pick(qw(0 -0))) } ],
+		[ 1, sub { sprintf("UPDATE full_t SET v = %s WHERE ctid = (SELECT ctid FROM full_t WHERE j::text = '%s' LIMIT 1)",
+				small_value(), pick('1.0', '1.00', '[1.0]')) } ],
 		# ident: GENERATED ALWAYS identity set to DEFAULT, with a key change,
 		# beside an unchanged TOASTed value
 		[ 2, sub { sprintf('INSERT INTO ident (k, v, big) VALUES (%d, %d, %s)',

@@ -21,6 +21,10 @@
 #     target lacks inserts the whole row; a delete of a row the target lacks
 #     is counted and ignored.  (A change the target refuses outright stops
 #     follow: follow_skip_lsn.)
+#   * found by the audit of issue 16: --fire-triggers into a target that
+#     keeps a GENERATED ALWAYS identity column must not turn an update into
+#     a delete (the target's ON DELETE CASCADE); FULL rows equal under a
+#     non-deterministic collation but not byte for byte are told apart.
 use strict;
 use warnings;
 
@@ -136,5 +140,40 @@ like($res->{stderr}, qr/1 batch was written again in source order/,
 	'... its net effect failed, source order wrote it');
 is($rows->($target, 'SELECT v FROM c WHERE id = 4'), 'source', '... the source\'s row replaced the target\'s');
 tables_match($source, 'postgres', $target, 'postgres', 'after the conflicts');
+
+# --- found by the audit of issue 16 (each compares its own tables only) -------
+# --fire-triggers into a target that keeps a GENERATED ALWAYS identity: an
+# update that leaves the identity alone is an update for the target's foreign
+# keys too, never a delete and an insert (ON DELETE CASCADE would take the
+# child rows with it).
+psql_both($source, 'postgres', $target, 'postgres', q{
+	CREATE TABLE parent (k int PRIMARY KEY, gid bigint GENERATED ALWAYS AS IDENTITY, v int);
+	CREATE TABLE child (id int PRIMARY KEY, k int REFERENCES parent ON DELETE CASCADE);
+});
+$source->safe_psql('postgres', q{
+	INSERT INTO parent (k, v) VALUES (1, 0), (2, 0);
+	INSERT INTO child VALUES (10, 1), (20, 2);
+});
+follow_ok($source, $target, 'an identity table and its child rows', slot => 'ferry');
+$source->safe_psql('postgres', 'UPDATE parent SET v = 1 WHERE k = 1');
+follow_ok($source, $target, 'an identity table updated, --fire-triggers',
+	slot => 'ferry', args => ['--fire-triggers']);
+tables_match($source, 'postgres', $target, 'postgres',
+	'an identity table updated, --fire-triggers', only => [ 'public.parent', 'public.child' ]);
+
+# Replica identity FULL under a non-deterministic collation: two rows equal
+# under it ('Date' and 'date') are told apart by their bytes; the row the
+# source changed is changed, not the first equal one.
+$source->safe_psql('postgres', q{
+	INSERT INTO ci_full VALUES ('Date', 3), ('date', 3);
+	DELETE FROM ci_full WHERE ctid = (SELECT ctid FROM ci_full WHERE k COLLATE "C" = 'date');
+	INSERT INTO ci_full VALUES ('Fig', 4), ('fig', 4);
+	UPDATE ci_full SET n = 5 WHERE ctid = (SELECT ctid FROM ci_full WHERE k COLLATE "C" = 'fig');
+});
+follow_ok($source, $target, 'FULL rows equal under the collation, changed',
+	slot => 'ferry');
+is($rows->($target, q{SELECT string_agg(k || ':' || n, ',' ORDER BY k COLLATE "C") FROM ci_full}),
+	'Apple:2,Date:3,Fig:4,fig:5',
+	'replica identity FULL under a case-insensitive collation: the row the source changed, not an equal one');
 
 done_testing();
