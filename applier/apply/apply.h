@@ -62,6 +62,8 @@ typedef struct ApplyGroup
 	Rel *rel; /* row groups */
 	int nrows;
 	RowChange *rows;
+	bool absent_ok; /* GROUP_DELETE: its rows may be missing on the target
+					 * (the batch inserted them): not a conflict */
 
 	/* GROUP_TRUNCATE */
 	int nrels;
@@ -162,6 +164,12 @@ extern ApplyFailure apply_failure(const Applier *applier);
  * then be written in source order.
  */
 extern bool apply_fires_triggers(const Applier *applier);
+/*
+ * Whether the groups written are a batch's net effect: a constraint that
+ * fails them is then no error yet (logged below ERROR), since the batch is
+ * written again in source order.
+ */
+extern void apply_set_net_effect(Applier *applier, bool net_effect);
 
 extern const ApplyCounters *apply_counters(const Applier *applier);
 

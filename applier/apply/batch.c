@@ -85,6 +85,7 @@ batch_create(const BatchLimits *limits, Applier *applier, BatchMode mode,
 	batch->mode = mode;
 	batch->committed = committed;
 	batch->committed_arg = arg;
+	apply_set_net_effect(applier, mode == BATCH_NET);
 	generation_start(batch, &batch->current);
 	return batch;
 }
@@ -104,6 +105,7 @@ void
 batch_set_mode(Batch *batch, BatchMode mode)
 {
 	batch->mode = mode;
+	apply_set_net_effect(batch->applier, mode == BATCH_NET);
 }
 
 BatchMode

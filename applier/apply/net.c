@@ -29,6 +29,8 @@ typedef struct NetRow
 	uint32_t hash; /* of the key */
 	NetKind kind;
 	bool deleted_first;	  /* NET_INSERT: a delete of the key came before */
+	bool new_in_batch;	  /* the key had no row when the batch began: a
+						   * delete of it may find none on the target */
 	uint64_t seq;		  /* when its last change came */
 	int64_t bytes;		  /* its allocation */
 	ChangeValue values[]; /* ncolumns; NET_DELETE: the key's columns */
@@ -236,6 +238,7 @@ net_row_make(const Rel *rel, NetKind kind, const ChangeValue *key,
 	row->hash = hash;
 	row->kind = kind;
 	row->deleted_first = false;
+	row->new_in_batch = false;
 	row->bytes = (int64_t) size;
 	data = (char *) &row->values[rel->ncolumns];
 	for (int i = 0; i < rel->ncolumns; i++)
@@ -311,7 +314,9 @@ net_add_move(NetState *net, NetTable *table, const Change *change,
 	int to = net_row_slot(table, new_key, new_hash);
 	NetRow *was = table->slots[from];
 	NetRow *moved;
+	NetRow *gone;
 	bool deleted_first;
+	bool was_new;
 
 	if ((was && was->kind == NET_DELETE) ||
 		(table->slots[to] && table->slots[to]->kind != NET_DELETE))
@@ -326,12 +331,15 @@ net_add_move(NetState *net, NetTable *table, const Change *change,
 		return NET_IN_ORDER;
 	}
 	moved->deleted_first = deleted_first;
+	moved->new_in_batch = !deleted_first || table->slots[to]->new_in_batch;
+	was_new = was && was->new_in_batch;
 	*bytes += net_row_put(net, table, to, moved);
 	/* the new key's row may have taken the slot where the old key's goes */
 	from = net_row_slot(table, change->old_values, old_hash);
-	*bytes += net_row_put(net, table, from,
-						  net_row_make(rel, NET_DELETE, change->old_values,
-									   NULL, NULL, old_hash));
+	gone = net_row_make(rel, NET_DELETE, change->old_values, NULL, NULL,
+						old_hash);
+	gone->new_in_batch = was_new;
+	*bytes += net_row_put(net, table, from, gone);
 	return NET_ADDED;
 }
 
@@ -388,6 +396,7 @@ net_add(NetState *net, const Change *change, int64_t *bytes)
 			row = net_row_make(rel, NET_INSERT, key, NULL, change->new_values,
 							   hash);
 			row->deleted_first = was != NULL;
+			row->new_in_batch = was == NULL || was->new_in_batch;
 			break;
 		case CHANGE_UPDATE:
 			if (was && was->kind == NET_DELETE)
@@ -396,9 +405,11 @@ net_add(NetState *net, const Change *change, int64_t *bytes)
 							   was ? was->values : NULL, change->new_values,
 							   hash);
 			row->deleted_first = was && was->deleted_first;
+			row->new_in_batch = was && was->new_in_batch;
 			break;
 		default:
 			row = net_row_make(rel, NET_DELETE, key, NULL, NULL, hash);
+			row->new_in_batch = was && was->new_in_batch;
 			break;
 	}
 	*bytes += net_row_put(net, table, slot, row);
@@ -476,15 +487,28 @@ net_build_groups(NetTable *table)
 		if (table->slots[i])
 			rows[nrows++] = table->slots[i];
 	qsort(rows, nrows, sizeof(NetRow *), net_by_seq);
-	/* a delete per key deleted, then at most one group per update shape */
+	/*
+	 * A delete per key deleted (those of keys the batch made, which the
+	 * target may well lack, apart), then at most one group per update
+	 * shape.
+	 */
 	table->changes = xmalloc((2 * nrows + 1) * sizeof(RowChange));
-	table->groups = xmalloc((nrows + 3) * sizeof(ApplyGroup));
+	table->groups = xmalloc((nrows + 4) * sizeof(ApplyGroup));
 
-	n = 0;
-	for (int i = 0; i < nrows; i++)
-		if (rows[i]->kind == NET_DELETE || rows[i]->deleted_first)
-			table->changes[used + n++] = net_change(rows[i], CHANGE_DELETE);
-	net_add_group(table, GROUP_DELETE, n, &used);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		bool made_here = pass == 1;
+
+		n = 0;
+		for (int i = 0; i < nrows; i++)
+			if ((rows[i]->kind == NET_DELETE || rows[i]->deleted_first) &&
+				rows[i]->new_in_batch == made_here)
+				table->changes[used + n++] =
+					net_change(rows[i], CHANGE_DELETE);
+		net_add_group(table, GROUP_DELETE, n, &used);
+		if (n > 0)
+			table->groups[table->ngroups - 1].absent_ok = made_here;
+	}
 
 	/* partial updates, one group per set of columns, in order of first */
 	for (int i = 0; i < nrows; i++)

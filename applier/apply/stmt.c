@@ -483,9 +483,56 @@ stmt_insert_unless(Buf *sql, const TargetRel *target, const Buf *columns,
 }
 
 /*
+ * Appends the SET list of an update by key: every column that arrived and
+ * an UPDATE may write (the key's when it changed).
+ */
+static void
+stmt_set_list(Buf *sql, const Rel *rel, const TargetRel *target,
+			  const int *new_pnum, bool key_changed)
+{
+	bool first = true;
+
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		const TargetColumn *col = &target->columns[i];
+
+		if (new_pnum[i] == 0 || !col->updatable ||
+			(!key_changed && rel->columns[i].key))
+			continue;
+		buf_printf(sql, "%s%s = v.p%d", first ? "" : ", ", col->name_sql,
+				   new_pnum[i]);
+		first = false;
+	}
+	if (first)
+		stmt_touch(sql, rel, target);
+}
+
+/*
+ * Appends "t.c IS NOT DISTINCT FROM v.pN AND ..." over the columns no
+ * UPDATE writes that have a value to write: the rows where it holds keep
+ * their values there and are updated, not moved.
+ */
+static void
+stmt_fixed_same(Buf *sql, const Rel *rel, const TargetRel *target,
+				const int *new_pnum, bool key_changed)
+{
+	for (int i = 0; i < rel->ncolumns; i++)
+	{
+		if (new_pnum[i] == 0 || !stmt_column_fixed(target, i) ||
+			(!key_changed && rel->columns[i].key))
+			continue;
+		buf_printf(sql, " AND t.%s IS NOT DISTINCT FROM v.p%d",
+				   target->columns[i].name_sql, new_pnum[i]);
+		stmt_compare_cast(sql, &target->columns[i]);
+	}
+}
+
+/*
  * stmt_update_by_key for rows with a value for a column that no UPDATE
- * writes: they are moved (stmt_column_fixed).  vcs, key_pnum and new_pnum
- * as there.
+ * writes (stmt_column_fixed): the rows whose value there is the target's
+ * are updated (u); the others are moved (d, i), so that an update that
+ * leaves such a column alone stays an update for the target's triggers
+ * and foreign keys.  vcs, key_pnum and new_pnum as there.
  */
 static void
 stmt_move_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
@@ -495,6 +542,8 @@ stmt_move_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 {
 	Buf *sql = &stmt->sql;
 	char **new_expr = xcalloc(rel->ncolumns, sizeof(char *));
+	bool key_changed = rows[0].old_kind == OLD_KEY;
+	Buf same = BUF_INIT;
 
 	for (int i = 0; i < rel->ncolumns; i++)
 	{
@@ -505,22 +554,32 @@ stmt_move_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		buf_printf(&expr, "v.p%d", new_pnum[i]);
 		new_expr[i] = expr.data;
 	}
+	stmt_fixed_same(&same, rel, target, new_pnum, key_changed);
 	stmt_with_rows(stmt, rel, target, rows, nrows, vcs, nvcs);
+	buf_printf(sql, ", u AS (UPDATE %s AS t SET ", target->name_sql);
+	stmt_set_list(sql, rel, target, new_pnum, key_changed);
+	buf_append_str(sql, " FROM v WHERE ");
+	stmt_key_match(sql, rel, target, key_pnum);
+	buf_printf(sql, "%s RETURNING v.ord)", same.data);
 	buf_printf(sql, ", d AS (DELETE FROM %s AS t USING v WHERE ",
 			   target->name_sql);
 	stmt_key_match(sql, rel, target, key_pnum);
+	buf_printf(sql, " AND NOT (true%s)", same.data);
 	stmt_move_returning(sql, rel, target, "v.ord", new_expr);
 	stmt_move_insert(stmt, rel, target);
 	if (insert_missing)
 	{
 		stmt_insert_head(stmt, rel, target, new_pnum);
-		buf_append_str(sql, "v WHERE v.ord NOT IN (SELECT d.ord FROM d)");
+		buf_append_str(sql, "v WHERE v.ord NOT IN (SELECT d.ord FROM d "
+							"UNION ALL SELECT u.ord FROM u)");
 	}
 	else
 	{
-		buf_append_str(sql, "SELECT d.ord FROM d");
+		buf_append_str(sql,
+					   "SELECT d.ord FROM d UNION ALL SELECT u.ord FROM u");
 		stmt->result_ords = nrows;
 	}
+	buf_free(&same);
 	for (int i = 0; i < rel->ncolumns; i++)
 		free(new_expr[i]);
 	free(new_expr);
@@ -537,7 +596,6 @@ stmt_update_rows(Stmt *stmt, const Rel *rel, const TargetRel *target,
 				 bool insert_missing)
 {
 	bool key_changed = rows[0].old_kind == OLD_KEY;
-	bool first = true;
 	Buf *sql = &stmt->sql;
 
 	if (insert_missing)
@@ -546,19 +604,7 @@ stmt_update_rows(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		buf_append_str(sql, ", u AS (");
 	}
 	buf_printf(sql, "UPDATE %s AS t SET ", target->name_sql);
-	for (int i = 0; i < rel->ncolumns; i++)
-	{
-		const TargetColumn *col = &target->columns[i];
-
-		if (new_pnum[i] == 0 || !col->updatable ||
-			(!key_changed && rel->columns[i].key))
-			continue;
-		buf_printf(sql, "%s%s = v.p%d", first ? "" : ", ", col->name_sql,
-				   new_pnum[i]);
-		first = false;
-	}
-	if (first)
-		stmt_touch(sql, rel, target);
+	stmt_set_list(sql, rel, target, new_pnum, key_changed);
 	buf_append_str(sql, " FROM ");
 	if (insert_missing)
 		buf_append_str(sql, "v");
@@ -667,8 +713,9 @@ stmt_delete_by_key(Stmt *stmt, const Rel *rel, const TargetRel *target,
  * row)": NULL-safe.  A value matches by its text form too: the type's
  * equality (where it has one, so that an index serves) takes numeric 1.0
  * for 1.00 and float8 0 for -0, and the row found must be the one the
- * source changed, not one equal to it.  Columns whose old value was not
- * sent are not compared.
+ * source changed, not one equal to it.  The text forms compare byte for
+ * byte (collation "C"): under a non-deterministic collation 'A' = 'a'.
+ * Columns whose old value was not sent are not compared.
  */
 static void
 stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
@@ -700,7 +747,9 @@ stmt_row_match(Stmt *stmt, const Rel *rel, const TargetRel *target,
 		stmt_compare_cast(&expr, col);
 		if (col->comparable)
 			buf_printf(sql, "%s = %s AND ", col->name_sql, expr.data);
-		buf_printf(sql, "%s::pg_catalog.text = (%s)::pg_catalog.text",
+		buf_printf(sql,
+				   "%s::pg_catalog.text COLLATE pg_catalog.\"C\" = "
+				   "(%s)::pg_catalog.text",
 				   col->name_sql, expr.data);
 		buf_free(&expr);
 	}

@@ -172,23 +172,41 @@ pg_failure_level(const PgConn *conn, bool transient)
 	return conn->retried && transient ? LOG_LEVEL_WARNING : LOG_LEVEL_ERROR;
 }
 
-void
-pg_report(const PgConn *conn, const char *what_fmt, ...)
+static void
+pg_report_v(const PgConn *conn, LogLevel level, const char *what_fmt,
+			va_list args)
 {
 	char what[1024];
-	va_list args;
 	LogFields fields = LOG_FIELDS_INIT;
 
-	va_start(args, what_fmt);
 	vsnprintf(what, sizeof(what), what_fmt, args);
-	va_end(args);
-	log_event(pg_failure_level(conn, pg_error_is_transient(conn)), &fields,
-			  "%s: could not %s: %s", conn->label, what,
+	log_event(level, &fields, "%s: could not %s: %s", conn->label, what,
 			  pg_error_message(conn));
 	if (conn->detail)
 		log_detail("%s", conn->detail);
 	if (conn->hint)
 		log_hint("%s", conn->hint);
+}
+
+void
+pg_report(const PgConn *conn, const char *what_fmt, ...)
+{
+	va_list args;
+
+	va_start(args, what_fmt);
+	pg_report_v(conn, pg_failure_level(conn, pg_error_is_transient(conn)),
+				what_fmt, args);
+	va_end(args);
+}
+
+void
+pg_report_at(const PgConn *conn, LogLevel level, const char *what_fmt, ...)
+{
+	va_list args;
+
+	va_start(args, what_fmt);
+	pg_report_v(conn, level, what_fmt, args);
+	va_end(args);
 }
 
 /* --- connections ------------------------------------------------------------ */

@@ -232,6 +232,10 @@ extern LogLevel pg_failure_level(const PgConn *conn, bool transient);
  */
 extern void pg_report(const PgConn *conn, const char *what_fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* The same at level: a failure the caller goes on from in another way. */
+extern void pg_report_at(const PgConn *conn, LogLevel level,
+						 const char *what_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* --- quoting (results are malloc'ed) ------------------------------------ */
 
