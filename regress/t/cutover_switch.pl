@@ -148,8 +148,12 @@ like($res->{stdout}, qr/^    sequences +\d+\.\d+ s  5 sequences set$/m,
 like($res->{stderr},
 	qr/REFRESH MATERIALIZED VIEW public\.balances .*\n(.*\n)*.*read-only/,
 	'cutover: materialized views are refreshed before the window');
-like($res->{stderr}, qr/REFRESH MATERIALIZED VIEW CONCURRENTLY public\.rich_count/,
-	'--refresh-matviews=after: again after it, CONCURRENTLY where a unique index allows');
+like($res->{stderr},
+	qr/cutover: target ready: .*\n(.*\n)*.*REFRESH MATERIALIZED VIEW CONCURRENTLY public\.rich_count/,
+	'--refresh-matviews=after: again after the window, CONCURRENTLY where a unique index allows');
+my ($inside) = $res->{stderr} =~ /cutover: read-only: (.*)cutover: target ready: /s;
+ok(defined $inside && $inside !~ /REFRESH/,
+	'cutover: no materialized view is refreshed inside the window');
 my @terminated = $res->{stderr} =~ /source: ended session \d+ \(user \w+/g;
 cmp_ok(scalar(@terminated), '>=', 3,
 	'cutover: the sessions open on the source (pgbench\'s two, the open '
@@ -225,8 +229,15 @@ is($target->safe_psql('postgres',
 # A second cutover, once the target has taken writes, must not move its
 # sequences back: they would hand out the new rows' keys again.  (Its
 # check would find the target's new rows: --check none.)
-$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--check', 'none' ], 120);
+# (--refresh-matviews none: the target's views keep what they showed.)
+$res = run_pgferry(
+	[ 'cutover', @conn, '--timeout', '60', '--check', 'none', '--refresh-matviews', 'none' ],
+	120);
 is($res->{rc}, 0, 'a second cutover, --check none: exit 0');
+unlike($res->{stderr}, qr/REFRESH/, '--refresh-matviews none: no view is refreshed');
+is($target->safe_psql('postgres', 'SELECT accounts FROM balances'),
+	$source->safe_psql('postgres', 'SELECT count(*) FROM accounts'),
+	'--refresh-matviews none: the view still counts the source\'s rows, not the target\'s new one');
 like($res->{stderr},
 	qr/sequence public\.accounts_id_seq kept at $account_id, past the source's \d+: the target has taken writes/,
 	'a second cutover keeps a sequence the target has moved past the source\'s');
@@ -241,6 +252,20 @@ like($res->{stdout}, qr/^table public\.notes: equal, \d+ rows/m,
 	'verify after cutover: equal, in one exact pass');
 
 # --- a difference found after the window ----------------------------------------------
+
+# A value changed on the target only: the row counts are equal, --check
+# rows compares every row and names the key.
+my $event = $target->safe_psql('postgres',
+	'UPDATE events SET amount = amount + 1 WHERE id = (SELECT min(id) FROM events) RETURNING id');
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--check', 'rows' ], 120);
+is($res->{rc}, 5, 'a value changed on the target: --check rows exits 5');
+like($res->{stdout}, qr/^table public\.events: DIFFERENT, source (\d+) rows, target \1 rows\n  changed: \(id\)=\($event\)$/m,
+	'--check rows names the table and the changed key');
+like($res->{stdout}, qr/^    rows compared +\d+\.\d+ s  DIFFERENT \(see above\)$/m,
+	'--check rows: the report says the rows were compared after the window');
+$res = run_pgferry([ 'cutover', '--release-target', '--target', $target->connstr('postgres') ], 60);
+is($res->{rc}, 0, 'cutover --release-target: exit 0');
+$target->safe_psql('postgres', "UPDATE events SET amount = amount - 1 WHERE id = $event");
 
 my $missing = $target->safe_psql('postgres',
 	"DELETE FROM notes WHERE ctid = (SELECT min(ctid) FROM notes) RETURNING body");
