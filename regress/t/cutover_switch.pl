@@ -1,9 +1,10 @@
 
 # pgferry cutover, with pgferry follow running and a write workload on the
 # source:
-#   * refused before anything changes when no applier runs (the source
-#     stays writable), and given up when a session does not end with
-#     --wait-sessions (the source takes writes again);
+#   * refused before anything changes when no applier runs or a prepared
+#     transaction waits (the source stays writable), and given up when a
+#     session does not end with --wait-sessions (the source takes writes
+#     again);
 #   * then the switch itself, under load: the source refuses writes, a
 #     transaction left open there is rolled back, the target holds the
 #     source's rows row for row, every sequence has the source's value
@@ -85,6 +86,18 @@ ok( wait_until(
 		},
 		30),
 	'pgferry follow runs and records its progress');
+
+# --- refused: a prepared transaction, which could commit after read-only ----------------
+
+$source->safe_psql('postgres',
+	"BEGIN; INSERT INTO notes VALUES ('prepared'); PREPARE TRANSACTION 'pending_note'");
+$res = run_pgferry([ 'cutover', @conn ], 60);
+is($res->{rc}, 6, 'a prepared transaction on the source: exit 6');
+like($res->{stderr},
+	qr/source: database "postgres" has prepared transaction 'pending_note', which could still commit after the database is read-only/,
+	'a prepared transaction: it is named');
+ok(source_writable(), 'a prepared transaction: the source was never made read-only');
+$source->safe_psql('postgres', "ROLLBACK PREPARED 'pending_note'");
 
 # --- given up: a session that does not end -----------------------------------------------
 
