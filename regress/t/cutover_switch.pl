@@ -3,7 +3,8 @@
 # source:
 #   * refused before anything changes when no applier runs or a prepared
 #     transaction waits (the source stays writable), and given up when a
-#     session does not end with --wait-sessions (the source takes writes
+#     session does not end with --wait-sessions or when the applier does
+#     not apply the last LSN within --timeout (the source takes writes
 #     again);
 #   * then the switch itself, under load: the source refuses writes, a
 #     transaction left open there is rolled back, the target holds the
@@ -115,6 +116,39 @@ like($res->{stderr}, qr/stopped; the source takes writes again/,
 ok(source_writable(), '--wait-sessions: the source is writable again');
 ok(scalar(() = $idle->query('SELECT 2') =~ /2/), 'the session waited for was left alone');
 $idle->quit;
+
+# --- given up: the last LSN not applied within --timeout ----------------------------------
+
+# The gate passes; while the cutover waits (--wait-sessions) for a session
+# opened before read-only, the applier is stopped (SIGSTOP): the source's
+# last LSN is not applied within --timeout, and the source takes writes
+# again.
+my $applier = $follow->{harness}{KIDS}[0]{PID};
+$idle = $source->background_psql('postgres');
+$idle->query_safe('SELECT 1');
+my $cutover = start_program(
+	[ $ENV{PGFERRY} // 'pgferry', 'cutover', @conn, '--wait-sessions', '--timeout', '15' ]);
+ok( wait_until(
+		sub {
+			return $source->safe_psql('postgres', q{
+				SELECT count(*) FROM pg_db_role_setting d
+				JOIN pg_database b ON b.oid = d.setdatabase
+				WHERE b.datname = current_database()
+				  AND 'default_transaction_read_only=on' = ANY (d.setconfig)}) eq '1';
+		},
+		60),
+	'the cutover passes its gate and makes the source read-only');
+kill 'STOP', $applier;
+$idle->quit;
+$res = finish_program($cutover, undef, 120);
+kill 'CONT', $applier;
+is($res->{rc}, 1, 'the last LSN not applied within --timeout: exit 1');
+like($res->{stderr},
+	qr{target: the source's last LSN [0-9A-F]+/[0-9A-F]+ was not applied within --timeout 15 s},
+	'the last LSN not applied: the LSN is named');
+like($res->{stderr}, qr/stopped; the source takes writes again/,
+	'the last LSN not applied: the cutover says the source is writable again');
+ok(source_writable(), 'the last LSN not applied: the source is writable again');
 
 # --- the switch, under load ------------------------------------------------------------------
 
