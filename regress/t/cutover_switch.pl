@@ -97,6 +97,8 @@ is($res->{rc}, 6, 'a prepared transaction on the source: exit 6');
 like($res->{stderr},
 	qr/source: database "postgres" has prepared transaction 'pending_note', which could still commit after the database is read-only/,
 	'a prepared transaction: it is named');
+like($res->{stderr}, qr/HINT:  finish it first: COMMIT PREPARED 'pending_note' or ROLLBACK PREPARED 'pending_note'/,
+	'a prepared transaction: the fix names it');
 ok(source_writable(), 'a prepared transaction: the source was never made read-only');
 $source->safe_psql('postgres', "ROLLBACK PREPARED 'pending_note'");
 
