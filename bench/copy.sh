@@ -179,7 +179,7 @@ bench_reset t_native
 ferry="pgferry migrate --jobs 2"
 if bench_pgferry_has migrate; then
 	lsn=$(bench_sql "$src_port" bench "SELECT pg_current_wal_insert_lsn()")
-	bench_copy_with "$ferry" t_pgferry pgferry migrate --source "$src" \
+	bench_copy_with "$ferry" t_pgferry "$PGFERRY" migrate --source "$src" \
 		--target "$(bench_dsn "$tgt_port" t_pgferry)" --jobs 2 --endpos "$lsn"
 	bench_reset t_pgferry
 else

@@ -104,7 +104,7 @@ bench_pgferry()
 	log=$BENCH_ROOT/$tdb
 	bench_createdb "$tgt_port" "$tdb"
 	bench_log "scale $scale: pgferry migrate"
-	pgferry migrate --source "$(bench_dsn "$src_port" "$db")" --target "$(bench_dsn "$tgt_port" "$tdb")" \
+	"$PGFERRY" migrate --source "$(bench_dsn "$src_port" "$db")" --target "$(bench_dsn "$tgt_port" "$tdb")" \
 		--jobs 2 --log-progress >"$log-migrate.log" 2>&1 &
 	migrate_pid=$!
 	background+=("$migrate_pid")
@@ -117,7 +117,7 @@ bench_pgferry()
 	sleep "$warm"
 	tps=$(bench_tps "$db")
 	bench_log "scale $scale: pgferry cutover under $tps tps"
-	bench_measure "$log-cutover.log" pgferry cutover --source "$(bench_dsn "$src_port" "$db")" \
+	bench_measure "$log-cutover.log" "$PGFERRY" cutover --source "$(bench_dsn "$src_port" "$db")" \
 		--target "$(bench_dsn "$tgt_port" "$tdb")"
 	wait "$writes_pid" || true
 	window=$(sed -n 's/^  read-only window *\([0-9.]*\) s$/\1/p' "$log-cutover.log")
@@ -133,7 +133,7 @@ bench_pgferry()
 	fi
 	kill -TERM "$migrate_pid" 2>/dev/null || true
 	wait "$migrate_pid" || true
-	pgferry finish --source "$(bench_dsn "$src_port" "$db")" --target "$(bench_dsn "$tgt_port" "$tdb")" \
+	"$PGFERRY" finish --source "$(bench_dsn "$src_port" "$db")" --target "$(bench_dsn "$tgt_port" "$tdb")" \
 		>"$log-finish.log" 2>&1 || bench_log "scale $scale: pgferry finish failed, see $log-finish.log"
 }
 

@@ -126,7 +126,7 @@ for gb in "${sizes[@]}"; do
 		bench_createdb "$tgt_port" "$db"
 		bench_log "$gb GB, --jobs $jobs: migrate"
 		lsn=$(bench_sql "$src_port" "$src_db" "SELECT pg_current_wal_insert_lsn()")
-		migrate=(pgferry migrate --source "$src" --target "$tgt" --slot "$slot" --jobs "$jobs"
+		migrate=("$PGFERRY" migrate --source "$src" --target "$tgt" --slot "$slot" --jobs "$jobs"
 			--dir "$BENCH_ROOT/work-$db")
 		scale_run "$BENCH_ROOT/$db-copy.log" "$BENCH_ROOT/$db-copy.rss" \
 			"${migrate[@]}" --endpos "$lsn"

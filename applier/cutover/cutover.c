@@ -188,7 +188,7 @@ gate_lag(Cutover *c, bool *under)
 		*under = lag <= c->opts->max_lag;
 		if (!*under && clock_seconds() >= next_log)
 		{
-			log_info("cutover: apply lag %.3f s, above --max-lag %.2f s: "
+			log_info("cutover: apply lag %.3f s, above --max-lag %g s: "
 					 "measuring it again",
 					 lag, c->opts->max_lag);
 			next_log = clock_seconds() + GATE_LOG_SECONDS;
@@ -200,19 +200,18 @@ gate_lag(Cutover *c, bool *under)
 	{
 		if (c->appliers.count > 0)
 			step_add(&c->before, "apply lag", started,
-					 "%.3f s, at most --max-lag %.2f s", lag,
-					 c->opts->max_lag);
+					 "%.3f s, at most --max-lag %g s", lag, c->opts->max_lag);
 		return true;
 	}
 	if (lag >= 0)
-		log_error("target: the apply lag stayed above --max-lag %.2f s for "
+		log_error("target: the apply lag stayed above --max-lag %g s for "
 				  "--timeout %d s (last measured: %.3f s); nothing was "
 				  "changed",
 				  c->opts->max_lag, c->opts->timeout, lag);
 	else
 		log_error("target: the appliers did not apply a write of the source "
 				  "within --timeout %d s: the apply lag is above --max-lag "
-				  "%.2f s; nothing was changed",
+				  "%g s; nothing was changed",
 				  c->opts->timeout, c->opts->max_lag);
 	log_hint("let the applier catch up (pgferry status shows its lag; "
 			 "lighten the write load, or look at the log of pgferry follow "

@@ -30,8 +30,14 @@ cutover_no_prepared(PgConn *source, const SourceId *id)
 				  "read-only",
 				  id->database_sql, pg_result_value(res, i, 0));
 	if (n > 0)
-		log_hint("finish it first: COMMIT PREPARED 'gid' or ROLLBACK "
-				 "PREPARED 'gid'");
+	{
+		char *gid = pg_quote_literal(pg_result_value(res, 0, 0));
+
+		log_hint("finish %s first: COMMIT PREPARED %s or ROLLBACK PREPARED "
+				 "%s%s",
+				 n > 1 ? "each" : "it", gid, gid, n > 1 ? ", and so on" : "");
+		free(gid);
+	}
 	pg_result_free(res);
 	return n == 0;
 }

@@ -7,7 +7,9 @@
 #     its tables (an INSERT; a TRUNCATE, which no row counter counts), and
 #     names the table and what changed;
 #   * the task run again copies the tables that changed, and the cutover
-#     then passes, the copy-only tables checked inside its window.
+#     then passes, the copy-only tables checked inside its window;
+#   * finish then leaves no slot on the source and no pgferry state on the
+#     target.
 use strict;
 use warnings;
 
@@ -106,5 +108,20 @@ like($res->{stdout}, qr/^    copy-only tables +\d+\.\d+ s  2 unchanged$/m,
 stop_pgbench($bench);
 is(stop_migrate($run, 'TERM')->{rc}, 0, 'the following task stops');
 tables_match($source, 'postgres', $target, 'postgres', 'after cutover');
+
+# --- finish: the copy-only task's state goes with the rest ---------------------------
+
+$res = run_pgferry([ 'finish', @conn ], 60);
+is($res->{rc}, 0, 'finish: exit 0') or diag($res->{stderr});
+like($res->{stdout}, qr/^finish: dropped replication slot "live" on the source$/m,
+	'finish drops the following task\'s slot');
+like($res->{stdout}, qr/^finish: dropped schema pgferry from the target, with its state: .*table pgferry\.copy_only/m,
+	'finish drops the copy-only task\'s state with the schema');
+is($target->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'pgferry')
+	     + (SELECT count(*) FROM pg_class WHERE relname LIKE '%pgferry%')}),
+	'0', 'finish: no pgferry schema or table is left on the target');
+is($source->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'),
+	'0', 'finish: no slot is left on the source');
 
 done_testing();

@@ -1,9 +1,11 @@
 
 # pgferry cutover, with pgferry follow running and a write workload on the
 # source:
-#   * refused before anything changes when no applier runs (the source
-#     stays writable), and given up when a session does not end with
-#     --wait-sessions (the source takes writes again);
+#   * refused before anything changes when no applier runs or a prepared
+#     transaction waits (the source stays writable), and given up when a
+#     session does not end with --wait-sessions or when the applier does
+#     not apply the last LSN within --timeout (the source takes writes
+#     again);
 #   * then the switch itself, under load: the source refuses writes, a
 #     transaction left open there is rolled back, the target holds the
 #     source's rows row for row, every sequence has the source's value
@@ -86,6 +88,20 @@ ok( wait_until(
 		30),
 	'pgferry follow runs and records its progress');
 
+# --- refused: a prepared transaction, which could commit after read-only ----------------
+
+$source->safe_psql('postgres',
+	"BEGIN; INSERT INTO notes VALUES ('prepared'); PREPARE TRANSACTION 'pending_note'");
+$res = run_pgferry([ 'cutover', @conn ], 60);
+is($res->{rc}, 6, 'a prepared transaction on the source: exit 6');
+like($res->{stderr},
+	qr/source: database "postgres" has prepared transaction 'pending_note', which could still commit after the database is read-only/,
+	'a prepared transaction: it is named');
+like($res->{stderr}, qr/HINT:  finish it first: COMMIT PREPARED 'pending_note' or ROLLBACK PREPARED 'pending_note'/,
+	'a prepared transaction: the fix names it');
+ok(source_writable(), 'a prepared transaction: the source was never made read-only');
+$source->safe_psql('postgres', "ROLLBACK PREPARED 'pending_note'");
+
 # --- given up: a session that does not end -----------------------------------------------
 
 my $idle = $source->background_psql('postgres');
@@ -102,6 +118,39 @@ like($res->{stderr}, qr/stopped; the source takes writes again/,
 ok(source_writable(), '--wait-sessions: the source is writable again');
 ok(scalar(() = $idle->query('SELECT 2') =~ /2/), 'the session waited for was left alone');
 $idle->quit;
+
+# --- given up: the last LSN not applied within --timeout ----------------------------------
+
+# The gate passes; while the cutover waits (--wait-sessions) for a session
+# opened before read-only, the applier is stopped (SIGSTOP): the source's
+# last LSN is not applied within --timeout, and the source takes writes
+# again.
+my $applier = $follow->{harness}{KIDS}[0]{PID};
+$idle = $source->background_psql('postgres');
+$idle->query_safe('SELECT 1');
+my $cutover = start_program(
+	[ $ENV{PGFERRY} // 'pgferry', 'cutover', @conn, '--wait-sessions', '--timeout', '15' ]);
+ok( wait_until(
+		sub {
+			return $source->safe_psql('postgres', q{
+				SELECT count(*) FROM pg_db_role_setting d
+				JOIN pg_database b ON b.oid = d.setdatabase
+				WHERE b.datname = current_database()
+				  AND 'default_transaction_read_only=on' = ANY (d.setconfig)}) eq '1';
+		},
+		60),
+	'the cutover passes its gate and makes the source read-only');
+kill 'STOP', $applier;
+$idle->quit;
+$res = finish_program($cutover, undef, 120);
+kill 'CONT', $applier;
+is($res->{rc}, 1, 'the last LSN not applied within --timeout: exit 1');
+like($res->{stderr},
+	qr{target: the source's last LSN [0-9A-F]+/[0-9A-F]+ was not applied within --timeout 15 s},
+	'the last LSN not applied: the LSN is named');
+like($res->{stderr}, qr/stopped; the source takes writes again/,
+	'the last LSN not applied: the cutover says the source is writable again');
+ok(source_writable(), 'the last LSN not applied: the source is writable again');
 
 # --- the switch, under load ------------------------------------------------------------------
 
@@ -148,8 +197,12 @@ like($res->{stdout}, qr/^    sequences +\d+\.\d+ s  5 sequences set$/m,
 like($res->{stderr},
 	qr/REFRESH MATERIALIZED VIEW public\.balances .*\n(.*\n)*.*read-only/,
 	'cutover: materialized views are refreshed before the window');
-like($res->{stderr}, qr/REFRESH MATERIALIZED VIEW CONCURRENTLY public\.rich_count/,
-	'--refresh-matviews=after: again after it, CONCURRENTLY where a unique index allows');
+like($res->{stderr},
+	qr/cutover: target ready: .*\n(.*\n)*.*REFRESH MATERIALIZED VIEW CONCURRENTLY public\.rich_count/,
+	'--refresh-matviews=after: again after the window, CONCURRENTLY where a unique index allows');
+my ($inside) = $res->{stderr} =~ /cutover: read-only: (.*)cutover: target ready: /s;
+ok(defined $inside && $inside !~ /REFRESH/,
+	'cutover: no materialized view is refreshed inside the window');
 my @terminated = $res->{stderr} =~ /source: ended session \d+ \(user \w+/g;
 cmp_ok(scalar(@terminated), '>=', 3,
 	'cutover: the sessions open on the source (pgbench\'s two, the open '
@@ -225,8 +278,15 @@ is($target->safe_psql('postgres',
 # A second cutover, once the target has taken writes, must not move its
 # sequences back: they would hand out the new rows' keys again.  (Its
 # check would find the target's new rows: --check none.)
-$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--check', 'none' ], 120);
+# (--refresh-matviews none: the target's views keep what they showed.)
+$res = run_pgferry(
+	[ 'cutover', @conn, '--timeout', '60', '--check', 'none', '--refresh-matviews', 'none' ],
+	120);
 is($res->{rc}, 0, 'a second cutover, --check none: exit 0');
+unlike($res->{stderr}, qr/REFRESH/, '--refresh-matviews none: no view is refreshed');
+is($target->safe_psql('postgres', 'SELECT accounts FROM balances'),
+	$source->safe_psql('postgres', 'SELECT count(*) FROM accounts'),
+	'--refresh-matviews none: the view still counts the source\'s rows, not the target\'s new one');
 like($res->{stderr},
 	qr/sequence public\.accounts_id_seq kept at $account_id, past the source's \d+: the target has taken writes/,
 	'a second cutover keeps a sequence the target has moved past the source\'s');
@@ -241,6 +301,20 @@ like($res->{stdout}, qr/^table public\.notes: equal, \d+ rows/m,
 	'verify after cutover: equal, in one exact pass');
 
 # --- a difference found after the window ----------------------------------------------
+
+# A value changed on the target only: the row counts are equal, --check
+# rows compares every row and names the key.
+my $event = $target->safe_psql('postgres',
+	'UPDATE events SET amount = amount + 1 WHERE id = (SELECT min(id) FROM events) RETURNING id');
+$res = run_pgferry([ 'cutover', @conn, '--timeout', '60', '--check', 'rows' ], 120);
+is($res->{rc}, 5, 'a value changed on the target: --check rows exits 5');
+like($res->{stdout}, qr/^table public\.events: DIFFERENT, source (\d+) rows, target \1 rows\n  changed: \(id\)=\($event\)$/m,
+	'--check rows names the table and the changed key');
+like($res->{stdout}, qr/^    rows compared +\d+\.\d+ s  DIFFERENT \(see above\)$/m,
+	'--check rows: the report says the rows were compared after the window');
+$res = run_pgferry([ 'cutover', '--release-target', '--target', $target->connstr('postgres') ], 60);
+is($res->{rc}, 0, 'cutover --release-target: exit 0');
+$target->safe_psql('postgres', "UPDATE events SET amount = amount - 1 WHERE id = $event");
 
 my $missing = $target->safe_psql('postgres',
 	"DELETE FROM notes WHERE ctid = (SELECT min(ctid) FROM notes) RETURNING body");

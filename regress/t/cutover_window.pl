@@ -110,7 +110,7 @@ $res = run_pgferry([ 'cutover', @conn_small, '--timeout', '3' ], 60);
 kill 'CONT', $applier;
 is($res->{rc}, 6, 'an applier that does not apply: exit 6');
 like($res->{stderr},
-	qr/the appliers did not apply a write of the source within --timeout 3 s: the apply lag is above --max-lag 1\.00 s; nothing was changed/,
+	qr/the appliers did not apply a write of the source within --timeout 3 s: the apply lag is above --max-lag 1 s; nothing was changed/,
 	'an applier that does not apply: the lag is named');
 unlike($res->{stderr}, qr/ALTER DATABASE/, 'an applier that does not apply: the source was never made read-only');
 ok(!source_read_only('small'), 'an applier that does not apply: the source takes writes');
@@ -118,7 +118,7 @@ ok(!source_read_only('small'), 'an applier that does not apply: the source takes
 $res = run_pgferry([ 'cutover', @conn_small, '--max-lag', '0', '--timeout', '2' ], 60);
 is($res->{rc}, 6, '--max-lag 0: exit 6');
 like($res->{stderr},
-	qr/the apply lag stayed above --max-lag 0\.00 s for --timeout 2 s \(last measured: \d+\.\d+ s\)/,
+	qr/the apply lag stayed above --max-lag 0 s for --timeout 2 s \(last measured: \d+\.\d+ s\)/,
 	'--max-lag 0: the lag stays above it, and says so');
 like($res->{stderr}, qr/HINT:  let the applier catch up/, '--max-lag 0: the fix is given');
 ok(!source_read_only('small'), '--max-lag 0: the source takes writes');
