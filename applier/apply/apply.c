@@ -648,6 +648,15 @@ apply_message_handled(const char *prefix)
 	return apply_message_handler(prefix) != NULL;
 }
 
+bool
+apply_message_awaited(const char *prefix)
+{
+	for (int i = 0; message_handlers[i].prefix; i++)
+		if (strcmp(message_handlers[i].prefix, prefix) == 0)
+			return message_handlers[i].handler == NULL;
+	return false;
+}
+
 void
 apply_message_ignored(Applier *applier, const char *prefix)
 {

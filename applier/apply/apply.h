@@ -116,6 +116,8 @@ extern bool apply_group(Applier *applier, const ApplyGroup *group);
  * their commit applied, and other software's messages).
  */
 extern bool apply_message_handled(const char *prefix);
+/* Whether prefix is a marker (verify, cutover): its writer waits for it. */
+extern bool apply_message_awaited(const char *prefix);
 extern void apply_message_ignored(Applier *applier, const char *prefix);
 
 /*

@@ -39,7 +39,8 @@ typedef struct Generation
 	int64_t held_bytes; /* row data held since the last wait */
 	int64_t started_ms;
 	bool started;
-	bool ddl; /* holds a message pgferry acts on (DDL, sequences) */
+	bool ddl;	  /* holds a message pgferry acts on (DDL, sequences) */
+	bool awaited; /* holds a marker its writer waits for (verify, cutover) */
 	ApplyCounters counters_at_start; /* the applier's, to count rows */
 } Generation;
 
@@ -243,6 +244,8 @@ batch_add(Batch *batch, const Change *change)
 		case CHANGE_MESSAGE:
 			if (!apply_message_handled(change->prefix))
 			{
+				batch->current.awaited |=
+					apply_message_awaited(change->prefix);
 				apply_message_ignored(batch->applier, change->prefix);
 				return true;
 			}
@@ -282,10 +285,12 @@ batch_should_commit(const Batch *batch)
 
 	/*
 	 * A schema change ends its target transaction with its source one:
-	 * some take effect only once committed (an enum's new value).
+	 * some take effect only once committed (an enum's new value); so does
+	 * a marker, which a cutover waits for inside its read-only window.
 	 */
 	return gen->stats.txns > 0 &&
-		   (gen->ddl || gen->stats.changes >= (uint64_t) batch->limits.rows ||
+		   (gen->ddl || gen->awaited ||
+			gen->stats.changes >= (uint64_t) batch->limits.rows ||
 			gen->stats.bytes >= (uint64_t) batch->limits.bytes ||
 			age >= batch->limits.time_ms ||
 			(!batch->in_flight && age >= BATCH_EAGER_MS));

@@ -18,7 +18,8 @@
  *	  source transaction.
  *	- batch_should_commit() says when the target transaction holds enough
  *	  (rows, bytes, time since it began), or has waited long enough while
- *	  the target has nothing to do, or holds a schema change; the caller
+ *	  the target has nothing to do, or holds a schema change or a marker
+ *	  (verify, cutover: its writer waits for it); the caller
  *	  commits only at a source commit, so a target transaction holds whole
  *	  source transactions.  batch_commit() queues the commit and returns: the
  *	  target works on it while the next batch is read.  When the target has
