@@ -166,14 +166,32 @@ set_formats(PgConn *conn, const char *encoding)
 }
 
 /*
- * A source session in the exported snapshot.  On failure *transient says
- * whether trying again may work: not once the snapshot is gone.
+ * A session of a copy worker.  One that is opened again after a failure
+ * (retried) logs a failure to connect as a WARNING, and is marked so that
+ * its transient failures are warnings too: the unit or statement is tried
+ * again, and only its giving up is an ERROR.
  */
 static PgConn *
-open_source(Copy *copy, bool *transient)
+connect_session(const char *conninfo, const char *label, bool retried)
 {
-	PgConn *conn =
-		pg_connect(copy->options->source, "source", PG_CONN_SQL, NULL);
+	PgConnRequest request = {.conninfo = conninfo,
+							 .label = label,
+							 .kind = PG_CONN_SQL,
+							 .retried = retried};
+
+	pg_connect_all(&request, 1);
+	return request.conn;
+}
+
+/*
+ * A source session in the exported snapshot (retried: see
+ * connect_session()).  On failure *transient says whether trying again may
+ * work: not once the snapshot is gone.
+ */
+static PgConn *
+open_source(Copy *copy, bool retried, bool *transient)
+{
+	PgConn *conn = connect_session(copy->options->source, "source", retried);
 
 	*transient = conn == NULL;
 	if (conn && (!set_formats(conn, copy->encoding) ||
@@ -188,11 +206,11 @@ open_source(Copy *copy, bool *transient)
 	return conn;
 }
 
+/* A target session (retried: see connect_session()). */
 static PgConn *
-open_target(Copy *copy)
+open_target(Copy *copy, bool retried)
 {
-	PgConn *conn =
-		pg_connect(copy->options->target, "target", PG_CONN_SQL, NULL);
+	PgConn *conn = connect_session(copy->options->target, "target", retried);
 
 	/*
 	 * A unit's rows and its state row commit together, so a commit lost in
@@ -228,7 +246,7 @@ name_refused_row(Copy *copy, const SourceTable *table, const CopyRange *range,
 				 const PgConn *target)
 {
 	bool transient;
-	PgConn *source = open_source(copy, &transient);
+	PgConn *source = open_source(copy, false, &transient);
 
 	if (source)
 		copydata_refused_row(source, target, table, range);
@@ -373,9 +391,9 @@ copy_unit_retrying(Worker *w, Unit *unit)
 		LogFields fields = LOG_FIELDS_INIT;
 
 		if (w->source == NULL)
-			w->source = open_source(copy, &transient);
+			w->source = open_source(copy, true, &transient);
 		if (w->source && w->target == NULL &&
-			(w->target = open_target(copy)) == NULL)
+			(w->target = open_target(copy, true)) == NULL)
 			transient = true;
 		if (w->source && w->target)
 		{
@@ -492,9 +510,8 @@ run_item_retrying(Copy *copy, PgConn **target, PostDataItem *item)
 				  item->description, wait);
 		pg_disconnect(*target);
 		sleep((unsigned) wait);
-		if ((*target = open_target(copy)) == NULL)
+		if ((*target = open_target(copy, true)) == NULL)
 			continue;
-		pg_set_retried(*target);
 		if (state_post_data_committed(*target, item->position, &done) &&
 			(done || schema_run_post_data(*target, item)))
 			return true;
@@ -576,7 +593,8 @@ worker_main(void *arg)
 		if (ready == NULL && unit == NULL)
 			break;
 
-		if (w->target == NULL && (w->target = open_target(copy)) == NULL)
+		if (w->target == NULL &&
+			(w->target = open_target(copy, false)) == NULL)
 		{
 			fail(copy, EXIT_CONNECTION);
 			if (unit)
@@ -779,7 +797,7 @@ empty_split_tables(Copy *copy)
 
 		if (work->source == NULL || work->nranges < 2 || work->left == 0)
 			continue;
-		if (target == NULL && (target = open_target(copy)) == NULL)
+		if (target == NULL && (target = open_target(copy, false)) == NULL)
 			return false;
 		buf_printf(&sql, "TRUNCATE ONLY %s", work->source->qualified);
 		ok = pg_exec(target, sql.data);
@@ -845,7 +863,7 @@ run_final_items(Copy *copy)
 
 	if (copy->nfinal == 0)
 		return EXIT_DONE;
-	if ((target = open_target(copy)) == NULL)
+	if ((target = open_target(copy, false)) == NULL)
 		return EXIT_CONNECTION;
 	log_info("creating foreign keys and the remaining post-data objects (%d)",
 			 copy->nfinal);

@@ -547,9 +547,15 @@ static bool
 target_sessions_alive(Migrate *m)
 {
 	CopyRetry retry = COPY_RETRY_INIT;
+	PgConn *lost = !pg_exec(m->task_lock, "SELECT 1") ? m->task_lock
+				   : !pg_exec(m->target, "SELECT 1")  ? m->target
+													  : NULL;
 
-	if (pg_exec(m->task_lock, "SELECT 1") && pg_exec(m->target, "SELECT 1"))
+	if (lost == NULL)
 		return true;
+	/* opened again below: a lost connection is a warning */
+	pg_set_retried(lost);
+	pg_report(lost, "reach migrate's session after the copy");
 	for (;;)
 	{
 		PgConnRequest requests[2] = {

@@ -5,6 +5,10 @@
 #     written so far rolled back with the lost target transaction;
 #   * migrate ends 0 and the target equals the source row for row (rows
 #     written twice would show in a table without a key);
+#   * the target server stopped during the copy, and started again once
+#     migrate has failed to reconnect: each failed reconnect and the lost
+#     session are WARNINGs naming the target, no line is an ERROR, and
+#     migrate ends 0 with the target equal to the source;
 #   * once migrate's replication connection, which holds the exported
 #     snapshot, is lost too, the unit cannot be copied again in it: the run
 #     ends with exit 3 (a connection, not data) and the resume hint, and
@@ -62,9 +66,46 @@ my @retries = $res->{stderr} =~ /copying public\.nokey \(range \d+ of \d+\) agai
 is(scalar(@retries), 2, 'the log shows the unit copied again twice') or diag($res->{stderr});
 like($res->{stderr}, qr/\] WARNING:  source: could not .*(terminating connection|server closed the connection)/,
 	'the lost source session is a warning naming the server and the reason');
+like($res->{stderr}, qr/\] WARNING:  target: could not .*(terminating connection|server closed the connection)/,
+	'the lost target session is a warning naming the server and the reason');
 unlike($res->{stderr}, qr/\] ERROR:/, 'no line is an ERROR: the run outlived both losses')
   or diag($res->{stderr});
 tables_match($source, 'retry', $target, 'retry', 'after the retries');
+
+# --- the target server down during the copy ----------------------------------
+$source->safe_psql('postgres', 'CREATE DATABASE down TEMPLATE retry');
+create_database($target, 'down');
+$run = start_migrate($source, 'down', $target, 'down', '--slot', 'down', '--jobs', '1',
+	'--endpos', current_lsn($source));
+ok($target->poll_query_until('down', "SELECT to_regclass('public.nokey') IS NOT NULL"),
+	'down: the schema is restored');
+ok( wait_until(
+		sub {
+			return 1 if !program_running($run);
+			$target->safe_psql('down', q{
+				SELECT count(*) FROM pg_stat_progress_copy
+				WHERE relid = 'nokey'::regclass AND tuples_processed > 1000}) > 0;
+		}),
+	'down: nokey is being copied into the target');
+$target->stop;
+ok( wait_until(
+		sub {
+			return 1 if !program_running($run);
+			slurp_file("$run->{dir}/stderr") =~ /could not connect to the target server/;
+		}),
+	'down: migrate fails to reconnect while the target is down');
+$target->start;
+$res = finish_program($run);
+is($res->{rc}, 0, 'down: pgferry migrate ends well') or diag($res->{stderr});
+like($res->{stderr}, qr/\] WARNING:  could not connect to the target server \(/,
+	'down: a failed reconnect is a warning naming the server');
+like($res->{stderr}, qr/\] WARNING:  target: could not .*(terminating connection|server closed the connection)/,
+	'down: the session lost in the shutdown is a warning naming the server and the reason');
+like($res->{stderr}, qr/copying public\.nokey \(range \d+ of \d+\) again in \d+ s, in the same snapshot/,
+	'down: the unit is copied again');
+unlike($res->{stderr}, qr/\] ERROR:/, 'down: no line is an ERROR: the run outlived the target shutdown')
+  or diag($res->{stderr});
+tables_match($source, 'down', $target, 'down', 'after the target shutdown');
 
 # --- the session that exported the snapshot lost too -------------------------
 $source->safe_psql('postgres', 'CREATE DATABASE lost TEMPLATE retry');

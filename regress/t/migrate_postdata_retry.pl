@@ -7,7 +7,10 @@
 #     and the same rows;
 #   * the same when the target server restarts during the build, which
 #     also ends migrate's own sessions there (the task lock's included):
-#     they are opened again after the copy, the lock taken again.
+#     they are opened again after the copy, the lock taken again;
+#   * the same when the target server is stopped during the build and
+#     started again once migrate has failed to reconnect.
+# Each failure it outlives is a WARNING naming the server, never an ERROR.
 use strict;
 use warnings;
 
@@ -94,11 +97,40 @@ is($res->{rc}, 0, 'restart: pgferry migrate ends well') or diag($res->{stderr});
 like($res->{stderr},
 	qr/WARNING:  migrate's sessions on the target were lost during the copy .*: connecting again in \d+ s/,
 	'restart: migrate says its own sessions are opened again') or diag($res->{stderr});
+like($res->{stderr}, qr/\] WARNING:  target: could not create index items_slow: /,
+	'restart: the lost build is a warning naming the server and the index') or diag($res->{stderr});
+like($res->{stderr}, qr/\] WARNING:  target: could not reach migrate's session after the copy: /,
+	"restart: so is the loss of migrate's own session") or diag($res->{stderr});
 unlike($res->{stderr}, qr/\] ERROR:/, 'restart: no line is an ERROR') or diag($res->{stderr});
 schema_matches($source, 'pdrestart', $target, 'pdrestart', 'after the restart');
 tables_match($source, 'pdrestart', $target, 'pdrestart', 'after the restart');
 is( $target->safe_psql('pdrestart',
 		q{SELECT phase FROM pgferry.migration WHERE slot = 'pdrestart'}),
 	'stream', 'restart: the migration recorded its phase after the copy');
+
+# --- the target is down for a while during the build --------------------------
+
+$run = slow_index_database('pddown');
+$building = build_seen('pddown', $run, 'count(*)', 'down: the index build was seen');
+is($building, 1, 'down: the index is being built when the target stops');
+$target->stop;
+ok( wait_until(
+		sub {
+			return 1 if !program_running($run);
+			slurp_file("$run->{dir}/stderr") =~ /could not connect to the target server/;
+		}),
+	'down: migrate fails to reconnect while the target is down');
+$target->start;
+
+$res = finish_program($run);
+is($res->{rc}, 0, 'down: pgferry migrate ends well') or diag($res->{stderr});
+like($res->{stderr}, qr/\] WARNING:  could not connect to the target server \(/,
+	'down: a failed reconnect is a warning naming the server') or diag($res->{stderr});
+like($res->{stderr},
+	qr/WARNING:  creating index items_slow again in \d+ s, on a new target session/,
+	'down: the statement is run again') or diag($res->{stderr});
+unlike($res->{stderr}, qr/\] ERROR:/, 'down: no line is an ERROR') or diag($res->{stderr});
+schema_matches($source, 'pddown', $target, 'pddown', 'after the target was down');
+tables_match($source, 'pddown', $target, 'pddown', 'after the target was down');
 
 done_testing();
