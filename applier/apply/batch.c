@@ -278,6 +278,12 @@ batch_has_transactions(const Batch *batch)
 }
 
 bool
+batch_idle(const Batch *batch)
+{
+	return batch->current.stats.txns == 0 && !batch->in_flight;
+}
+
+bool
 batch_should_commit(const Batch *batch)
 {
 	const Generation *gen = &batch->current;

@@ -90,6 +90,9 @@ extern void batch_end_transaction(Batch *batch, Lsn commit_lsn, Lsn end_lsn,
 extern bool batch_has_transactions(const Batch *batch);
 extern bool batch_should_commit(const Batch *batch);
 
+/* Whether the target has committed everything (nothing held or in flight). */
+extern bool batch_idle(const Batch *batch);
+
 /* Writes and queues the commit of every whole source transaction. */
 extern bool batch_commit(Batch *batch, const ProgressKey *key);
 

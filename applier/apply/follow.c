@@ -1073,17 +1073,29 @@ follow_session(Follow *follow)
 					follow->wal_end = msg.wal_end;
 				if (follow->in_transaction || follow->stream_xid)
 					continue;
-
-				/*
-				 * Everything up to wal_end has been received: once it is
-				 * committed, the slot need not keep that WAL for us.
-				 */
-				if ((end = follow_commit(follow, true)) != SESSION_DONE)
-					return end;
-				stream_set_flushed(follow->stream, msg.wal_end);
 				if (follow->options->endpos != LSN_INVALID &&
 					msg.wal_end >= follow->options->endpos)
+				{
+					if ((end = follow_commit(follow, true)) != SESSION_DONE)
+						return end;
+					stream_set_flushed(follow->stream, msg.wal_end);
 					return follow_finish(follow);
+				}
+
+				/*
+				 * Everything up to wal_end has been received: once the
+				 * target has committed all of it, the slot need not keep
+				 * that WAL for us.  A live stream sends a keepalive after
+				 * each transaction: the batch commits by its own rules,
+				 * not for a keepalive, and the position waits for a
+				 * keepalive that finds it committed.
+				 */
+				if (!batch_push(follow->batch))
+					return follow_apply_failed(follow);
+				if ((end = follow_feedback(follow)) != SESSION_DONE)
+					return end;
+				if (batch_idle(follow->batch))
+					stream_set_flushed(follow->stream, msg.wal_end);
 				continue;
 			case STREAM_FRAME:
 				follow->received = true;
