@@ -503,7 +503,8 @@ follow_close_session(Follow *follow)
 	follow->stream_xid = 0;
 }
 
-static bool follow_check_startup(Follow *follow, const SourceFacts *facts);
+static SessionEnd follow_check_startup(Follow *follow,
+									   const SourceFacts *facts);
 
 /* A failure on the target session: it may pass on a new one, or not. */
 static SessionEnd
@@ -659,8 +660,9 @@ follow_open_session(Follow *follow)
 				   : follow_fail(follow, EXIT_OTHER);
 	/* pgoutput sends no Startup: the connection tells the same */
 	if (options->plugin == PLUGIN_PGOUTPUT &&
-		!follow_check_startup(follow, stream_source_facts(follow->stream)))
-		return follow_fail(follow, EXIT_APPLY);
+		(end = follow_check_startup(
+			 follow, stream_source_facts(follow->stream))) != SESSION_DONE)
+		return end;
 	if (follow->applied_commit != LSN_INVALID)
 		log_info("resuming slot \"%s\" after source transaction committed at "
 				 "%s",
@@ -674,7 +676,7 @@ follow_open_session(Follow *follow)
 
 /* --- frames ------------------------------------------------------------ */
 
-static bool
+static SessionEnd
 follow_check_startup(Follow *follow, const SourceFacts *facts)
 {
 	char system_identifier[32];
@@ -686,7 +688,7 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 		log_error("the stream's source is system %s, not the system %s the "
 				  "connection reached",
 				  system_identifier, follow->key.system_identifier);
-		return false;
+		return follow_fail(follow, EXIT_APPLY);
 	}
 	if (facts->binary != follow->binary)
 	{
@@ -695,7 +697,7 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 				  follow->binary ? "binary" : "text");
 		log_hint("the source's pgferry plugin is too old for this applier: "
 				 "install the same pgferry version on both sides");
-		return false;
+		return follow_fail(follow, EXIT_APPLY);
 	}
 	if (facts->binary && !facts->integer_datetimes)
 	{
@@ -703,7 +705,7 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 				  "binary form cannot be read by the target");
 		log_hint("follow this slot with pgferry follow --no-binary (pgferry "
 				 "migrate has no such option)");
-		return false;
+		return follow_fail(follow, EXIT_APPLY);
 	}
 	log_verbose("source: PostgreSQL %u, encoding %s, database \"%s\", "
 				"plugin %s, %s values",
@@ -711,7 +713,10 @@ follow_check_startup(Follow *follow, const SourceFacts *facts)
 				facts->database, facts->plugin_version,
 				facts->binary ? "binary" : "text");
 	follow->startup_seen = true;
-	return apply_set_encoding(follow->applier, facts->server_encoding);
+	/* the target session may be lost meanwhile: that passes on a new one */
+	return apply_set_encoding(follow->applier, facts->server_encoding)
+			   ? SESSION_DONE
+			   : follow_target_failed(follow);
 }
 
 /*
@@ -905,9 +910,7 @@ follow_frame(Follow *follow, const StreamMessage *msg, bool *finished)
 	switch (change.kind)
 	{
 		case CHANGE_STARTUP:
-			return follow_check_startup(follow, change.facts)
-					   ? SESSION_DONE
-					   : follow_fail(follow, EXIT_APPLY);
+			return follow_check_startup(follow, change.facts);
 		case CHANGE_RELATION:
 			if (scope_describe(follow->scope, follow->task_lock, change.rel))
 				return SESSION_DONE;
