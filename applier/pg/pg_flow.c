@@ -17,7 +17,7 @@
 
 /* --- a replication stream read ahead ----------------------------------------- */
 
-#define READ_AHEAD_INTERVAL_MS 2
+#define READ_AHEAD_INTERVAL_MS 1
 
 /* Messages of a stream read ahead, in order, from head to count. */
 typedef struct ReadAhead
@@ -189,9 +189,12 @@ pg_pipeline_ready(PgConn *conn)
  * Adds the socket of the stream conn reads ahead to pfd[1] when it is time
  * to read it again, and sets *timeout_ms for poll(): returns how many
  * sockets to poll.  Reading it at every message the server sends would
- * cost two context switches each; a server's socket buffer holds a few
- * milliseconds of a busy stream, so it never waits on a read every
- * READ_AHEAD_INTERVAL_MS.
+ * cost two context switches each.  The server's socket buffer holds about
+ * a millisecond of a busy stream of small messages (each costs the buffer
+ * far more than its bytes): reading once per READ_AHEAD_INTERVAL_MS (at
+ * the next tick of clock_ms(), so under a millisecond) never leaves the
+ * server waiting long.  Measured on 20,000 one-row transactions: 2 ms made
+ * the run 1.4x slower than 1 ms, and reading at every message 1.25x.
  */
 static int
 pg_poll_read_ahead(const PgConn *conn, struct pollfd pfd[2], int *timeout_ms)
