@@ -27,6 +27,7 @@ use Time::HiRes qw(usleep time);
 our @EXPORT = qw(
   load_sample start_pgbench migrate start_migrate stop_migrate preflight
   wait_phase wait_applied wait_source_applied schema_matches conn
+  target_down_while_migrating
 );
 
 my $pgferry = $ENV{PGFERRY} // 'pgferry';
@@ -110,6 +111,25 @@ sub stop_migrate
 {
 	my ($run, $signal) = @_;
 	return finish_program($run, $signal, 60);
+}
+
+# Stops the target under the background migrate $run, waits (one test,
+# named after $name) until migrate has logged a failed reconnect, then
+# starts the target again.
+sub target_down_while_migrating
+{
+	my ($target, $run, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	$target->stop;
+	ok( wait_until(
+			sub {
+				return 1 if !program_running($run);
+				slurp_file("$run->{dir}/stderr") =~
+				  /could not connect to the target server/;
+			}),
+		"$name: migrate fails to reconnect while the target is down");
+	$target->start;
+	return;
 }
 
 # Waits until the migration of $slot is in $phase; false after a timeout or

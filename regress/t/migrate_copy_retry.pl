@@ -36,6 +36,20 @@ INSERT INTO small SELECT g, g::text FROM generate_series(1, 100) g;
 my $run = start_migrate($source, 'retry', $target, 'retry', '--slot', 'retry', '--jobs', '1',
 	'--endpos', current_lsn($source));
 
+# Waits until $node's database $db copies nokey (past 1,000 rows); true
+# as well when the background migrate $run (if given) ended first.
+sub nokey_copying
+{
+	my ($node, $db, $run) = @_;
+	return wait_until(
+		sub {
+			return 1 if $run && !program_running($run);
+			$node->safe_psql($db, q{
+				SELECT count(*) FROM pg_stat_progress_copy
+				WHERE relid = 'nokey'::regclass AND tuples_processed > 1000}) > 0;
+		});
+}
+
 # Ends the backend of $node copying nokey into or from database $db once it
 # has moved rows.
 sub end_copying_backend
@@ -79,22 +93,8 @@ $run = start_migrate($source, 'down', $target, 'down', '--slot', 'down', '--jobs
 	'--endpos', current_lsn($source));
 ok($target->poll_query_until('down', "SELECT to_regclass('public.nokey') IS NOT NULL"),
 	'down: the schema is restored');
-ok( wait_until(
-		sub {
-			return 1 if !program_running($run);
-			$target->safe_psql('down', q{
-				SELECT count(*) FROM pg_stat_progress_copy
-				WHERE relid = 'nokey'::regclass AND tuples_processed > 1000}) > 0;
-		}),
-	'down: nokey is being copied into the target');
-$target->stop;
-ok( wait_until(
-		sub {
-			return 1 if !program_running($run);
-			slurp_file("$run->{dir}/stderr") =~ /could not connect to the target server/;
-		}),
-	'down: migrate fails to reconnect while the target is down');
-$target->start;
+ok(nokey_copying($target, 'down', $run), 'down: nokey is being copied into the target');
+target_down_while_migrating($target, $run, 'down');
 $res = finish_program($run);
 is($res->{rc}, 0, 'down: pgferry migrate ends well') or diag($res->{stderr});
 like($res->{stderr}, qr/\] WARNING:  could not connect to the target server \(/,
@@ -114,13 +114,7 @@ $run = start_migrate($source, 'lost', $target, 'lost', '--slot', 'lost', '--jobs
 	'--endpos', current_lsn($source));
 ok($target->poll_query_until('lost', "SELECT to_regclass('public.nokey') IS NOT NULL"),
 	'the second schema is restored');
-ok( wait_until(
-		sub {
-			$source->safe_psql('lost', q{
-				SELECT count(*) FROM pg_stat_progress_copy
-				WHERE relid = 'nokey'::regclass AND tuples_processed > 1000}) > 0;
-		}),
-	'nokey is being copied');
+ok(nokey_copying($source, 'lost'), 'nokey is being copied');
 is( $source->safe_psql('lost', q{
 		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE backend_type = 'walsender' AND datname = 'lost'}),

@@ -113,14 +113,7 @@ is( $target->safe_psql('pdrestart',
 $run = slow_index_database('pddown');
 $building = build_seen('pddown', $run, 'count(*)', 'down: the index build was seen');
 is($building, 1, 'down: the index is being built when the target stops');
-$target->stop;
-ok( wait_until(
-		sub {
-			return 1 if !program_running($run);
-			slurp_file("$run->{dir}/stderr") =~ /could not connect to the target server/;
-		}),
-	'down: migrate fails to reconnect while the target is down');
-$target->start;
+target_down_while_migrating($target, $run, 'down');
 
 $res = finish_program($run);
 is($res->{rc}, 0, 'down: pgferry migrate ends well') or diag($res->{stderr});
