@@ -19,6 +19,13 @@
 
 #define READ_AHEAD_INTERVAL_MS 1
 
+/* Milliseconds until a stream last read at last_ms is read again (<= 0: now). */
+static int64_t
+pg_until_next_read(int64_t last_ms)
+{
+	return last_ms + READ_AHEAD_INTERVAL_MS - clock_ms();
+}
+
 /* Messages of a stream read ahead, in order, from head to count. */
 typedef struct ReadAhead
 {
@@ -173,8 +180,7 @@ pg_pipeline_push(PgConn *conn)
 		pg_error_record(conn, NULL);
 		return false;
 	}
-	if (stream &&
-		clock_ms() - stream->queue->read_ms >= READ_AHEAD_INTERVAL_MS)
+	if (stream && pg_until_next_read(stream->queue->read_ms) <= 0)
 		pg_read_ahead(stream);
 	return true;
 }
@@ -205,7 +211,7 @@ pg_poll_read_ahead(const PgConn *conn, struct pollfd pfd[2], int *timeout_ms)
 	*timeout_ms = -1;
 	if (stream == NULL)
 		return 1;
-	wait_ms = stream->queue->read_ms + READ_AHEAD_INTERVAL_MS - clock_ms();
+	wait_ms = pg_until_next_read(stream->queue->read_ms);
 	if (wait_ms > 0)
 	{
 		*timeout_ms = (int) wait_ms;
@@ -578,9 +584,7 @@ pg_replication_receive(PgConn *conn, char **data, int timeout_ms, PgConn *pump)
 		}
 		if (read_socket)
 		{
-			int64_t gather_ms =
-				queue ? queue->data_ms + READ_AHEAD_INTERVAL_MS - clock_ms()
-					  : 0;
+			int64_t gather_ms = queue ? pg_until_next_read(queue->data_ms) : 0;
 
 			wait_ms = timeout_ms < 0 ? -1 : (int) (deadline - clock_ms());
 			if (timeout_ms >= 0 && wait_ms <= 0)
