@@ -20,6 +20,9 @@
 /* Milliseconds on the monotonic clock. */
 extern int64_t clock_ms(void);
 
+/* Microseconds on the monotonic clock. */
+extern int64_t clock_us(void);
+
 /* Seconds on the monotonic clock. */
 extern double clock_seconds(void);
 
