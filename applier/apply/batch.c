@@ -31,12 +31,21 @@
  */
 #define BATCH_EAGER_MS 50
 
+/*
+ * While the target has no commit in flight, the net effect is written as
+ * soon as this much row data is held: the target works on a large batch
+ * (a large source transaction) while the rest of it is still decoded.
+ */
+#define BATCH_SPILL_BYTES (1024 * 1024)
+
 typedef struct Generation
 {
 	NetState *net;
 	Ordered *ordered;
 	BatchStats stats;
-	int64_t held_bytes; /* row data held since the last wait */
+	int64_t held_bytes;	  /* row data held since the last wait */
+	int64_t unsent_bytes; /* row data added since the net effect was
+						   * last written */
 	int64_t started_ms;
 	bool started;
 	bool ddl;	  /* holds a message pgferry acts on (DDL, sequences) */
@@ -160,6 +169,7 @@ batch_drain(Batch *batch)
 	gen->net = net_create(batch->applier);
 	ordered_free(gen->ordered);
 	gen->held_bytes = 0;
+	gen->unsent_bytes = 0;
 	return true;
 }
 
@@ -205,12 +215,20 @@ batch_add_row(Batch *batch, const Change *change)
 	if (!ok)
 		return false;
 	gen->held_bytes += bytes;
+	gen->unsent_bytes += bytes;
 	gen->stats.changes++;
 	if (bytes > 0)
 		gen->stats.bytes += bytes;
 
 	/* the target takes what is held; memory stays bounded */
-	return gen->held_bytes < batch->limits.bytes || batch_drain(batch);
+	if (gen->held_bytes >= batch->limits.bytes)
+		return batch_drain(batch);
+	if (!batch->in_flight && gen->unsent_bytes >= BATCH_SPILL_BYTES)
+	{
+		gen->unsent_bytes = 0;
+		return net_flush(gen->net);
+	}
+	return true;
 }
 
 /* A barrier: what the batch holds goes first, then change. */

@@ -6,7 +6,9 @@
  * Promises:
  *	- BATCH_NET (the default): the batch's row changes of tables with a key
  *	  are written as their net effect (net.h), set-wise per table, when the
- *	  target transaction commits; the changes of tables without a key, and
+ *	  target transaction commits, or sooner while the target has no commit
+ *	  to work on (a large source transaction is written while the rest of
+ *	  it is still decoded); the changes of tables without a key, and
  *	  those that cannot be composed, keep their source order (ordered.h).
  *	  Barriers keep order across the whole batch: a TRUNCATE, a logical
  *	  message pgferry acts on (DDL), a new version of a relation.

@@ -17,7 +17,9 @@
 #     together and each alone);
 #   * GENERATED ALWAYS identity columns set to DEFAULT (not in the key,
 #     with a key change, beside an unchanged TOASTed value) are written;
-#   * TRUNCATE inside a batch keeps its place; --ordered gives the same rows.
+#   * TRUNCATE inside a batch keeps its place; a large transaction reaches
+#     the target in pieces while it is decoded, keys changing on both sides
+#     of a piece's end; --ordered gives the same rows.
 use strict;
 use warnings;
 
@@ -256,6 +258,29 @@ stage(
 	UPDATE hot SET n = 2 WHERE id = 1;
 	COMMIT;
 });
+
+# A source transaction of 3 MB: while the target has no commit to work on,
+# the net effect goes to it each time 1 MB more is held, so the same keys
+# change on both sides of a piece's end (inserted, then updated, deleted,
+# moved, taken again).  Written as one piece, its net effect is 4,400 rows.
+$res = stage(
+	'a large transaction written in pieces while it is decoded',
+	q{
+	BEGIN;
+	INSERT INTO kv (k, u, v)
+		SELECT i, i, repeat('v', 1000) FROM generate_series(1000, 3999) i;
+	UPDATE kv SET v = 'updated ' || k WHERE k BETWEEN 1000 AND 3999;
+	DELETE FROM kv WHERE k BETWEEN 1000 AND 3999 AND k % 3 = 0;
+	UPDATE kv SET k = k + 10000 WHERE k BETWEEN 1000 AND 3999 AND k % 5 = 0;
+	INSERT INTO kv (k, u, v)
+		SELECT i, i, 'again' FROM generate_series(1000, 3999) i WHERE i % 3 = 0;
+	UPDATE kv SET v = v || ' last' WHERE k % 7 = 0 AND k >= 1000;
+	COMMIT;
+},
+	'--batch-time-ms', '600000');
+($changes, $rows) = written($res);
+cmp_ok($rows, '>', 4400,
+	'a large transaction: its pieces were written while it was decoded');
 
 stage(
 	'--ordered: every change in source order',
