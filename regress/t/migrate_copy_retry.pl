@@ -87,12 +87,21 @@ unlike($res->{stderr}, qr/\] ERROR:/, 'no line is an ERROR: the run outlived bot
 tables_match($source, 'retry', $target, 'retry', 'after the retries');
 
 # --- the target server down during the copy ----------------------------------
-$source->safe_psql('postgres', 'CREATE DATABASE down TEMPLATE retry');
-create_database($target, 'down');
-$run = start_migrate($source, 'down', $target, 'down', '--slot', 'down', '--jobs', '1',
-	'--endpos', current_lsn($source));
-ok($target->poll_query_until('down', "SELECT to_regclass('public.nokey') IS NOT NULL"),
-	'down: the schema is restored');
+# Starts pgferry migrate of database $db, a copy of retry, on the source;
+# passes test $restored once its schema is on the target.
+sub migrate_retry_copy
+{
+	my ($db, $restored) = @_;
+	$source->safe_psql('postgres', "CREATE DATABASE $db TEMPLATE retry");
+	create_database($target, $db);
+	my $started = start_migrate($source, $db, $target, $db, '--slot', $db,
+		'--jobs', '1', '--endpos', current_lsn($source));
+	ok($target->poll_query_until($db, "SELECT to_regclass('public.nokey') IS NOT NULL"),
+		$restored);
+	return $started;
+}
+
+$run = migrate_retry_copy('down', 'down: the schema is restored');
 ok(nokey_copying($target, 'down', $run), 'down: nokey is being copied into the target');
 target_down_while_migrating($target, $run, 'down');
 $res = finish_program($run);
@@ -108,12 +117,7 @@ unlike($res->{stderr}, qr/\] ERROR:/, 'down: no line is an ERROR: the run outliv
 tables_match($source, 'down', $target, 'down', 'after the target shutdown');
 
 # --- the session that exported the snapshot lost too -------------------------
-$source->safe_psql('postgres', 'CREATE DATABASE lost TEMPLATE retry');
-create_database($target, 'lost');
-$run = start_migrate($source, 'lost', $target, 'lost', '--slot', 'lost', '--jobs', '1',
-	'--endpos', current_lsn($source));
-ok($target->poll_query_until('lost', "SELECT to_regclass('public.nokey') IS NOT NULL"),
-	'the second schema is restored');
+$run = migrate_retry_copy('lost', 'the second schema is restored');
 ok(nokey_copying($source, 'lost'), 'nokey is being copied');
 is( $source->safe_psql('lost', q{
 		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
