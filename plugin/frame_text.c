@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * frame_text.c
- *	  pgferry.frame_text(frame bytea, masked boolean): one frame as text.
+ *	  pgferry.frame_text(frame bytea, masked boolean): one frame as text;
+ *	  pgferry.group_frames(message bytea): the frames of a group.
  *
  * The function decodes the real protobuf bytes, so it shows what any
  * consumer would read.  A frame renders as its kind followed by its fields,
@@ -27,6 +28,16 @@
  * A frame that is not a pgferry.Frame, or of a protocol version this
  * library does not read, is an error.
  *
+ * Decoded with the group_bytes option, a message holds a group of frames,
+ * each behind its length (4 bytes, most significant first):
+ * group_frames() splits it, so that
+ *
+ *	  SELECT pgferry.frame_text(f) FROM pg_logical_slot_get_binary_changes(
+ *		  'slot', NULL, NULL, 'group_bytes', '65536') AS c,
+ *		  unnest(pgferry.group_frames(c.data)) AS f;
+ *
+ * reads such a stream.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -35,6 +46,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "catalog/pg_type_d.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -43,6 +56,7 @@
 #include "pgferry.pb-c.h"
 
 PG_FUNCTION_INFO_V1(pgferry_frame_text);
+PG_FUNCTION_INFO_V1(pgferry_group_frames);
 
 typedef struct Renderer
 {
@@ -459,4 +473,50 @@ pgferry_frame_text(PG_FUNCTION_ARGS)
 	render_kind(&r, frame);
 
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
+
+Datum
+pgferry_group_frames(PG_FUNCTION_ARGS)
+{
+	bytea *raw = PG_GETARG_BYTEA_PP(0);
+	const unsigned char *at = (const unsigned char *) VARDATA_ANY(raw);
+	const unsigned char *end = at + VARSIZE_ANY_EXHDR(raw);
+	int capacity = 16;
+	int count = 0;
+	Datum *frames = palloc(capacity * sizeof(Datum));
+
+	while (at < end)
+	{
+		uint32 length = 0;
+		bytea *frame;
+
+		if (end - at >= 4)
+			length = ((uint32) at[0] << 24) | ((uint32) at[1] << 16) |
+					 ((uint32) at[2] << 8) | at[3];
+		if (end - at < 4 || length > (size_t) (end - at - 4))
+			ereport(
+				ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid pgferry group of frames"),
+				 errdetail(
+					 "The group ends inside its frame %d, at byte "
+					 "%zu of %zu.",
+					 count + 1,
+					 (size_t) (at - (const unsigned char *) VARDATA_ANY(raw)),
+					 (size_t) VARSIZE_ANY_EXHDR(raw)),
+				 errhint("Give the data of one message decoded with "
+						 "the group_bytes option.")));
+		frame = palloc(VARHDRSZ + length);
+		SET_VARSIZE(frame, VARHDRSZ + length);
+		memcpy(VARDATA(frame), at + 4, length);
+		if (count == capacity)
+		{
+			capacity *= 2;
+			frames = repalloc(frames, capacity * sizeof(Datum));
+		}
+		frames[count++] = PointerGetDatum(frame);
+		at += 4 + length;
+	}
+	PG_RETURN_ARRAYTYPE_P(
+		construct_array(frames, count, BYTEAOID, -1, false, TYPALIGN_INT));
 }

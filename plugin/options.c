@@ -32,6 +32,7 @@ static void parse_proto_version(DefElem *elem, void *field);
 static void parse_bool_option(DefElem *elem, void *field);
 static void parse_patterns(DefElem *elem, void *field);
 static void parse_origin(DefElem *elem, void *field);
+static void parse_group_bytes(DefElem *elem, void *field);
 
 static const OptionDef option_defs[] = {
 	{"proto_version", parse_proto_version,
@@ -47,6 +48,7 @@ static const OptionDef option_defs[] = {
 	 offsetof(PgferryOptions, include_origin)},
 	{"skip_origin", parse_origin, offsetof(PgferryOptions, skip_origin)},
 	{"stream", parse_bool_option, offsetof(PgferryOptions, stream)},
+	{"group_bytes", parse_group_bytes, offsetof(PgferryOptions, group_bytes)},
 };
 
 #define NUM_OPTIONS lengthof(option_defs)
@@ -129,6 +131,34 @@ parse_origin(DefElem *elem, void *field)
 				 errhint("Name a replication origin, or give '*' to skip "
 						 "changes from every origin.")));
 	*(char **) field = pstrdup(value);
+}
+
+/*
+ * A group larger than this buys nothing (a send of 64 kB already costs the
+ * walsender little per byte) and only holds the consumer back.
+ */
+#define MAX_GROUP_BYTES (16 * 1024 * 1024)
+
+static void
+parse_group_bytes(DefElem *elem, void *field)
+{
+	const char *value = required_value(elem);
+	char *end;
+	long bytes;
+
+	errno = 0;
+	bytes = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || bytes < 0 ||
+		bytes > MAX_GROUP_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value \"%s\" for pgferry option \"%s\"",
+						value, elem->defname),
+				 errdetail("The option is a number of bytes from 0 to %d.",
+						   MAX_GROUP_BYTES),
+				 errhint("Give 0 for one frame per message, or a size such "
+						 "as 65536.")));
+	*(uint32 *) field = (uint32) bytes;
 }
 
 static const OptionDef *

@@ -19,6 +19,9 @@
  *	  stream			 stream transactions larger than
  *						 logical_decoding_work_mem before they commit
  *						 (default off)
+ *	  group_bytes		 gather frames into groups of about this many bytes,
+ *						 one group per message (see proto/pgferry.proto);
+ *						 0, the default: one frame per message
  *
  * A boolean option given without a value means on.
  *
@@ -42,6 +45,7 @@ typedef struct PgferryOptions
 	bool include_origin;
 	char *skip_origin; /* origin name, "*" for any, NULL for none */
 	bool stream;
+	uint32 group_bytes; /* 0: frames are not grouped */
 } PgferryOptions;
 
 /* Fill *options from the session's option list (a List of DefElem). */

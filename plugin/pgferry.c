@@ -15,6 +15,15 @@
  * transaction's Begin (or a stream block's StreamStart) waits for its first
  * change that is sent, so a transaction with nothing to send sends nothing.
  *
+ * With group_bytes, frames are gathered in ctx->out, each behind its length,
+ * and written as one message once the group holds that many bytes, and at
+ * every frame that ends what a consumer acts on (a Commit, a stream block's
+ * StreamStop, StreamCommit or StreamAbort, a Message outside a
+ * transaction).  A group is thus never left open between two WAL records:
+ * the walsender's keepalives and its progress never pass a frame it holds.
+ * One send per group instead of one per frame is most of what the walsender
+ * spends on a stream of small changes beside decoding them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -52,6 +61,8 @@ typedef struct PgferrySession
 	RepOriginId skip_origin_id; /* skip_origin naming one origin */
 	bool defer_begin;			/* Begin waits for the first change sent */
 	bool startup_sent;
+	bool group_open;	 /* ctx->out holds a group not yet written */
+	int length_at;		 /* where the current frame's length goes */
 	int skipped_changes; /* since the last progress update */
 } PgferrySession;
 
@@ -161,25 +172,72 @@ pgferry_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	ctx->streaming &= session->options.stream;
 }
 
+/* The length of a frame in a group: 4 bytes, most significant first. */
+#define FRAME_LENGTH_BYTES 4
+
+static void end_frame(LogicalDecodingContext *ctx, bool last_write,
+					  bool ends_unit);
+
 /*
- * Prepare the output for one frame, writing the session's Startup frame
- * first if it is still due.  The caller encodes into ctx->out and calls
- * OutputPluginWrite(ctx, last_write).
+ * Starts one frame in ctx->out, writing the session's Startup frame first if
+ * it is still due.  The caller encodes the frame into ctx->out and calls
+ * end_frame().
  */
 static void
-prepare_frame(LogicalDecodingContext *ctx, bool last_write)
+begin_frame(LogicalDecodingContext *ctx, bool last_write)
 {
 	PgferrySession *session = ctx->output_plugin_private;
 
 	if (!session->startup_sent)
 	{
-		OutputPluginPrepareWrite(ctx, false);
+		session->startup_sent = true;
+		begin_frame(ctx, false);
 		frame_write_startup(ctx->out, session->database,
 							session->options.binary);
-		OutputPluginWrite(ctx, false);
-		session->startup_sent = true;
+		end_frame(ctx, false, false);
 	}
-	OutputPluginPrepareWrite(ctx, last_write);
+	if (session->options.group_bytes == 0)
+	{
+		OutputPluginPrepareWrite(ctx, last_write);
+		return;
+	}
+	if (!session->group_open)
+	{
+		OutputPluginPrepareWrite(ctx, true);
+		session->group_open = true;
+	}
+	session->length_at = ctx->out->len;
+	appendBinaryStringInfo(ctx->out, "\0\0\0\0", FRAME_LENGTH_BYTES);
+}
+
+/*
+ * Ends the frame begin_frame() started.  ends_unit: the frame ends a
+ * transaction, a stream block or a message outside any, which the consumer
+ * must have now.
+ */
+static void
+end_frame(LogicalDecodingContext *ctx, bool last_write, bool ends_unit)
+{
+	PgferrySession *session = ctx->output_plugin_private;
+	uint32 length;
+	unsigned char *at;
+
+	if (session->options.group_bytes == 0)
+	{
+		OutputPluginWrite(ctx, last_write);
+		return;
+	}
+	length = ctx->out->len - session->length_at - FRAME_LENGTH_BYTES;
+	at = (unsigned char *) ctx->out->data + session->length_at;
+	at[0] = length >> 24;
+	at[1] = length >> 16;
+	at[2] = length >> 8;
+	at[3] = length;
+	if (ends_unit || ctx->out->len >= (int) session->options.group_bytes)
+	{
+		OutputPluginWrite(ctx, true);
+		session->group_open = false;
+	}
 }
 
 static PgferryTxn *
@@ -224,9 +282,9 @@ open_transaction(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		if (state->block_open)
 			return;
-		prepare_frame(ctx, false);
+		begin_frame(ctx, false);
 		frame_write_stream_start(ctx->out, top->xid, !state->streamed);
-		OutputPluginWrite(ctx, false);
+		end_frame(ctx, false, false);
 		state->block_open = true;
 		state->streamed = true;
 	}
@@ -239,9 +297,9 @@ open_transaction(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		if (session->options.include_origin &&
 			top->origin_id != InvalidRepOriginId)
 			(void) replorigin_by_oid(top->origin_id, true, &origin);
-		prepare_frame(ctx, false);
+		begin_frame(ctx, false);
 		frame_write_begin(ctx->out, top, origin);
-		OutputPluginWrite(ctx, false);
+		end_frame(ctx, false, false);
 		state->begin_sent = true;
 	}
 }
@@ -262,9 +320,9 @@ send_relation(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		stream_xid = txn->toptxn != NULL ? txn->toptxn->xid : txn->xid;
 	if (rel_frame_sent(entry, stream_xid))
 		return;
-	prepare_frame(ctx, false);
+	begin_frame(ctx, false);
 	frame_write_relation(ctx->out, stream_xid, relation, entry);
-	OutputPluginWrite(ctx, false);
+	end_frame(ctx, false, false);
 	rel_mark_frame_sent(entry, stream_xid);
 }
 
@@ -327,7 +385,7 @@ decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	open_transaction(ctx, txn, streaming);
 	send_relation(ctx, txn, relation, entry, streaming);
-	prepare_frame(ctx, true);
+	begin_frame(ctx, true);
 	switch (change->action)
 	{
 		case REORDER_BUFFER_CHANGE_INSERT:
@@ -350,7 +408,7 @@ decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		default:
 			elog(ERROR, "unexpected change action %d", change->action);
 	}
-	OutputPluginWrite(ctx, true);
+	end_frame(ctx, true, false);
 
 done:
 	MemoryContextSwitchTo(old_cxt);
@@ -402,12 +460,12 @@ decode_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		open_transaction(ctx, txn, streaming);
 		for (int i = 0; i < nincluded; i++)
 			send_relation(ctx, txn, included[i], entries[i], streaming);
-		prepare_frame(ctx, true);
+		begin_frame(ctx, true);
 		frame_write_truncate(
 			ctx->out, streaming ? change->txn->xid : InvalidTransactionId,
 			nincluded, relids, change->data.truncate.cascade,
 			change->data.truncate.restart_seqs);
-		OutputPluginWrite(ctx, true);
+		end_frame(ctx, true, false);
 	}
 
 	MemoryContextSwitchTo(old_cxt);
@@ -436,11 +494,11 @@ decode_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	if (transactional)
 		open_transaction(ctx, txn, streaming);
-	prepare_frame(ctx, true);
+	begin_frame(ctx, true);
 	frame_write_message(ctx->out, streaming ? txn->xid : InvalidTransactionId,
 						message_lsn, transactional, prefix, message_size,
 						message);
-	OutputPluginWrite(ctx, true);
+	end_frame(ctx, true, !transactional);
 
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextReset(session->change_cxt);
@@ -470,9 +528,9 @@ pgferry_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 
 	old_cxt = MemoryContextSwitchTo(session->change_cxt);
-	prepare_frame(ctx, true);
+	begin_frame(ctx, true);
 	frame_write_commit(ctx->out, txn, commit_lsn);
-	OutputPluginWrite(ctx, true);
+	end_frame(ctx, true, true);
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextReset(session->change_cxt);
 }
@@ -512,9 +570,9 @@ pgferry_stream_stop(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	if (!state->block_open)
 		return;
 	old_cxt = MemoryContextSwitchTo(session->change_cxt);
-	prepare_frame(ctx, true);
+	begin_frame(ctx, true);
 	frame_write_stream_stop(ctx->out, txn->xid);
-	OutputPluginWrite(ctx, true);
+	end_frame(ctx, true, true);
 	state->block_open = false;
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextReset(session->change_cxt);
@@ -536,9 +594,9 @@ pgferry_stream_abort(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	{
 		MemoryContext old_cxt = MemoryContextSwitchTo(session->change_cxt);
 
-		prepare_frame(ctx, true);
+		begin_frame(ctx, true);
 		frame_write_stream_abort(ctx->out, top->xid, txn->xid, abort_lsn);
-		OutputPluginWrite(ctx, true);
+		end_frame(ctx, true, true);
 		MemoryContextSwitchTo(old_cxt);
 		MemoryContextReset(session->change_cxt);
 	}
@@ -564,9 +622,9 @@ pgferry_stream_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 
 	old_cxt = MemoryContextSwitchTo(session->change_cxt);
-	prepare_frame(ctx, true);
+	begin_frame(ctx, true);
 	frame_write_stream_commit(ctx->out, txn, commit_lsn);
-	OutputPluginWrite(ctx, true);
+	end_frame(ctx, true, true);
 	MemoryContextSwitchTo(old_cxt);
 	MemoryContextReset(session->change_cxt);
 }

@@ -29,6 +29,12 @@ SELECT try_options('proto_version', 'one');
 SELECT try_options('proto_version', '1.0');
 SELECT try_options('proto_version', '');
 SELECT try_options('proto_version', '1');
+-- group_bytes
+SELECT try_options('group_bytes', 'big');
+SELECT try_options('group_bytes', '-1');
+SELECT try_options('group_bytes', '16777217');
+SELECT try_options('group_bytes', '');
+SELECT try_options('group_bytes', '16777216');
 -- the same option twice
 SELECT try_options('binary', 'on', 'binary', 'off');
 -- table patterns
