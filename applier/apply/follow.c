@@ -1071,6 +1071,8 @@ follow_session(Follow *follow)
 				return stream_failure_is_transient(follow->stream)
 						   ? follow_retry(follow, "source")
 						   : follow_fail(follow, EXIT_OTHER);
+			case STREAM_BAD_INPUT:
+				return follow_fail(follow, EXIT_APPLY);
 			case STREAM_KEEPALIVE:
 				if (msg.wal_end > follow->wal_end)
 					follow->wal_end = msg.wal_end;

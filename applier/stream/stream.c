@@ -4,9 +4,11 @@
  *	  The source side: a logical replication stream from a slot.
  *
  * The streaming replication protocol, as the applier uses it: XLogData
- * ('w') carries one frame, a primary keepalive ('k') the server's WAL end
- * and whether it wants an answer; the answer is a standby status update
- * ('r') with the positions written, flushed and applied.
+ * ('w') carries one frame of pgoutput, or a group of pgferry frames, each
+ * behind its length (the plugin's group_bytes: one send per group instead
+ * of one per frame, on both sides); a primary keepalive ('k') carries the
+ * server's WAL end and whether it wants an answer; the answer is a standby
+ * status update ('r') with the positions written, flushed and applied.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +27,16 @@
 #define STREAM_FEEDBACK_INTERVAL_MS 10000
 
 /*
+ * The size of the pgferry plugin's groups of frames: a send of 64 kB costs
+ * the walsender and us about what a send of one small frame does.  A group
+ * also ends with every transaction, so small ones are not held back.
+ */
+#define STREAM_GROUP_BYTES "65536"
+
+/* The length in front of each frame of a group. */
+#define STREAM_FRAME_LENGTH_BYTES 4
+
+/*
  * Session settings of the walsender: text values must be produced in
  * forms any target reads back the same way.
  */
@@ -38,9 +50,12 @@ struct Stream
 	PgConn *conn;
 	char *system_identifier;
 	char *database;
-	SourceFacts facts; /* stream_source_facts() */
-	char *frame;	   /* the last message, owned by libpq */
-	Lsn received;	   /* end of the last frame received */
+	SourceFacts facts;		 /* stream_source_facts() */
+	char *frame;			 /* the last message, owned by libpq */
+	const uint8_t *group_at; /* its next frame not handed over yet */
+	const uint8_t *group_end;
+	StreamMessage group; /* where the message is in the WAL */
+	Lsn received;		 /* end of the last frame received */
 	Lsn flushed;
 	int64_t last_feedback_ms;
 	bool transient; /* the last failure may go away */
@@ -413,6 +428,7 @@ stream_start(Stream *stream)
 						  stream->options.binary ? "on" : "off");
 		stream_add_option(&sql, "skip_empty_xacts", "on");
 		stream_add_option(&sql, "stream", "on");
+		stream_add_option(&sql, "group_bytes", STREAM_GROUP_BYTES);
 		if (stream->options.include_tables)
 			stream_add_option(&sql, "include_tables",
 							  stream->options.include_tables);
@@ -481,15 +497,53 @@ stream_send_feedback(Stream *stream)
 	return true;
 }
 
+/* Hands over the next frame of the group in stream->frame. */
+static StreamEvent
+stream_next_frame(Stream *stream, StreamMessage *msg)
+{
+	const uint8_t *at = stream->group_at;
+	size_t left = (size_t) (stream->group_end - at);
+	uint32_t len = 0;
+
+	if (left >= STREAM_FRAME_LENGTH_BYTES)
+	{
+		memcpy(&len, at, STREAM_FRAME_LENGTH_BYTES);
+		len = ntohl(len);
+	}
+	if (left < STREAM_FRAME_LENGTH_BYTES ||
+		len > left - STREAM_FRAME_LENGTH_BYTES)
+	{
+		char lsn[LSN_TEXT_LEN];
+
+		log_error("source: the replication message at %s ends inside a "
+				  "frame (%zu bytes left, the frame says %" PRIu32 ")",
+				  pg_lsn_format(stream->group.wal_start, lsn), left, len);
+		log_hint("the source's pgferry plugin writes another format than "
+				 "this applier reads: install the same pgferry version on "
+				 "both sides");
+		stream->group_at = stream->group_end = NULL;
+		return STREAM_BAD_INPUT;
+	}
+	*msg = stream->group;
+	msg->data = at + STREAM_FRAME_LENGTH_BYTES;
+	msg->len = len;
+	stream->group_at = msg->data + len;
+	return STREAM_FRAME;
+}
+
 StreamEvent
 stream_receive(Stream *stream, int timeout_ms, StreamMessage *msg,
 			   PgConn *pump)
 {
-	int64_t now = clock_ms();
-	int64_t until_feedback =
-		stream->last_feedback_ms + STREAM_FEEDBACK_INTERVAL_MS - now;
+	int64_t now;
+	int64_t until_feedback;
 	int len;
 
+	if (stream->group_at < stream->group_end)
+		return stream_next_frame(stream, msg);
+	now = clock_ms();
+	until_feedback =
+		stream->last_feedback_ms + STREAM_FEEDBACK_INTERVAL_MS - now;
 	if (stream->frame)
 	{
 		pg_free(stream->frame);
@@ -531,7 +585,12 @@ stream_receive(Stream *stream, int timeout_ms, StreamMessage *msg,
 		msg->len = (uint32_t) (len - 25);
 		if (msg->wal_start > stream->received)
 			stream->received = msg->wal_start;
-		return STREAM_FRAME;
+		if (stream->options.plugin == PLUGIN_PGOUTPUT)
+			return STREAM_FRAME;
+		stream->group = *msg;
+		stream->group_at = msg->data;
+		stream->group_end = msg->data + msg->len;
+		return stream_next_frame(stream, msg);
 	}
 	if (stream->frame[0] == 'k' && len >= 18)
 	{
@@ -545,8 +604,7 @@ stream_receive(Stream *stream, int timeout_ms, StreamMessage *msg,
 	log_error("source: unexpected replication message of type '%c' "
 			  "(%d bytes)",
 			  stream->frame[0], len);
-	stream->transient = false;
-	return STREAM_FAILED;
+	return STREAM_BAD_INPUT;
 }
 
 bool

@@ -12,9 +12,10 @@
  *	- stream_start() sends START_REPLICATION with the plugin's options;
  *	  pgoutput gets the highest protocol version the server speaks (1 on
  *	  13, 2 on 14, 3 on 15, 4 from 16), streaming and messages on.
- *	- stream_receive() hands over one XLogData payload (a frame) at a time
- *	  and answers keepalives itself; it sends a standby status update at
- *	  least every 10 seconds and whenever the server asks for one.
+ *	- stream_receive() hands over one frame at a time (pgferry's come
+ *	  several to an XLogData message) and answers keepalives itself; it
+ *	  sends a standby status update at least every 10 seconds and whenever
+ *	  the server asks for one.
  *	- The flush position reported is only ever what stream_set_flushed()
  *	  was told: the end of the last source transaction committed on the
  *	  target.  The slot never releases WAL the target does not have.
@@ -47,14 +48,15 @@ typedef enum StreamEvent
 	STREAM_FRAME,	  /* msg->data holds one frame */
 	STREAM_KEEPALIVE, /* msg->wal_end is the server's position */
 	STREAM_IDLE,	  /* nothing arrived in time */
-	STREAM_FAILED	  /* the error is logged */
+	STREAM_FAILED,	  /* the error is logged */
+	STREAM_BAD_INPUT  /* a message the applier cannot read (logged) */
 } StreamEvent;
 
 typedef struct StreamMessage
 {
 	const uint8_t *data; /* STREAM_FRAME; valid until next receive */
 	uint32_t len;
-	Lsn wal_start; /* STREAM_FRAME: where the frame starts */
+	Lsn wal_start; /* STREAM_FRAME: where the message holding it starts */
 	Lsn wal_end;   /* the server's end of WAL */
 } StreamMessage;
 

@@ -8,8 +8,14 @@
 #                     applier was never told about;
 #   columns           every Insert frame's row loses its last value;
 #   unknown_kind      every Insert frame comes as a frame kind (field 20)
-#                     no version of the format has.
-# Everything else passes through unchanged.  Clients must connect with
+#                     no version of the format has;
+#   cut_group         a group of frames that holds an Insert loses its last
+#                     byte: its last frame's length claims more than is
+#                     left.
+# The applier asks for grouped frames (proto/pgferry.proto): each XLogData
+# message is a group, each frame behind its 4-byte length; the frames are
+# altered one by one and the group put together again.  Everything else
+# passes through unchanged.  Clients must connect with
 # sslmode=disable and gssencmode=disable (the proxy reads the plain
 # protocol).
 #
@@ -39,8 +45,8 @@ my $xlogdata_header = 25;
 sub main
 {
 	my ($mode, $port, $socket) = @ARGV;
-	die "mode must be version, corrupt, unknown_relation, columns or unknown_kind\n"
-	  unless $mode =~ /^(version|corrupt|unknown_relation|columns|unknown_kind)$/;
+	die "mode must be version, corrupt, unknown_relation, columns, unknown_kind or cut_group\n"
+	  unless $mode =~ /^(version|corrupt|unknown_relation|columns|unknown_kind|cut_group)$/;
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
 		LocalPort => $port,
@@ -218,10 +224,10 @@ sub drop_last_value
 	return message(@$fields);
 }
 
-sub alter
+# One frame altered as the mode says, or undef to drop it.
+sub alter_frame
 {
-	my ($body, $mode) = @_;
-	my $frame = substr($body, $xlogdata_header);
+	my ($frame, $mode) = @_;
 	if ($mode eq 'version' && substr($frame, 0, 3) eq $begin_v1)
 	{
 		substr($frame, 1, 1) = "\x63";
@@ -242,7 +248,25 @@ sub alter
 			  $mode eq 'columns' ? drop_last_value(\@fields) : message(@fields);
 		}
 	}
-	return substr($body, 0, $xlogdata_header) . $frame;
+	return $frame;
+}
+
+sub alter
+{
+	my ($body, $mode) = @_;
+	my $group = substr($body, $xlogdata_header);
+	my ($out, $inserts) = ('', 0);
+	while (length $group)
+	{
+		my $len = unpack('N', $group);
+		my $frame = substr($group, 4, $len);
+		substr($group, 0, 4 + $len) = '';
+		$inserts++ if substr($frame, 0, 1) eq $insert;
+		$frame = alter_frame($frame, $mode);
+		$out .= pack('N', length $frame) . $frame if defined $frame;
+	}
+	chop $out if $mode eq 'cut_group' && $inserts;
+	return substr($body, 0, $xlogdata_header) . $out;
 }
 
 1;

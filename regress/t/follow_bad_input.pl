@@ -14,7 +14,8 @@
 # between the applier and the source that rewrites them): a Begin frame of
 # an unknown protocol version, a corrupt (truncated) Insert frame, a row of
 # a relation no Relation frame described, a row with fewer values than its
-# relation has columns, and a frame of a kind the format does not have.
+# relation has columns, a frame of a kind the format does not have, and a
+# group of frames whose last frame is cut short.
 #
 # An update under REPLICA IDENTITY NOTHING is in follow_keys_identity.pl.
 use strict;
@@ -223,7 +224,12 @@ foreach my $case (
 		[ qr/a row of table "public"\."ok_after" has 1 value; its Relation frame has 2 columns/,
 			$at_lsn ]
 	],
-	[ 'unknown_kind', 'frame of an unknown kind', [ qr/unknown kind/, $at_lsn ] ])
+	[ 'unknown_kind', 'frame of an unknown kind', [ qr/unknown kind/, $at_lsn ] ],
+	[	'cut_group', 'group of frames cut short',
+		[	qr{the replication message at (?!0/0\b)[0-9A-F]+/[0-9A-F]+ ends inside a frame},
+			qr/same pgferry version on both sides/
+		]
+	])
 {
 	my ($mode, $name, $patterns) = @$case;
 	my $slot = "ferry_$mode";
