@@ -194,12 +194,15 @@ bool
 pg_pipeline_push(PgConn *conn)
 {
 	PgConn *stream = pg_read_ahead_stream(conn);
+	int pending = PQflush(conn->conn);
 
-	if (PQflush(conn->conn) < 0 || PQconsumeInput(conn->conn) != 1)
+	if (pending < 0 || PQconsumeInput(conn->conn) != 1)
 	{
 		pg_error_record(conn, NULL);
 		return false;
 	}
+	if (pending == 0)
+		conn->unsent_bytes = 0;
 	if (stream && pg_until_next_read(stream->queue->read_us) <= 0)
 		pg_read_ahead(stream);
 	return true;
@@ -257,6 +260,7 @@ pg_read_ahead_ready(const PgConn *conn, const struct pollfd pfd[2], int npfd)
 static bool
 pg_flush_all(PgConn *conn)
 {
+	conn->unsent_bytes = 0;
 	int pending;
 
 	while ((pending = PQflush(conn->conn)) == 1)
@@ -315,6 +319,42 @@ pg_wait_result(PgConn *conn)
 	return false;
 }
 
+/*
+ * libpq moves what it could not send yet to the front of its buffer after
+ * every partial send, and tries one at the end of every protocol message:
+ * with megabytes queued for a busy server, that copying cost more CPU than
+ * building the statements.  So at most this much is queued unsent; beyond,
+ * a statement waits for the server to take the rest (the stream is read
+ * ahead meanwhile).
+ */
+#define PIPELINE_UNSENT_BYTES (256 * 1024)
+
+/* Pushes a statement of about `bytes` just queued. */
+static bool
+pg_pipeline_queued(PgConn *conn, size_t bytes)
+{
+	conn->unsent_bytes += bytes;
+	if (conn->unsent_bytes > PIPELINE_UNSENT_BYTES)
+		return pg_flush_all(conn);
+	return pg_pipeline_push(conn);
+}
+
+/* The bytes of params' values. */
+static size_t
+pg_params_bytes(const PgParams *params)
+{
+	size_t bytes = 0;
+
+	if (params == NULL)
+		return 0;
+	for (int i = 0; i < params->count; i++)
+		if (params->values[i] != NULL)
+			bytes += params->lengths && params->formats && params->formats[i]
+						 ? (size_t) params->lengths[i]
+						 : strlen(params->values[i]);
+	return bytes;
+}
+
 bool
 pg_send_query(PgConn *conn, const char *sql, const PgParams *params)
 {
@@ -332,7 +372,7 @@ pg_send_query(PgConn *conn, const char *sql, const PgParams *params)
 		pg_error_record(conn, NULL);
 		return false;
 	}
-	return pg_pipeline_push(conn);
+	return pg_pipeline_queued(conn, strlen(sql) + pg_params_bytes(params));
 }
 
 bool
@@ -344,7 +384,7 @@ pg_send_prepare(PgConn *conn, const char *name, const char *sql, int nparams,
 		pg_error_record(conn, NULL);
 		return false;
 	}
-	return pg_pipeline_push(conn);
+	return pg_pipeline_queued(conn, strlen(sql));
 }
 
 bool
@@ -356,7 +396,7 @@ pg_send_prepared(PgConn *conn, const char *name, const PgParams *params)
 		pg_error_record(conn, NULL);
 		return false;
 	}
-	return pg_pipeline_push(conn);
+	return pg_pipeline_queued(conn, pg_params_bytes(params));
 }
 
 bool

@@ -28,6 +28,8 @@ struct PgConn
 	char *hint;
 	char *context; /* where it happened: "COPY t, line 2, column v" */
 
+	size_t unsent_bytes; /* pipeline mode: queued since all was sent */
+
 	/* a replication stream read ahead (pg_set_read_ahead) */
 	PgConn *read_ahead;		 /* the stream this connection's waits read */
 	struct ReadAhead *queue; /* of a stream: messages read ahead */
