@@ -12,14 +12,18 @@
 #   hot     20,000 single-row update transactions over 100 rows
 #
 # Every consumer's slot exists before the workload and every consumer starts
-# after it, one at a time; pgferry and decoding alone run BENCH_APPLY_RUNS
-# times (default 3) from copies of their slots, and their median counts (never side by side on two cores), and applies the
-# whole backlog up to LSN, the source's WAL insert position after the
+# after it, one at a time (never side by side on two cores); pgferry,
+# decoding alone and the set-wise floor run BENCH_APPLY_RUNS times (default
+# 5: runs of half a second vary by a third on a shared machine), pgferry and
+# decoding alone from copies of their slots, and their median counts.  Each
+# applies the whole backlog up to LSN, the source's WAL insert position after the
 # workload.  A transaction committed after LSN lets each of them see the end
 # at once.  pgferry is timed from start to exit of `pgferry follow --endpos`;
 # native replication and pglogical from enabling the subscription until the
 # target has applied everything up to LSN; decoding alone is pg_recvlogical
-# of a pgferry slot into /dev/null, the time no consumer of a slot can beat.
+# of a pgferry slot into /dev/null with pgferry's options (frames grouped
+# 64 kB to a message), the time no consumer of a slot can beat, and again
+# one frame per message for comparison.
 # CPU is measured per process: the walsender and the target's backends (the
 # children a postmaster reaped, or the apply worker itself), and pgferry.
 # Each target is then compared row for row with the source.
@@ -91,14 +95,16 @@ workload_schema()
 	esac
 }
 
-# workload_run NAME: the workload on the source database NAME.
+# workload_run NAME [DB [AFTER_PHASE]]: the workload on the source database
+# DB (default NAME); for bulk, the command AFTER_PHASE runs after each of its
+# phases (floor_row).
 workload_run()
 {
-	local script=$BENCH_ROOT/$1.pgbench src
-	src=$(bench_dsn "$src_port" "$1")
+	local script=$BENCH_ROOT/$1.pgbench src db=${2:-$1}
+	src=$(bench_dsn "$src_port" "$db")
 	case $1 in
 	bulk)
-		bench_rows_workload "$src_port" bulk
+		bench_rows_workload "$src_port" "$db" "${3:-}"
 		# 20,000 single-row update transactions, each on a row that exists (not 1 mod 10).
 		cat >"$script" <<-'EOF'
 			\set r random(0, 179999)
@@ -131,7 +137,8 @@ workload_run()
 		;;
 	esac
 	PGOPTIONS='-c synchronous_commit=off' "$PGBIN/pgbench" -n -c 2 -j 2 -t 10000 --random-seed=1 \
-		-f "$script" "$src" >"$BENCH_ROOT/pgbench-$1.log" 2>&1
+		-f "$script" "$src" >"$BENCH_ROOT/pgbench-$db.log" 2>&1
+	[ "$1" != bulk ] || ${3:-}
 }
 
 # workload_tables NAME: the workload's tables, for the comparisons.
@@ -170,7 +177,7 @@ row_failed()
 # ratio: each run reads a copy of a slot nobody consumed (made with
 # pg_copy_logical_replication_slot at the same position), pgferry into a
 # target database copied from the empty one; the row shows the median run.
-runs=${BENCH_APPLY_RUNS:-3}
+runs=${BENCH_APPLY_RUNS:-5}
 
 # run_copy PRISTINE RUN: a copy of slot PRISTINE on the source for run RUN,
 # named PRISTINE_rRUN.
@@ -255,16 +262,19 @@ bench_runs_range()
 		END { printf "%.2f-%.2f s", lo, hi }'
 }
 
+# decode_alone NAME GROUP_BYTES: pg_recvlogical with pgferry's options, its
+# frames grouped as pgferry asks (65536, the reference: decode_time) or one
+# per message (0, what a consumer without groups gets).
 decode_alone()
 {
-	local walls=() cpus=() i walsender m
-	bench_log "$1: decoding alone"
+	local walls=() cpus=() i walsender m label
+	bench_log "$1: decoding alone (group_bytes $2)"
 	for i in $(seq 1 "$runs"); do
 		run_copy "$1_decode" "$i"
 		walsender=$(bench_reaped_cpu source)
 		bench_measure "$BENCH_ROOT/$1-decode.log" "$PGBIN/pg_recvlogical" -d "$(bench_dsn "$src_port" "$1")" \
 			--slot "$1_decode_r$i" --start --endpos "$end_lsn" --file /dev/null --no-loop \
-			-o proto_version=1 -o binary=on -o skip_empty_xacts=on -o stream=on
+			-o proto_version=1 -o binary=on -o skip_empty_xacts=on -o stream=on -o group_bytes="$2"
 		if [ "$BENCH_STATUS" != 0 ]; then
 			row_failed "decoding alone" "failed (exit $BENCH_STATUS), see $(bench_keep_log "$BENCH_ROOT/$1-decode.log")"
 			return
@@ -275,10 +285,14 @@ decode_alone()
 		bench_sql "$src_port" "$1" "SELECT pg_drop_replication_slot('$1_decode_r$i')" >/dev/null
 	done
 	m=$(median_run "${walls[@]}")
-	decode_time=${walls[$((m - 1))]}
-	bench_md_row "decoding alone (pg_recvlogical of a pgferry slot into /dev/null; median of $runs: $(
-		bench_runs_range "${walls[@]}"))" \
-		"$(bench_secs "$decode_time")" "n/a" "n/a" "${cpus[$((m - 1))]}" "n/a" "n/a" "n/a"
+	if [ "$2" = 0 ]; then
+		label="decoding alone, one frame per message (group_bytes 0)"
+	else
+		decode_time=${walls[$((m - 1))]}
+		label="decoding alone (pg_recvlogical of a pgferry slot into /dev/null, pgferry's options)"
+	fi
+	bench_md_row "$label; median of $runs: $(bench_runs_range "${walls[@]}")" \
+		"$(bench_secs "${walls[$((m - 1))]}")" "n/a" "n/a" "${cpus[$((m - 1))]}" "n/a" "n/a" "n/a"
 }
 
 # wait_applied DB ORIGIN_PATTERN: waits until the target's replication
@@ -390,21 +404,68 @@ pglogical_prepare()
 }
 
 # The set-wise floor of the bulk workload: the target itself writing the
-# final rows with COPY into the empty table (the net effect of the whole
-# backlog), the least any applier could do.
+# same final changes as an applier of it, one set-wise statement per phase
+# and kind: COPY of the inserted rows, then for each later phase (the
+# update, the delete, the 20,000 single-row updates) COPY of its changed
+# rows or deleted keys into a temporary table and UPDATE ... FROM or
+# DELETE ... USING it.  The changes are taken from a replay of the workload
+# on the source, the table compared after each phase with the one before.
+floor_phase=0
+floor_script=''
+floor_rows=0
+floor_phase_changes()
+{
+	floor_phase=$((floor_phase + 1))
+	local db=bulk_phases written=$BENCH_ROOT/floor-$floor_phase-written.copy \
+		deleted=$BENCH_ROOT/floor-$floor_phase-deleted.copy
+	local new_rows="SELECT n.* FROM bench_rows n LEFT JOIN before_phase o USING (id) WHERE o.id IS NULL OR n::text <> o::text"
+	local gone_keys="SELECT o.id FROM before_phase o LEFT JOIN bench_rows n USING (id) WHERE n.id IS NULL"
+	bench_sql "$src_port" "$db" "\\copy ($new_rows) TO '$written'"
+	bench_sql "$src_port" "$db" "\\copy ($gone_keys) TO '$deleted'"
+	bench_sql "$src_port" "$db" "TRUNCATE before_phase; INSERT INTO before_phase SELECT * FROM bench_rows"
+	floor_rows=$((floor_rows + $(wc -l <"$written") + $(wc -l <"$deleted")))
+	if [ "$floor_phase" = 1 ]; then
+		echo "\\copy bench_rows FROM '$written'" >>"$floor_script"
+		return
+	fi
+	[ ! -s "$written" ] || cat >>"$floor_script" <<-EOF
+		TRUNCATE changed;
+		\\copy changed FROM '$written'
+		UPDATE bench_rows t SET label = c.label, amount = c.amount, created = c.created, doc = c.doc
+			FROM changed c WHERE t.id = c.id;
+	EOF
+	[ ! -s "$deleted" ] || cat >>"$floor_script" <<-EOF
+		TRUNCATE gone;
+		\\copy gone FROM '$deleted'
+		DELETE FROM bench_rows t USING gone g WHERE t.id = g.id;
+	EOF
+}
+
 floor_row()
 {
-	local file=$BENCH_ROOT/bulk-final.copy
-	bench_sql "$src_port" bulk "\\copy bench_rows TO '$file'"
-	bench_createdb "$tgt_port" bulk_floor
-	workload_schema bulk "$tgt_port" bulk_floor
-	bench_log "bulk: the set-wise floor (COPY of the final rows)"
-	bench_measure "$BENCH_ROOT/bulk-floor.log" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
-		-d "$(bench_dsn "$tgt_port" bulk_floor)" -c "\\copy bench_rows FROM '$file'"
-	floor_time=$BENCH_WALL
-	bench_md_row "set-wise floor (COPY of the final rows by the target)" "$(bench_secs "$BENCH_WALL")" \
-		"1" "$(bench_sql "$src_port" bulk "SELECT count(*) FROM bench_rows")" "n/a" "n/a" "n/a" \
-		"$(compare bulk bulk_floor)"
+	local walls=() i m
+	floor_script=$BENCH_ROOT/bulk-floor.sql floor_phase=0 floor_rows=0
+	echo "CREATE TEMPORARY TABLE changed (LIKE bench_rows);
+		CREATE TEMPORARY TABLE gone (id bigint);" >"$floor_script"
+	bench_createdb "$src_port" bulk_phases
+	workload_schema bulk "$src_port" bulk_phases
+	bench_sql "$src_port" bulk_phases "CREATE TABLE before_phase (LIKE bench_rows)"
+	bench_log "bulk: the changes of each phase, for the set-wise floor"
+	workload_run bulk bulk_phases floor_phase_changes
+	for i in $(seq 1 "$runs"); do
+		bench_createdb "$tgt_port" "bulk_floor_r$i"
+		workload_schema bulk "$tgt_port" "bulk_floor_r$i"
+		bench_log "bulk: the set-wise floor"
+		bench_measure "$BENCH_ROOT/bulk-floor.log" "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 \
+			-d "$(bench_dsn "$tgt_port" "bulk_floor_r$i")" -f "$floor_script"
+		walls+=("$BENCH_WALL")
+	done
+	m=$(median_run "${walls[@]}")
+	floor_time=${walls[$((m - 1))]}
+	bench_md_row "set-wise floor (the same changes, phase by phase, written by the target with COPY, UPDATE ... FROM and DELETE ... USING; median of $runs: $(
+		bench_runs_range "${walls[@]}"))" "$(bench_secs "$floor_time")" \
+		"$(grep -c ';$' "$floor_script")" "$floor_rows" "n/a" "n/a" "n/a" \
+		"$(compare bulk "bulk_floor_r$m")"
 }
 
 # run_workload NAME TITLE: every consumer applies NAME's backlog.
@@ -452,7 +513,8 @@ run_workload()
 		"$(bench_mb "$wal_bytes") MB of WAL, written in $(bench_secs "$workload_secs") s." "" \
 		"| consumer | time (s) | statements | rows written | walsender CPU (s) | target CPU (s) | pgferry CPU (s) | target equal |" \
 		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
-	decode_alone "$NAME"
+	decode_alone "$NAME" 65536
+	decode_alone "$NAME" 0
 	ferry "$NAME" "pgferry follow"
 	ferry "$NAME" "pgferry follow --ordered" --ordered
 	# the same applier over the built-in plugin (managed sources): the gap

@@ -164,9 +164,11 @@ bench_create_rows_table()
 	bench_sql "$1" "$2" "$BENCH_ROWS_DDL"
 }
 
-# bench_rows_workload PORT DB: 200 transactions of 1,000 inserts each, then
-# one transaction updating 1/4 of the rows and one deleting 1/10 of them
-# (200,000 inserts, 50,000 updates, 20,000 deletes).  Rows 2..10 mod 10 stay.
+# bench_rows_workload PORT DB [AFTER_PHASE]: 200 transactions of 1,000
+# inserts each, then one transaction updating 1/4 of the rows and one
+# deleting 1/10 of them (200,000 inserts, 50,000 updates, 20,000 deletes).
+# Rows 2..10 mod 10 stay.  AFTER_PHASE, a command, runs after each of the
+# three.
 bench_rows_workload()
 {
 	bench_sql_file "$1" "$2" <<-'EOF'
@@ -185,10 +187,13 @@ bench_rows_workload()
 			END LOOP;
 		END
 		$$;
-		UPDATE bench_rows SET amount = amount + 1, label = label || ' (updated)'
-		WHERE id % 4 = 0;
-		DELETE FROM bench_rows WHERE id % 10 = 1;
 	EOF
+	${3:-}
+	bench_sql "$1" "$2" "UPDATE bench_rows SET amount = amount + 1, label = label || ' (updated)'
+		WHERE id % 4 = 0"
+	${3:-}
+	bench_sql "$1" "$2" "DELETE FROM bench_rows WHERE id % 10 = 1"
+	${3:-}
 }
 
 # bench_digest PORT DB TABLE: row count and an order-independent hash of every
