@@ -23,13 +23,17 @@
 #include "common/log.h"
 
 /*
- * A batch this old commits as soon as the target has no commit in flight:
- * an idle target gains nothing from a longer wait, and the lag of a source
- * writing without pause stays about this plus the target's commit, not the
- * time limit.  Below it, commits would come too often to let a hot row's
- * updates compose.
+ * A batch this old, or holding this many row changes, commits as soon as
+ * the target has no commit in flight: an idle target gains nothing from a
+ * longer wait, and the lag of a source writing without pause stays about
+ * this plus the target's commit, not the time limit.  Below both, commits
+ * would come too often to let a hot row's updates compose.  The count
+ * matters where changes come faster than the age: at the start of a
+ * backlog, 50 ms of decoding is thousands of transactions the target would
+ * wait for (measured on 20,000 pgbench transactions: 0.67 s against 0.72 s).
  */
 #define BATCH_EAGER_MS 50
+#define BATCH_EAGER_CHANGES 1000
 
 /*
  * While the target has no commit in flight, the net effect is written as
@@ -317,7 +321,9 @@ batch_should_commit(const Batch *batch)
 			gen->stats.changes >= (uint64_t) batch->limits.rows ||
 			gen->stats.bytes >= (uint64_t) batch->limits.bytes ||
 			age >= batch->limits.time_ms ||
-			(!batch->in_flight && age >= BATCH_EAGER_MS));
+			(!batch->in_flight &&
+			 (age >= BATCH_EAGER_MS ||
+			  gen->stats.changes >= BATCH_EAGER_CHANGES)));
 }
 
 bool
