@@ -532,12 +532,19 @@ follow_read_target_state(Follow *follow)
 	return SESSION_DONE;
 }
 
-/* stream_open() in a thread of its own, beside the target's setup */
+/*
+ * stream_open() and stream_start() in a thread of their own, beside the
+ * target's setup: the walsender starts decoding while the target's state
+ * is read.  The stream starts where the slot stands; the transactions the
+ * target has beyond it (committed there, not yet confirmed to the source)
+ * are skipped as they come (follow->applied_commit).
+ */
 typedef struct StreamOpening
 {
 	const StreamOptions *options;
 	PgConn *conn; /* the stream's, or closed */
 	Stream *stream;
+	bool started;
 	bool transient;
 } StreamOpening;
 
@@ -548,6 +555,11 @@ follow_stream_open(void *arg)
 
 	opening->stream =
 		stream_open(opening->options, opening->conn, &opening->transient);
+	if (opening->stream)
+	{
+		opening->started = stream_start(opening->stream);
+		opening->transient = stream_failure_is_transient(opening->stream);
+	}
 	return NULL;
 }
 
@@ -621,7 +633,7 @@ follow_open_session(Follow *follow)
 	follow_sequences(follow);
 
 	/* the source's checks and the target's state, side by side */
-	opening = (StreamOpening){&stream_options, source, NULL, true};
+	opening = (StreamOpening){&stream_options, source, NULL, false, true};
 	threaded = thread_start(&thread, follow_stream_open, &opening);
 	if (!threaded)
 		follow_stream_open(&opening);
@@ -629,7 +641,7 @@ follow_open_session(Follow *follow)
 	if (threaded)
 		pthread_join(thread, NULL);
 	follow->stream = opening.stream;
-	if (follow->stream == NULL)
+	if (follow->stream == NULL || !opening.started)
 		return opening.transient ? follow_retry(follow, "source")
 								 : follow_fail(follow, EXIT_OTHER);
 	/* from here on, a lost session is reopened (see ever_connected) */
@@ -654,10 +666,6 @@ follow_open_session(Follow *follow)
 					 follow_committed, follow);
 
 	stream_set_flushed(follow->stream, follow->applied_end);
-	if (!stream_start(follow->stream))
-		return stream_failure_is_transient(follow->stream)
-				   ? follow_retry(follow, "source")
-				   : follow_fail(follow, EXIT_OTHER);
 	/* pgoutput sends no Startup: the connection tells the same */
 	if (options->plugin == PLUGIN_PGOUTPUT &&
 		(end = follow_check_startup(
