@@ -11,7 +11,10 @@
 #                     no version of the format has;
 #   cut_group         a group of frames that holds an Insert loses its last
 #                     byte: its last frame's length claims more than is
-#                     left.
+#                     left;
+#   no_feedback       the applier's standby status updates never reach the
+#                     server, frames pass unchanged: the slot stays where it
+#                     was while the target applies.
 # The applier asks for grouped frames (proto/pgferry.proto): each XLogData
 # message is a group, each frame behind its 4-byte length; the frames are
 # altered one by one and the group put together again.  Everything else
@@ -45,8 +48,9 @@ my $xlogdata_header = 25;
 sub main
 {
 	my ($mode, $port, $socket) = @ARGV;
-	die "mode must be version, corrupt, unknown_relation, columns, unknown_kind or cut_group\n"
-	  unless $mode =~ /^(version|corrupt|unknown_relation|columns|unknown_kind|cut_group)$/;
+	die "mode must be version, corrupt, unknown_relation, columns, unknown_kind, cut_group or no_feedback\n"
+	  unless $mode =~
+	  /^(version|corrupt|unknown_relation|columns|unknown_kind|cut_group|no_feedback)$/;
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
 		LocalPort => $port,
@@ -80,14 +84,19 @@ sub relay
 	my $server = IO::Socket::UNIX->new(Peer => $socket, Type => SOCK_STREAM)
 	  or return;
 	my $select = IO::Select->new($client, $server);
-	my $pending = '';
+	my ($pending, $from_client, $started) = ('', '', 0);
 	while (1)
 	{
 		foreach my $fh ($select->can_read)
 		{
 			my $n = sysread($fh, my $buf, 65536);
 			return if !$n;
-			if ($fh == $client)
+			if ($fh == $client && $mode eq 'no_feedback')
+			{
+				$from_client .= $buf;
+				write_all($server, client_messages(\$from_client, \$started));
+			}
+			elsif ($fh == $client)
 			{
 				write_all($server, $buf);
 			}
@@ -108,6 +117,31 @@ sub write_all
 		my $n = syswrite($fh, $buf) or POSIX::_exit(0);
 		substr($buf, 0, $n) = '';
 	}
+}
+
+# Removes the complete messages from the client's $$pending and returns
+# them, but for standby status updates (CopyData 'r').  The first is the
+# startup packet, which has no type byte ($$started is set once it passed).
+sub client_messages
+{
+	my ($pending, $started) = @_;
+	my $out = '';
+	while (!$$started)
+	{
+		return $out if length($$pending) < 4;
+		my $len = unpack('N', $$pending);
+		return $out if length($$pending) < $len;
+		$out .= substr($$pending, 0, $len, '');
+		$$started = 1;
+	}
+	while (length($$pending) >= 5)
+	{
+		my ($type, $len) = unpack('a N', $$pending);
+		last if length($$pending) < 1 + $len;
+		my $msg = substr($$pending, 0, 1 + $len, '');
+		$out .= $msg unless $type eq 'd' && substr($msg, 5, 1) eq 'r';
+	}
+	return $out;
 }
 
 # Removes the complete messages (type byte, length, body) from $$pending

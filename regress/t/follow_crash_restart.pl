@@ -6,6 +6,9 @@
 #     source, and an insert-only table without any key (where a transaction
 #     applied twice would show as duplicate rows) has exactly the source's
 #     rows;
+#   * the target ahead of the slot: a session whose status updates never
+#     reached the source applied everything, and the next one gets the same
+#     transactions again from the slot's position: each is skipped;
 #   * a long-running applier (no --endpos) while the target server restarts
 #     under it, then while the source server restarts under it: it
 #     reconnects by itself and the target ends equal; SIGTERM then ends it
@@ -137,6 +140,29 @@ follow_ok($source, $target, 'restart after SIGKILLs',
 is(count_events($target), $total,
 	'restart after SIGKILLs: no event applied twice or lost');
 tables_match($source, 'postgres', $target, 'postgres', 'restart after SIGKILLs');
+
+# --- the target ahead of the slot -------------------------------------------
+
+# The stream starts where the slot stands, not where the target's progress
+# row does: what the target has beyond is skipped as it comes.
+pgbench(0, '-t', '200');
+my $slot_before = slot_confirmed_flush($source, 'ferry');
+my $events_before = count_events($source);
+my ($proxy, $through) = start_frame_proxy($source, 'no_feedback', 'postgres');
+follow_ok($source, $target, 'no status updates reach the source',
+	slot => 'ferry', source_conn => $through);
+$proxy->kill_kill;
+is(slot_confirmed_flush($source, 'ferry'), $slot_before,
+	'no status updates: the slot stayed where it was');
+tables_match($source, 'postgres', $target, 'postgres', 'no status updates');
+my $again = follow_ok($source, $target, 'the same transactions again', slot => 'ferry');
+like($again->{stderr}, qr/applied no transaction; skipped [1-9]\d* already applied/,
+	'the same transactions again: each skipped, none applied');
+is(count_events($target), $events_before,
+	'the same transactions again: no keyless row twice');
+tables_match($source, 'postgres', $target, 'postgres', 'the same transactions again');
+cmp_ok(lsn_int(slot_confirmed_flush($source, 'ferry')), '>', lsn_int($slot_before),
+	'the same transactions again: the slot confirmed past them');
 
 # --- server restarts under a running applier ---------------------------------
 
