@@ -449,6 +449,17 @@ stream_start(Stream *stream)
 			stream->transient = false;
 			return false;
 		}
+		if (strcmp(pg_error_sqlstate(stream->conn), "22023") == 0 &&
+			strstr(pg_error_message(stream->conn),
+				   "unrecognized pgferry option"))
+		{
+			pg_report(stream->conn, "start replication");
+			log_hint("the source's pgferry plugin is older than this "
+					 "applier: install the same pgferry version on the "
+					 "source (make install there; new walsenders load it)");
+			stream->transient = false;
+			return false;
+		}
 		if (stream_slot_lost(stream))
 		{
 			log_error("source: slot \"%s\" was invalidated: the source "

@@ -14,7 +14,10 @@
 #                     left;
 #   no_feedback       the applier's standby status updates never reach the
 #                     server, frames pass unchanged: the slot stays where it
-#                     was while the target applies.
+#                     was while the target applies;
+#   old_plugin        START_REPLICATION's group_bytes option reaches the
+#                     server as group_bytez, which the plugin refuses as it
+#                     would refuse an option it is too old to know.
 # The applier asks for grouped frames (proto/pgferry.proto): each XLogData
 # message is a group, each frame behind its 4-byte length; the frames are
 # altered one by one and the group put together again.  Everything else
@@ -48,9 +51,10 @@ my $xlogdata_header = 25;
 sub main
 {
 	my ($mode, $port, $socket) = @ARGV;
-	die "mode must be version, corrupt, unknown_relation, columns, unknown_kind, cut_group or no_feedback\n"
+	die "mode must be version, corrupt, unknown_relation, columns, unknown_kind, cut_group,"
+	  . " no_feedback or old_plugin\n"
 	  unless $mode =~
-	  /^(version|corrupt|unknown_relation|columns|unknown_kind|cut_group|no_feedback)$/;
+	  /^(version|corrupt|unknown_relation|columns|unknown_kind|cut_group|no_feedback|old_plugin)$/;
 	my $listen = IO::Socket::INET->new(
 		LocalAddr => '127.0.0.1',
 		LocalPort => $port,
@@ -91,10 +95,11 @@ sub relay
 		{
 			my $n = sysread($fh, my $buf, 65536);
 			return if !$n;
-			if ($fh == $client && $mode eq 'no_feedback')
+			if ($fh == $client && $mode =~ /^(no_feedback|old_plugin)$/)
 			{
 				$from_client .= $buf;
-				write_all($server, client_messages(\$from_client, \$started));
+				write_all($server,
+					client_messages(\$from_client, \$started, $mode));
 			}
 			elsif ($fh == $client)
 			{
@@ -120,11 +125,11 @@ sub write_all
 }
 
 # Removes the complete messages from the client's $$pending and returns
-# them, but for standby status updates (CopyData 'r').  The first is the
-# startup packet, which has no type byte ($$started is set once it passed).
+# them, altered as the mode says.  The first is the startup packet, which
+# has no type byte ($$started is set once it passed).
 sub client_messages
 {
-	my ($pending, $started) = @_;
+	my ($pending, $started, $mode) = @_;
 	my $out = '';
 	while (!$$started)
 	{
@@ -139,7 +144,9 @@ sub client_messages
 		my ($type, $len) = unpack('a N', $$pending);
 		last if length($$pending) < 1 + $len;
 		my $msg = substr($$pending, 0, 1 + $len, '');
-		$out .= $msg unless $type eq 'd' && substr($msg, 5, 1) eq 'r';
+		next if $mode eq 'no_feedback' && $type eq 'd' && substr($msg, 5, 1) eq 'r';
+		$msg =~ s/"group_bytes"/"group_bytez"/ if $mode eq 'old_plugin' && $type eq 'Q';
+		$out .= $msg;
 	}
 	return $out;
 }

@@ -251,6 +251,18 @@ foreach my $case (
 	$source->safe_psql('postgres', 'DELETE FROM ok_after WHERE id = 10');
 }
 
+# A source whose pgferry plugin is older than the applier refuses an option
+# the applier sends (FrameProxy renames group_bytes on its way): the error
+# says which, and what to install.
+{
+	my ($proxy, $through) = start_frame_proxy($source, 'old_plugin', 'postgres');
+	follow_fails($source, $target, 'source plugin older than the applier', 1,
+		[ qr/unrecognized pgferry option "group_bytez"/,
+			qr/older than this applier: install the same pgferry version on the source/ ],
+		slot => 'ferry', source_conn => $through);
+	$proxy->kill_kill;
+}
+
 # A target role that is no superuser, as on managed services: it owns
 # nothing, may create the pgferry schema, set session_replication_role and
 # write ok_before and ok_after, but only read `locked`.
