@@ -43,10 +43,11 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
-#include "catalog/pg_type_d.h"
+#include "port/pg_bswap.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -479,44 +480,42 @@ Datum
 pgferry_group_frames(PG_FUNCTION_ARGS)
 {
 	bytea *raw = PG_GETARG_BYTEA_PP(0);
-	const unsigned char *at = (const unsigned char *) VARDATA_ANY(raw);
-	const unsigned char *end = at + VARSIZE_ANY_EXHDR(raw);
-	int capacity = 16;
+	const char *start = VARDATA_ANY(raw);
+	const char *at = start;
+	const char *end = start + VARSIZE_ANY_EXHDR(raw);
+	ArrayBuildState *frames =
+		initArrayResult(BYTEAOID, CurrentMemoryContext, false);
 	int count = 0;
-	Datum *frames = palloc(capacity * sizeof(Datum));
 
 	while (at < end)
 	{
 		uint32 length = 0;
 		bytea *frame;
 
-		if (end - at >= 4)
-			length = ((uint32) at[0] << 24) | ((uint32) at[1] << 16) |
-					 ((uint32) at[2] << 8) | at[3];
-		if (end - at < 4 || length > (size_t) (end - at - 4))
-			ereport(
-				ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid pgferry group of frames"),
-				 errdetail(
-					 "The group ends inside its frame %d, at byte "
-					 "%zu of %zu.",
-					 count + 1,
-					 (size_t) (at - (const unsigned char *) VARDATA_ANY(raw)),
-					 (size_t) VARSIZE_ANY_EXHDR(raw)),
-				 errhint("Give the data of one message decoded with "
-						 "the group_bytes option.")));
+		if (end - at >= PGFERRY_FRAME_LENGTH_BYTES)
+		{
+			memcpy(&length, at, PGFERRY_FRAME_LENGTH_BYTES);
+			length = pg_ntoh32(length);
+		}
+		if (end - at < PGFERRY_FRAME_LENGTH_BYTES ||
+			length > (size_t) (end - at - PGFERRY_FRAME_LENGTH_BYTES))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid pgferry group of frames"),
+					 errdetail("The group ends inside its frame %d, at byte "
+							   "%zu of %zu.",
+							   count + 1, (size_t) (at - start),
+							   (size_t) (end - start)),
+					 errhint("Give the data of one message decoded with "
+							 "the group_bytes option.")));
+		at += PGFERRY_FRAME_LENGTH_BYTES;
 		frame = palloc(VARHDRSZ + length);
 		SET_VARSIZE(frame, VARHDRSZ + length);
-		memcpy(VARDATA(frame), at + 4, length);
-		if (count == capacity)
-		{
-			capacity *= 2;
-			frames = repalloc(frames, capacity * sizeof(Datum));
-		}
-		frames[count++] = PointerGetDatum(frame);
-		at += 4 + length;
+		memcpy(VARDATA(frame), at, length);
+		frames = accumArrayResult(frames, PointerGetDatum(frame), false,
+								  BYTEAOID, CurrentMemoryContext);
+		count++;
+		at += length;
 	}
-	PG_RETURN_ARRAYTYPE_P(
-		construct_array(frames, count, BYTEAOID, -1, false, TYPALIGN_INT));
+	PG_RETURN_DATUM(makeArrayResult(frames, CurrentMemoryContext));
 }

@@ -65,16 +65,24 @@ required_value(DefElem *elem)
 	return strVal(elem->arg);
 }
 
+/* Whether value is a whole decimal integer, set into *result. */
+static bool
+integer_value(const char *value, long *result)
+{
+	char *end;
+
+	errno = 0;
+	*result = strtol(value, &end, 10);
+	return errno == 0 && end != value && *end == '\0';
+}
+
 static void
 parse_proto_version(DefElem *elem, void *field)
 {
 	const char *value = required_value(elem);
-	char *end;
 	long version;
 
-	errno = 0;
-	version = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0')
+	if (!integer_value(value, &version))
 		ereport(
 			ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -143,13 +151,9 @@ static void
 parse_group_bytes(DefElem *elem, void *field)
 {
 	const char *value = required_value(elem);
-	char *end;
 	long bytes;
 
-	errno = 0;
-	bytes = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || bytes < 0 ||
-		bytes > MAX_GROUP_BYTES)
+	if (!integer_value(value, &bytes) || bytes < 0 || bytes > MAX_GROUP_BYTES)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value \"%s\" for pgferry option \"%s\"",

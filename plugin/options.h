@@ -35,6 +35,9 @@
 /* The protocol version of proto/pgferry.proto this plugin writes. */
 #define PGFERRY_PROTO_VERSION 1
 
+/* In a group (group_bytes), each frame's length before it, in network order. */
+#define PGFERRY_FRAME_LENGTH_BYTES 4
+
 typedef struct PgferryOptions
 {
 	uint32 proto_version;

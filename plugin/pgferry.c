@@ -33,6 +33,7 @@
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/pg_bswap.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "replication/output_plugin.h"
@@ -172,9 +173,6 @@ pgferry_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	ctx->streaming &= session->options.stream;
 }
 
-/* The length of a frame in a group: 4 bytes, most significant first. */
-#define FRAME_LENGTH_BYTES 4
-
 static void end_frame(LogicalDecodingContext *ctx, bool last_write,
 					  bool ends_unit);
 
@@ -207,7 +205,7 @@ begin_frame(LogicalDecodingContext *ctx, bool last_write)
 		session->group_open = true;
 	}
 	session->length_at = ctx->out->len;
-	appendBinaryStringInfo(ctx->out, "\0\0\0\0", FRAME_LENGTH_BYTES);
+	appendBinaryStringInfo(ctx->out, "\0\0\0\0", PGFERRY_FRAME_LENGTH_BYTES);
 }
 
 /*
@@ -220,19 +218,16 @@ end_frame(LogicalDecodingContext *ctx, bool last_write, bool ends_unit)
 {
 	PgferrySession *session = ctx->output_plugin_private;
 	uint32 length;
-	unsigned char *at;
 
 	if (session->options.group_bytes == 0)
 	{
 		OutputPluginWrite(ctx, last_write);
 		return;
 	}
-	length = ctx->out->len - session->length_at - FRAME_LENGTH_BYTES;
-	at = (unsigned char *) ctx->out->data + session->length_at;
-	at[0] = length >> 24;
-	at[1] = length >> 16;
-	at[2] = length >> 8;
-	at[3] = length;
+	length = pg_hton32(ctx->out->len - session->length_at -
+					   PGFERRY_FRAME_LENGTH_BYTES);
+	memcpy(ctx->out->data + session->length_at, &length,
+		   PGFERRY_FRAME_LENGTH_BYTES);
 	if (ends_unit || ctx->out->len >= (int) session->options.group_bytes)
 	{
 		OutputPluginWrite(ctx, true);

@@ -260,7 +260,6 @@ pg_read_ahead_ready(const PgConn *conn, const struct pollfd pfd[2], int npfd)
 static bool
 pg_flush_all(PgConn *conn)
 {
-	conn->unsent_bytes = 0;
 	int pending;
 
 	while ((pending = PQflush(conn->conn)) == 1)
@@ -280,6 +279,7 @@ pg_flush_all(PgConn *conn)
 		pg_error_record(conn, NULL);
 		return false;
 	}
+	conn->unsent_bytes = 0;
 	return true;
 }
 

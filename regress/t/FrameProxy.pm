@@ -80,15 +80,15 @@ sub main
 	}
 }
 
-# Copies bytes both ways until either side closes; server messages are
-# forwarded whole, altered where the mode says.
+# Copies bytes both ways until either side closes; messages are forwarded
+# whole, altered where the mode says.
 sub relay
 {
 	my ($mode, $client, $socket) = @_;
 	my $server = IO::Socket::UNIX->new(Peer => $socket, Type => SOCK_STREAM)
 	  or return;
 	my $select = IO::Select->new($client, $server);
-	my ($pending, $from_client, $started) = ('', '', 0);
+	my ($from_server, $from_client, $started) = ('', '', 0);
 	while (1)
 	{
 		foreach my $fh ($select->can_read)
@@ -107,8 +107,17 @@ sub relay
 			}
 			else
 			{
-				$pending .= $buf;
-				write_all($client, complete_messages(\$pending, $mode));
+				$from_server .= $buf;
+				write_all(
+					$client,
+					complete_messages(
+						\$from_server,
+						sub {
+							my ($type, $body) = @_;
+							return $type eq 'd' && substr($body, 0, 1) eq 'w'
+							  ? alter($body, $mode)
+							  : $body;
+						}));
 			}
 		}
 	}
@@ -131,7 +140,7 @@ sub client_messages
 {
 	my ($pending, $started, $mode) = @_;
 	my $out = '';
-	while (!$$started)
+	if (!$$started)
 	{
 		return $out if length($$pending) < 4;
 		my $len = unpack('N', $$pending);
@@ -139,32 +148,30 @@ sub client_messages
 		$out .= substr($$pending, 0, $len, '');
 		$$started = 1;
 	}
-	while (length($$pending) >= 5)
-	{
-		my ($type, $len) = unpack('a N', $$pending);
-		last if length($$pending) < 1 + $len;
-		my $msg = substr($$pending, 0, 1 + $len, '');
-		next if $mode eq 'no_feedback' && $type eq 'd' && substr($msg, 5, 1) eq 'r';
-		$msg =~ s/"group_bytes"/"group_bytez"/ if $mode eq 'old_plugin' && $type eq 'Q';
-		$out .= $msg;
-	}
-	return $out;
+	return $out . complete_messages(
+		$pending,
+		sub {
+			my ($type, $body) = @_;
+			return undef
+			  if $mode eq 'no_feedback' && $type eq 'd' && substr($body, 0, 1) eq 'r';
+			$body =~ s/"group_bytes"/"group_bytez"/ if $mode eq 'old_plugin' && $type eq 'Q';
+			return $body;
+		});
 }
 
 # Removes the complete messages (type byte, length, body) from $$pending
-# and returns them, the XLogData ones altered (or dropped).
+# and returns them, each body through $alter->($type, $body), which gives
+# the body to send or undef to drop the message.
 sub complete_messages
 {
-	my ($pending, $mode) = @_;
+	my ($pending, $alter) = @_;
 	my $out = '';
 	while (length($$pending) >= 5)
 	{
 		my ($type, $len) = unpack('a N', $$pending);
 		last if length($$pending) < 1 + $len;
-		my $body = substr($$pending, 5, $len - 4);
+		my $body = $alter->($type, substr($$pending, 5, $len - 4));
 		substr($$pending, 0, 1 + $len) = '';
-		$body = alter($body, $mode)
-		  if $type eq 'd' && substr($body, 0, 1) eq 'w';
 		$out .= $type . pack('N', 4 + length $body) . $body if defined $body;
 	}
 	return $out;
